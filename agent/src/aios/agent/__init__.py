@@ -1,0 +1,1 @@
+"""AIOS edge agent."""

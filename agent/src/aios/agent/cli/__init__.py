@@ -1,0 +1,22 @@
+"""The ``aios-agent`` command line. Each sub-command group lives in its own module and is
+registered here explicitly."""
+
+from __future__ import annotations
+
+import typer
+
+from aios.agent.cli import detect, model, run
+
+app = typer.Typer(
+    name="aios-agent",
+    help="AIOS edge agent: cameras in, YOLOv8 detections and events out over MQTT.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+detect.register(app)
+model.register(app)
+run.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""AIOS control plane."""

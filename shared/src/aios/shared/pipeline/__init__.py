@@ -1,0 +1,51 @@
+"""The pipeline DAG spec: node kinds with typed params, edges, decoding and validation."""
+
+from aios.shared.pipeline.nodes import (
+    NODE_TYPES,
+    DetectNode,
+    DetectParams,
+    LineNode,
+    LineParams,
+    Node,
+    RuleNode,
+    RuleParams,
+    SinkNode,
+    SinkParams,
+    SourceNode,
+    SourceParams,
+    TrackNode,
+    TrackParams,
+    ZoneNode,
+    ZoneParams,
+)
+from aios.shared.pipeline.spec import (
+    Edge,
+    PipelineSpec,
+    decode_pipeline,
+    node_type,
+    validate_pipeline,
+)
+
+__all__ = [
+    "NODE_TYPES",
+    "DetectNode",
+    "DetectParams",
+    "Edge",
+    "LineNode",
+    "LineParams",
+    "Node",
+    "PipelineSpec",
+    "RuleNode",
+    "RuleParams",
+    "SinkNode",
+    "SinkParams",
+    "SourceNode",
+    "SourceParams",
+    "TrackNode",
+    "TrackParams",
+    "ZoneNode",
+    "ZoneParams",
+    "decode_pipeline",
+    "node_type",
+    "validate_pipeline",
+]

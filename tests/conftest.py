@@ -1,0 +1,118 @@
+"""Fixtures shared by the whole suite.
+
+Real services, never mocks: PostgreSQL (``AIOS_TEST_PG_URL``, default the local server) gets a
+fresh database per test session; Mosquitto (``AIOS_TEST_MQTT_URL``) gets a unique topic prefix
+per test. Weights and images come from ``AIOS_TEST_MODELS`` / ``AIOS_TEST_DATA`` (defaults:
+the ``shared/`` folder beside the repository), never copied into the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def _dir_setting(env: str, default: Path) -> Path:
+    return Path(os.environ.get(env, str(default))).resolve()
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    path = _dir_setting("AIOS_TEST_MODELS", SHARED / "models")
+    if not (path / "yolov8n-coco.onnx").is_file():
+        pytest.fail(f"test weights not found in {path}: set AIOS_TEST_MODELS")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_path(models_dir: Path) -> Path:
+    return models_dir / "yolov8n-coco.onnx"
+
+
+@pytest.fixture(scope="session")
+def int8_model_path(models_dir: Path) -> Path:
+    return models_dir / "yolov8n-coco-int8.onnx"
+
+
+@pytest.fixture(scope="session")
+def testdata_dir() -> Path:
+    path = _dir_setting("AIOS_TEST_DATA", SHARED / "testdata")
+    if not (path / "images").is_dir():
+        pytest.fail(f"test images not found in {path}: set AIOS_TEST_DATA")
+    return path
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """asyncpg-style URL of the PostgreSQL server (the ``postgres`` maintenance database)."""
+    url = os.environ.get("AIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    if not _reachable(url, 5432):
+        pytest.fail(f"PostgreSQL is not reachable at {url} (make test starts it)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for this test session; its asyncpg-style URL. Dropped after."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"aios_test_{uuid.uuid4().hex[:12]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(pg_admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base = pg_admin_url.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_sqlalchemy_url(pg_database: str) -> str:
+    """The session database as a SQLAlchemy async URL."""
+    return pg_database.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@pytest.fixture(scope="session")
+def mqtt_url() -> str:
+    url = os.environ.get("AIOS_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+    if not _reachable(url, 1883):
+        pytest.fail(f"Mosquitto is not reachable at {url} (make test starts it)")
+    return url
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A unique topic prefix so that concurrent runs never see each other's messages."""
+    return f"aiostest/{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
