@@ -1,0 +1,41 @@
+# The two commands the README opens with: `make demo` and `make test`.
+# Both install what they need with uv (itself installed with pip if missing). uv never
+# downloads a Python interpreter here, and the default install is the CPU build of everything.
+
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test lint services bench clean
+
+help:
+	@echo "make demo     run the control plane (SQLite, embedded broker) and an agent on a sample video"
+	@echo "make test     install, start PostgreSQL + Mosquitto if needed, run the whole test suite"
+	@echo "make lint     ruff and mypy (strict) on all three packages"
+	@echo "make bench    print the benchmark figures (JSON)"
+
+install:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --locked --quiet
+
+services:
+	@./scripts/ensure_services.sh
+
+demo: install
+	$(UV) run --locked python -m scripts.demo
+
+test: install services
+	$(UV) run --locked pytest $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run --locked ruff check .
+	$(UV) run --locked ruff format --check .
+	$(UV) run --locked mypy shared/src agent/src controlplane/src
+
+bench: install services
+	$(UV) run --locked python scripts/bench_detector.py --json
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache data

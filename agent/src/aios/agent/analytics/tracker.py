@@ -1,0 +1,263 @@
+"""ByteTrack multi-object tracking (Zhang et al., 2022) on :class:`Detections`.
+
+Each frame:
+
+1. every known track (tracked and lost) is moved forward by its Kalman filter;
+2. high-score detections (``> high_thresh``) are matched to them by IoU weighted by score,
+   optimally (:func:`~aios.agent.analytics.matching.linear_assignment`), pairs with
+   ``1 - iou * score >= match_thresh`` refused; a matched lost track is found again;
+3. low-score detections (``low_thresh < score <= high_thresh``) are matched to the tracked
+   tracks left over (IoU distance below 0.5): a partly occluded object, whose score drops,
+   keeps its track;
+4. tracks seen once (tentative) take the remaining high-score detections or are dropped;
+5. remaining high-score detections with ``score >= new_track_thresh`` start tentative tracks;
+6. unmatched tracked tracks become lost; a track lost for longer than its buffer is removed.
+
+Association is class-agnostic, as in ByteTrack: a detector flickering between two classes
+does not break a track. Each track keeps a confidence-weighted vote of the classes it was
+seen with, and the returned ``class_id`` is the track's class, stable over its life.
+
+Ids: a track gets its id (1, 2, ...) when confirmed (its second consecutive match, or on the
+very first frame), so tentative false positives do not burn ids. :meth:`ByteTracker.update`
+returns the detections matched to confirmed tracks, with their own boxes and ``tracker_id``
+set; unmatched detections and lost tracks are not returned.
+
+``lost_buffer_frames`` is counted in frames at 30 fps, as ByteTrack's ``track_buffer``: the
+tracker keeps a lost track for ``lost_buffer_frames * frame_rate / 30`` processed frames, the
+same time whatever rate the detector runs at (pass the rate of frames given to ``update``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+from aios.agent.analytics.kalman import Float64Array, KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
+from aios.agent.analytics.matching import iou_matrix, linear_assignment
+from aios.agent.detections import Detections
+from aios.shared.pipeline.nodes import TrackParams
+
+_SECOND_MATCH_THRESH = 0.5  # IoU distance for low-score detections (ByteTrack)
+_TENTATIVE_MATCH_THRESH = 0.7  # IoU distance for tentative tracks (ByteTrack)
+_DUPLICATE_THRESH = 0.15  # IoU distance under which a lost and a tracked track are one object
+
+
+class TrackState(Enum):
+    TENTATIVE = "tentative"
+    TRACKED = "tracked"
+    LOST = "lost"
+
+
+@dataclass(eq=False)
+class _Track:
+    mean: Float64Array  # (8,)
+    covariance: Float64Array  # (8, 8)
+    score: float
+    start_frame: int
+    last_frame: int
+    state: TrackState = TrackState.TENTATIVE
+    track_id: int = 0  # 0 until confirmed
+    class_votes: dict[int, float] = field(default_factory=dict)
+
+    def vote(self, class_id: int, score: float) -> None:
+        self.class_votes[class_id] = self.class_votes.get(class_id, 0.0) + score
+
+    @property
+    def class_id(self) -> int:
+        return max(self.class_votes.items(), key=lambda kv: kv[1])[0]
+
+    @property
+    def xyxy(self) -> Float64Array:
+        box: Float64Array = xyah_to_xyxy(self.mean[None, :])[0]
+        return box
+
+
+class ByteTracker:
+    """Stateful tracker for one stream; call :meth:`update` once per processed frame."""
+
+    def __init__(self, params: TrackParams, frame_rate: float = 30.0) -> None:
+        if frame_rate <= 0:
+            raise ValueError(f"frame_rate must be positive, got {frame_rate}")
+        self.params = params
+        self.frame_rate = frame_rate
+        self.max_lost_frames = max(1, round(params.lost_buffer_frames * frame_rate / 30.0))
+        self._kf = KalmanFilterXYAH()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track; ids start again at 1."""
+        self._tracks: list[_Track] = []
+        self._frame = 0
+        self._next_id = 1
+
+    @property
+    def active_track_ids(self) -> list[int]:
+        """Ids of the confirmed tracks matched in the last frame."""
+        return [t.track_id for t in self._tracks if t.state is TrackState.TRACKED and t.track_id]
+
+    @property
+    def lost_track_ids(self) -> list[int]:
+        return [t.track_id for t in self._tracks if t.state is TrackState.LOST]
+
+    def update(self, detections: Detections) -> Detections:
+        """Advance one frame; the detections of confirmed tracks, ``tracker_id`` set."""
+        self._frame += 1
+        p = self.params
+        scores = detections.confidence
+        high = np.nonzero(scores > p.high_thresh)[0]
+        low = np.nonzero((scores > p.low_thresh) & (scores <= p.high_thresh))[0]
+        assigned = np.full(len(detections), -1, np.int64)  # detection -> index into tracks
+
+        self._predict()
+        confirmed = [i for i, t in enumerate(self._tracks) if t.state is not TrackState.TENTATIVE]
+        tentative = [i for i, t in enumerate(self._tracks) if t.state is TrackState.TENTATIVE]
+
+        # 1st association: high-score detections against tracked and lost tracks.
+        pairs, left_tracks, left_high = self._associate(
+            confirmed, high, detections, p.match_thresh, fuse_score=True
+        )
+        for t_idx, d_idx in pairs:
+            self._apply(t_idx, d_idx, detections)
+            assigned[d_idx] = t_idx
+
+        # 2nd association: low-score detections against tracked tracks left over.
+        still_tracked = [i for i in left_tracks if self._tracks[i].state is TrackState.TRACKED]
+        pairs, unmatched_tracked, _ = self._associate(
+            still_tracked, low, detections, _SECOND_MATCH_THRESH, fuse_score=False
+        )
+        for t_idx, d_idx in pairs:
+            self._apply(t_idx, d_idx, detections)
+            assigned[d_idx] = t_idx
+        for t_idx in unmatched_tracked:
+            self._tracks[t_idx].state = TrackState.LOST
+
+        # Tentative tracks take what is left of the high-score detections, or die.
+        pairs, dead, left_high = self._associate(
+            tentative, left_high, detections, _TENTATIVE_MATCH_THRESH, fuse_score=True
+        )
+        for t_idx, d_idx in pairs:
+            self._apply(t_idx, d_idx, detections)
+            assigned[d_idx] = t_idx
+        removed = set(dead)
+
+        # New tentative tracks (confirmed at once on the first frame, as in ByteTrack).
+        for d_idx in left_high:
+            if scores[d_idx] < p.new_track_thresh:
+                continue
+            self._tracks.append(self._new_track(d_idx, detections))
+            assigned[d_idx] = len(self._tracks) - 1
+
+        for i, track in enumerate(self._tracks):
+            if (
+                track.state is TrackState.LOST
+                and self._frame - track.last_frame > self.max_lost_frames
+            ):
+                removed.add(i)
+        removed |= self._duplicates()
+
+        out_ids = np.full(len(detections), -1, np.int64)
+        out_classes = detections.class_id.copy()
+        for row in np.nonzero(assigned >= 0)[0]:
+            t_idx = int(assigned[row])
+            track = self._tracks[t_idx]
+            if track.state is TrackState.TRACKED and track.track_id and t_idx not in removed:
+                out_ids[row] = track.track_id
+                out_classes[row] = track.class_id
+        self._tracks = [t for i, t in enumerate(self._tracks) if i not in removed]
+        keep = out_ids >= 0
+        return Detections(
+            xyxy=detections.xyxy[keep],
+            confidence=detections.confidence[keep],
+            class_id=out_classes[keep],
+            tracker_id=out_ids[keep],
+        )
+
+    def _predict(self) -> None:
+        if not self._tracks:
+            return
+        mean = np.stack([t.mean for t in self._tracks])
+        cov = np.stack([t.covariance for t in self._tracks])
+        # A track not seen last frame keeps its course but stops growing (ByteTrack).
+        not_tracked = np.array([t.state is not TrackState.TRACKED for t in self._tracks])
+        mean[not_tracked, 7] = 0.0
+        mean, cov = self._kf.predict(mean, cov)
+        for track, m, c in zip(self._tracks, mean, cov, strict=True):
+            track.mean, track.covariance = m, c
+
+    def _associate(
+        self,
+        track_idx: list[int],
+        det_idx: npt.NDArray[np.intp] | list[int],
+        detections: Detections,
+        thresh: float,
+        *,
+        fuse_score: bool,
+    ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+        """Optimal IoU matching of some tracks to some detections: (pairs of (track index,
+        detection index), unmatched track indices, unmatched detection indices)."""
+        dets = np.asarray(det_idx, dtype=np.int64)
+        if not track_idx or dets.size == 0:
+            return [], list(track_idx), [int(d) for d in dets]
+        boxes = np.stack([self._tracks[i].xyxy for i in track_idx])
+        similarity = iou_matrix(boxes, detections.xyxy[dets])
+        if fuse_score:
+            similarity = similarity * detections.confidence[dets][None, :].astype(np.float64)
+        matches, rows, cols = linear_assignment(1.0 - similarity, thresh)
+        pairs = [(track_idx[r], int(dets[c])) for r, c in matches]
+        return pairs, [track_idx[r] for r in rows], [int(dets[c]) for c in cols]
+
+    def _apply(self, t_idx: int, d_idx: int, detections: Detections) -> None:
+        track = self._tracks[t_idx]
+        measurement = xyxy_to_xyah(detections.xyxy[d_idx : d_idx + 1])
+        mean, cov = self._kf.update(track.mean[None, :], track.covariance[None, :, :], measurement)
+        track.mean, track.covariance = mean[0], cov[0]
+        score = float(detections.confidence[d_idx])
+        track.score = score
+        track.last_frame = self._frame
+        track.vote(int(detections.class_id[d_idx]), score)
+        track.state = TrackState.TRACKED
+        if not track.track_id:
+            track.track_id = self._take_id()
+
+    def _new_track(self, d_idx: int, detections: Detections) -> _Track:
+        mean, cov = self._kf.initiate(xyxy_to_xyah(detections.xyxy[d_idx : d_idx + 1]))
+        score = float(detections.confidence[d_idx])
+        track = _Track(
+            mean=mean[0],
+            covariance=cov[0],
+            score=score,
+            start_frame=self._frame,
+            last_frame=self._frame,
+        )
+        track.vote(int(detections.class_id[d_idx]), score)
+        if self._frame == 1:
+            track.state = TrackState.TRACKED
+            track.track_id = self._take_id()
+        return track
+
+    def _take_id(self) -> int:
+        track_id = self._next_id
+        self._next_id += 1
+        return track_id
+
+    def _duplicates(self) -> set[int]:
+        """Indices of lost tracks overlapping a tracked one almost exactly: the tracked one
+        (younger: a new track started on the same object) or the lost one, whichever has the
+        shorter history, goes (ByteTrack's ``remove_duplicate_stracks``)."""
+        tracked = [i for i, t in enumerate(self._tracks) if t.state is TrackState.TRACKED]
+        lost = [i for i, t in enumerate(self._tracks) if t.state is TrackState.LOST]
+        if not tracked or not lost:
+            return set()
+        distance = 1.0 - iou_matrix(
+            np.stack([self._tracks[i].xyxy for i in tracked]),
+            np.stack([self._tracks[i].xyxy for i in lost]),
+        )
+        out: set[int] = set()
+        for r, c in zip(*np.nonzero(distance < _DUPLICATE_THRESH), strict=True):
+            a, b = self._tracks[tracked[r]], self._tracks[lost[c]]
+            age_a, age_b = self._frame - a.start_frame, b.last_frame - b.start_frame
+            out.add(lost[c] if age_a > age_b else tracked[r])
+        return out

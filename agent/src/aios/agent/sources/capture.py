@@ -1,0 +1,171 @@
+"""Capture off the event loop: one thread per stream, reconnect with backoff, state reporting.
+
+The thread opens its :class:`Camera`, pushes frames into a :class:`FrameSlot`, and when the
+stream drops (or never opens) it reports ``failed`` with the reason, waits with exponential
+backoff (capped, so a returning camera is streaming again within 10 s) and retries. A finite
+source (a file) that cannot be opened is not retried: it fails at once, naming the camera.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aios.agent.errors import SourceError
+from aios.agent.sources.backoff import Backoff
+from aios.agent.sources.camera import Camera, StreamState
+from aios.agent.sources.frame import Frame
+from aios.agent.sources.slot import FrameSlot
+from aios.agent.telemetry.rate import RateMeter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatus:
+    stream_id: str
+    state: StreamState
+    fps: float
+    dropped: int
+    error: str | None
+
+
+class CaptureWorker:
+    """Runs ``camera`` in a daemon thread and hands the newest frame to :meth:`next_frame`."""
+
+    def __init__(
+        self,
+        stream_id: str,
+        camera: Camera,
+        *,
+        backoff: Backoff | None = None,
+        on_state: Callable[[StreamStatus], None] | None = None,
+    ) -> None:
+        self.stream_id = stream_id
+        self._camera = camera
+        self._backoff = backoff or Backoff()
+        self._on_state = on_state
+        self._stop = threading.Event()
+        self._opened = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._slot: FrameSlot | None = None
+        self._state = StreamState.STOPPED
+        self._error: str | None = None
+        self._fatal: str | None = None
+        self._rate = RateMeter()
+        self._index = 0
+
+    # -- control (event loop side) -------------------------------------------------------------
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._slot = FrameSlot(loop, overwrite=self._camera.live)
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"capture-{self.stream_id}", daemon=True
+        )
+        self._thread.start()
+
+    async def wait_open(self, timeout_s: float) -> None:
+        """Wait until the camera has opened once; raise :class:`SourceError` naming it if not."""
+        deadline = time.monotonic() + timeout_s
+        while not self._opened.is_set():
+            if self._fatal is not None:
+                raise SourceError(self._fatal)
+            if time.monotonic() >= deadline:
+                reason = self._error or "no frames"
+                raise SourceError(
+                    f"camera {self.stream_id!r} ({self._camera.name}) did not open within "
+                    f"{timeout_s:g} s: {reason}"
+                )
+            await asyncio.sleep(0.05)
+
+    async def next_frame(self) -> Frame | None:
+        """The newest frame; ``None`` when the stream has ended or the worker was stopped."""
+        if self._slot is None:
+            raise RuntimeError("CaptureWorker.start() was not called")
+        return await self._slot.get()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._slot is not None:
+            self._slot.close()
+        thread = self._thread
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 5.0)
+        self._thread = None
+
+    def status(self) -> StreamStatus:
+        return StreamStatus(
+            stream_id=self.stream_id,
+            state=self._state,
+            fps=round(self._rate.rate(), 2),
+            dropped=self._slot.dropped if self._slot is not None else 0,
+            error=self._error,
+        )
+
+    # -- capture thread ------------------------------------------------------------------------
+    def _set_state(self, state: StreamState, error: str | None = None) -> None:
+        if state == self._state and error == self._error:
+            return
+        self._state, self._error = state, error
+        if state == StreamState.FAILED:
+            log.warning("stream %s failed: %s", self.stream_id, error)
+        else:
+            log.info("stream %s is %s", self.stream_id, state.value)
+        if self._on_state is not None:
+            self._on_state(self.status())
+
+    def _run(self) -> None:
+        slot = self._slot
+        assert slot is not None
+        try:
+            while not self._stop.is_set():
+                self._set_state(StreamState.CONNECTING, self._error)
+                try:
+                    self._camera.open()
+                except SourceError as exc:
+                    if not self._camera.live:
+                        self._fatal = f"camera {self.stream_id!r}: {exc}"
+                        self._set_state(StreamState.FAILED, str(exc))
+                        return
+                    self._set_state(StreamState.FAILED, str(exc))
+                    self._stop.wait(self._backoff.next_delay())
+                    continue
+                ended = self._stream(slot)
+                self._camera.close()
+                if ended:
+                    return
+                self._stop.wait(self._backoff.next_delay())
+        finally:
+            self._camera.close()
+            slot.close()
+            if self._fatal is None:
+                self._set_state(StreamState.STOPPED)
+
+    def _stream(self, slot: FrameSlot) -> bool:
+        """Push frames until the stream drops (False) or ends / is stopped (True)."""
+        while not self._stop.is_set():
+            try:
+                image = self._camera.read()
+            except SourceError as exc:
+                self._set_state(StreamState.FAILED, str(exc))
+                return False
+            if image is None:
+                if self._camera.live:
+                    self._set_state(StreamState.FAILED, "stream ended")
+                    return False
+                return True
+            if not self._opened.is_set() or self._state != StreamState.STREAMING:
+                self._opened.set()
+                self._backoff.reset()
+                self._set_state(StreamState.STREAMING)
+            self._rate.tick()
+            frame = Frame(image=image, ts=time.time(), index=self._index)
+            self._index += 1
+            if not slot.put(frame):
+                return True
+        return True

@@ -1,0 +1,1 @@
+"""Device and pipeline telemetry: rates, latencies, system probes, the heartbeat."""

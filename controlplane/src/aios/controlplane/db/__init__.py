@@ -1,0 +1,1 @@
+"""Database layer: declarative base, ORM models, engine, migrations."""

@@ -1,0 +1,42 @@
+"""Devices (edge boxes running ``aios-agent``).
+
+``id`` is the device id of the MQTT topics and is unique across organizations, so a device
+publishing under another organization's topic is recognised as wrong-tenant by the ingest.
+Heartbeats update ``last_seen_at`` and ``last_heartbeat`` in place (no row per heartbeat).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aios.controlplane.db.base import AuditBase, JSONDocument
+from aios.controlplane.db.models.organizations import new_identifier
+
+
+class DeviceState(str, enum.Enum):
+    """Presence of a device as last known by the control plane."""
+
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class Device(AuditBase):
+    __tablename__ = "devices"
+    __table_args__ = (Index("ix_devices_org_id_name", "org_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_identifier)
+    org_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=DeviceState.UNKNOWN.value)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    agent_version: Mapped[str | None] = mapped_column(String(256), default=None)
+    last_heartbeat: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
+    tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)

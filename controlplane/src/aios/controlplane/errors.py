@@ -1,0 +1,44 @@
+"""Errors raised by :mod:`aios.controlplane`.
+
+:class:`ControlPlaneError` is the root of every exception this package raises on purpose, so a
+caller (the CLI, the HTTP error handlers) can catch the control plane's failures in one place.
+Third-party errors (asyncpg, SQLAlchemy, paho-mqtt, amqtt) are translated into these at one
+boundary each: the database in :mod:`aios.controlplane.db.engine`, MQTT in
+:mod:`aios.controlplane.mqtt`.
+"""
+
+from __future__ import annotations
+
+
+class ControlPlaneError(Exception):
+    """Root exception of ``aios.controlplane``."""
+
+
+class SettingsError(ControlPlaneError, ValueError):
+    """A setting is missing or invalid; ``name`` is the environment variable."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        self.message = message
+        super().__init__(f"{name}: {message}")
+
+
+class DatabaseUnavailableError(ControlPlaneError):
+    """The database could not be reached or refused the write (transient; retried)."""
+
+
+class BrokerError(ControlPlaneError):
+    """The MQTT broker could not be reached, or the embedded broker failed to start."""
+
+
+class NotFoundError(ControlPlaneError, LookupError):
+    """A resource does not exist (or belongs to another organization: same answer)."""
+
+
+class InvalidRequestError(ControlPlaneError, ValueError):
+    """A request parameter is invalid; ``field`` names it."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.message = message
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)

@@ -1,0 +1,291 @@
+"""Settings of the control plane, read once from ``AIOS_*`` environment variables.
+
+:meth:`Settings.from_env` is called once by the composition root (the CLI, or a test) and the
+resulting object is passed down; nothing reads the environment at import time. Secrets also
+accept a ``*_FILE`` variant naming a file that holds the value (Docker/Kubernetes secrets).
+
+=============================== ====================================================== ==========
+Variable                        Meaning                                                Default
+=============================== ====================================================== ==========
+AIOS_ENV                        ``dev`` or ``production``                              ``dev``
+AIOS_DATA_DIR                   folder for the SQLite database, the dev secret key     ``./data``
+AIOS_DATABASE_URL               SQLAlchemy async URL (``sqlite+aiosqlite`` or          SQLite in
+                                ``postgresql+asyncpg``)                                data dir
+AIOS_SECRET_KEY(_FILE)          signing key; in ``dev`` generated once into the data
+                                dir (with a warning) when unset; required otherwise
+AIOS_MQTT_URL                   ``embedded`` (amqtt in process) or ``mqtt://[u:p@]h:p`` ``embedded``
+AIOS_MQTT_USERNAME              broker user name (overrides the URL's)
+AIOS_MQTT_PASSWORD(_FILE)       broker password (overrides the URL's)
+AIOS_MQTT_PROTOCOL              ``5`` or ``3.1.1`` for an external broker              ``5``
+AIOS_MQTT_TOPIC_PREFIX          first topic segments                                   ``aios``
+AIOS_MQTT_CLIENT_ID             ingest client id (stable: persistent session)          host name
+AIOS_MQTT_SHARE_GROUP           MQTT 5 shared-subscription group                       ``aios-ingest``
+AIOS_MQTT_SESSION_EXPIRY_S      MQTT 5 session expiry                                  ``86400``
+AIOS_EMBEDDED_MQTT_HOST         bind address of the embedded broker                    127.0.0.1
+AIOS_EMBEDDED_MQTT_PORT         port of the embedded broker                            ``18830``
+AIOS_INGEST_ENABLED             ``aios serve`` runs the ingest in process              ``true``
+AIOS_INGEST_BATCH_SIZE          flush after this many messages                         ``1000``
+AIOS_INGEST_FLUSH_INTERVAL_MS   ... or after this long                                 ``200``
+AIOS_INGEST_QUEUE_SIZE          bounded queue between MQTT thread and writer           ``10000``
+AIOS_INGEST_MAX_PAYLOAD_BYTES   larger messages are dead-lettered                      262144
+AIOS_AUTO_REGISTER_DEVICES      unknown devices are created under the topic's org      dev: true
+                                (else their messages are dead-lettered)                prod: false
+AIOS_LOG_LEVEL                  ``DEBUG``, ``INFO``...                                 ``INFO``
+=============================== ====================================================== ==========
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+import msgspec
+
+from aios.shared.topics import DEFAULT_PREFIX, is_identifier
+
+from aios.controlplane.errors import SettingsError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED = "embedded"
+SECRET_KEY_FILENAME = "secret_key"
+
+Environment = Literal["dev", "production"]
+MqttProtocol = Literal["5", "3.1.1"]
+
+
+class Secret:
+    """A secret string that never shows up in a repr or a log line."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class MqttEndpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the ingest connects to, resolved from the settings."""
+
+    host: str
+    port: int
+    tls: bool
+    protocol: MqttProtocol
+    username: str | None = None
+    password: Secret | None = None
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every setting of the control plane (see the module docstring for the variables)."""
+
+    env: Environment = "dev"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    secret_key: Secret = Secret("")
+    mqtt_url: str = EMBEDDED
+    mqtt_username: str | None = None
+    mqtt_password: Secret | None = None
+    mqtt_protocol: MqttProtocol = "5"
+    mqtt_topic_prefix: str = DEFAULT_PREFIX
+    mqtt_client_id: str = "aios-ingest"
+    mqtt_share_group: str = "aios-ingest"
+    mqtt_session_expiry_s: int = 86400
+    embedded_mqtt_host: str = "127.0.0.1"
+    embedded_mqtt_port: int = 18830
+    ingest_enabled: bool = True
+    ingest_batch_size: int = 1000
+    ingest_flush_interval_ms: int = 200
+    ingest_queue_size: int = 10000
+    ingest_max_payload_bytes: int = 256 * 1024
+    auto_register_devices: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def embedded_broker(self) -> bool:
+        """Whether ``aios serve`` runs the amqtt broker in process."""
+        return self.mqtt_url == EMBEDDED
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def mqtt_endpoint(self) -> MqttEndpoint:
+        """The broker the ingest connects to (the embedded one speaks MQTT 3.1.1 only)."""
+        if self.embedded_broker:
+            return MqttEndpoint(
+                host=self.embedded_mqtt_host,
+                port=self.embedded_mqtt_port,
+                tls=False,
+                protocol="3.1.1",
+            )
+        parts = urlsplit(self.mqtt_url)
+        tls = parts.scheme in {"mqtts", "ssl", "tls"}
+        username = self.mqtt_username or (unquote(parts.username) if parts.username else None)
+        password = self.mqtt_password or (
+            Secret(unquote(parts.password)) if parts.password else None
+        )
+        return MqttEndpoint(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            tls=tls,
+            protocol=self.mqtt_protocol,
+            username=username,
+            password=password,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build the settings from ``environ`` (normally ``os.environ``); raises SettingsError."""
+        env = _choice(environ, "AIOS_ENV", ("dev", "production"), "dev")
+        data_dir = Path(environ.get("AIOS_DATA_DIR", "data")).expanduser()
+        database_url = environ.get("AIOS_DATABASE_URL") or (
+            f"sqlite+aiosqlite:///{(data_dir / 'aios.db').as_posix()}"
+        )
+        if not database_url.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
+            raise SettingsError(
+                "AIOS_DATABASE_URL",
+                "must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL",
+            )
+        mqtt_url = environ.get("AIOS_MQTT_URL", EMBEDDED)
+        if mqtt_url != EMBEDDED and urlsplit(mqtt_url).scheme not in {
+            "mqtt", "tcp", "mqtts", "ssl", "tls",
+        }:  # fmt: skip
+            raise SettingsError("AIOS_MQTT_URL", "must be 'embedded' or an mqtt:// URL")
+        prefix = environ.get("AIOS_MQTT_TOPIC_PREFIX", DEFAULT_PREFIX)
+        if not all(is_identifier(p) for p in prefix.split("/")):
+            raise SettingsError("AIOS_MQTT_TOPIC_PREFIX", "must be '/'-separated identifiers")
+        password = _secret(environ, "AIOS_MQTT_PASSWORD")
+        secret_key = _secret(environ, "AIOS_SECRET_KEY")
+        if secret_key is None:
+            if env == "production":
+                raise SettingsError("AIOS_SECRET_KEY", "is required when AIOS_ENV=production")
+            secret_key = _dev_secret_key(data_dir)
+        return cls(
+            env=env,  # type: ignore[arg-type]
+            data_dir=data_dir,
+            database_url=database_url,
+            secret_key=secret_key,
+            mqtt_url=mqtt_url,
+            mqtt_username=environ.get("AIOS_MQTT_USERNAME") or None,
+            mqtt_password=password,
+            mqtt_protocol=_choice(environ, "AIOS_MQTT_PROTOCOL", ("5", "3.1.1"), "5"),  # type: ignore[arg-type]
+            mqtt_topic_prefix=prefix,
+            mqtt_client_id=_ident(
+                environ, "AIOS_MQTT_CLIENT_ID", f"aios-ingest-{socket.gethostname()}"[:64]
+            ),
+            mqtt_share_group=_ident(environ, "AIOS_MQTT_SHARE_GROUP", "aios-ingest"),
+            mqtt_session_expiry_s=_int(environ, "AIOS_MQTT_SESSION_EXPIRY_S", 86400, minimum=0),
+            embedded_mqtt_host=environ.get("AIOS_EMBEDDED_MQTT_HOST", "127.0.0.1"),
+            embedded_mqtt_port=_int(environ, "AIOS_EMBEDDED_MQTT_PORT", 18830, 1, 65535),
+            ingest_enabled=_bool(environ, "AIOS_INGEST_ENABLED", True),
+            ingest_batch_size=_int(environ, "AIOS_INGEST_BATCH_SIZE", 1000, 1, 100_000),
+            ingest_flush_interval_ms=_int(environ, "AIOS_INGEST_FLUSH_INTERVAL_MS", 200, 1),
+            ingest_queue_size=_int(environ, "AIOS_INGEST_QUEUE_SIZE", 10000, 1),
+            ingest_max_payload_bytes=_int(
+                environ, "AIOS_INGEST_MAX_PAYLOAD_BYTES", 256 * 1024, 1024
+            ),
+            auto_register_devices=_bool(environ, "AIOS_AUTO_REGISTER_DEVICES", env == "dev"),
+            log_level=_choice(
+                environ, "AIOS_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
+            ),
+        )
+
+
+def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = environ.get(name, default)
+    if name == "AIOS_LOG_LEVEL":
+        value = value.upper()
+    if value not in allowed:
+        raise SettingsError(name, f"must be one of {', '.join(allowed)} (got {value!r})")
+    return value
+
+
+def _int(
+    environ: Mapping[str, str],
+    name: str,
+    default: int,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"must be an integer (got {raw!r})") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(name, f"must be >= {minimum} (got {value})")
+    if maximum is not None and value > maximum:
+        raise SettingsError(name, f"must be <= {maximum} (got {value})")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise SettingsError(name, f"must be true or false (got {raw!r})")
+
+
+def _ident(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name) or default
+    if not is_identifier(value):
+        raise SettingsError(name, "must be 1-64 characters of letters, digits, '_', '.', '-'")
+    return value
+
+
+def _secret(environ: Mapping[str, str], name: str) -> Secret | None:
+    """``NAME`` or the content of the file named by ``NAME_FILE`` (not both)."""
+    value = environ.get(name)
+    path = environ.get(f"{name}_FILE")
+    if value and path:
+        raise SettingsError(name, f"set either {name} or {name}_FILE, not both")
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE", f"cannot read {path}: {exc.strerror}") from None
+        if not value:
+            raise SettingsError(f"{name}_FILE", f"{path} is empty")
+    return Secret(value) if value else None
+
+
+def _dev_secret_key(data_dir: Path) -> Secret:
+    """A random key generated once and kept in the data dir (development only)."""
+    path = data_dir / SECRET_KEY_FILENAME
+    try:
+        if path.is_file():
+            return Secret(path.read_text(encoding="utf-8").strip())
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    except OSError as exc:
+        raise SettingsError("AIOS_SECRET_KEY", f"unset and {path} unusable: {exc}") from None
+    log.warning("AIOS_SECRET_KEY is not set: generated a development key in %s", path)
+    return Secret(key)
