@@ -69,11 +69,6 @@ class _Track:
     def class_id(self) -> int:
         return max(self.class_votes.items(), key=lambda kv: kv[1])[0]
 
-    @property
-    def xyxy(self) -> Float64Array:
-        box: Float64Array = xyah_to_xyxy(self.mean[None, :])[0]
-        return box
-
 
 class ByteTracker:
     """Stateful tracker for one stream; call :meth:`update` once per processed frame."""
@@ -90,6 +85,7 @@ class ByteTracker:
     def reset(self) -> None:
         """Forget every track; ids start again at 1."""
         self._tracks: list[_Track] = []
+        self._boxes: Float64Array = np.zeros((0, 4), np.float64)
         self._frame = 0
         self._next_id = 1
 
@@ -115,32 +111,27 @@ class ByteTracker:
         confirmed = [i for i, t in enumerate(self._tracks) if t.state is not TrackState.TENTATIVE]
         tentative = [i for i, t in enumerate(self._tracks) if t.state is TrackState.TENTATIVE]
 
+        # The three stages touch disjoint tracks and detections, so the Kalman corrections
+        # are batched once all pairs are known.
         # 1st association: high-score detections against tracked and lost tracks.
-        pairs, left_tracks, left_high = self._associate(
+        first, left_tracks, left_high = self._associate(
             confirmed, high, detections, p.match_thresh, fuse_score=True
         )
-        for t_idx, d_idx in pairs:
-            self._apply(t_idx, d_idx, detections)
-            assigned[d_idx] = t_idx
-
         # 2nd association: low-score detections against tracked tracks left over.
         still_tracked = [i for i in left_tracks if self._tracks[i].state is TrackState.TRACKED]
-        pairs, unmatched_tracked, _ = self._associate(
+        second, unmatched_tracked, _ = self._associate(
             still_tracked, low, detections, _SECOND_MATCH_THRESH, fuse_score=False
         )
+        # Tentative tracks take what is left of the high-score detections, or die.
+        third, dead, left_high = self._associate(
+            tentative, left_high, detections, _TENTATIVE_MATCH_THRESH, fuse_score=True
+        )
+        pairs = first + second + third
+        self._apply(pairs, detections)
         for t_idx, d_idx in pairs:
-            self._apply(t_idx, d_idx, detections)
             assigned[d_idx] = t_idx
         for t_idx in unmatched_tracked:
             self._tracks[t_idx].state = TrackState.LOST
-
-        # Tentative tracks take what is left of the high-score detections, or die.
-        pairs, dead, left_high = self._associate(
-            tentative, left_high, detections, _TENTATIVE_MATCH_THRESH, fuse_score=True
-        )
-        for t_idx, d_idx in pairs:
-            self._apply(t_idx, d_idx, detections)
-            assigned[d_idx] = t_idx
         removed = set(dead)
 
         # New tentative tracks (confirmed at once on the first frame, as in ByteTrack).
@@ -177,6 +168,7 @@ class ByteTracker:
 
     def _predict(self) -> None:
         if not self._tracks:
+            self._boxes = np.zeros((0, 4), np.float64)
             return
         mean = np.stack([t.mean for t in self._tracks])
         cov = np.stack([t.covariance for t in self._tracks])
@@ -186,6 +178,7 @@ class ByteTracker:
         mean, cov = self._kf.predict(mean, cov)
         for track, m, c in zip(self._tracks, mean, cov, strict=True):
             track.mean, track.covariance = m, c
+        self._boxes = xyah_to_xyxy(mean)  # predicted boxes, indexed like self._tracks
 
     def _associate(
         self,
@@ -201,26 +194,33 @@ class ByteTracker:
         dets = np.asarray(det_idx, dtype=np.int64)
         if not track_idx or dets.size == 0:
             return [], list(track_idx), [int(d) for d in dets]
-        boxes = np.stack([self._tracks[i].xyxy for i in track_idx])
-        similarity = iou_matrix(boxes, detections.xyxy[dets])
+        similarity = iou_matrix(self._boxes[track_idx], detections.xyxy[dets])
         if fuse_score:
             similarity = similarity * detections.confidence[dets][None, :].astype(np.float64)
         matches, rows, cols = linear_assignment(1.0 - similarity, thresh)
         pairs = [(track_idx[r], int(dets[c])) for r, c in matches]
         return pairs, [track_idx[r] for r in rows], [int(dets[c]) for c in cols]
 
-    def _apply(self, t_idx: int, d_idx: int, detections: Detections) -> None:
-        track = self._tracks[t_idx]
-        measurement = xyxy_to_xyah(detections.xyxy[d_idx : d_idx + 1])
-        mean, cov = self._kf.update(track.mean[None, :], track.covariance[None, :, :], measurement)
-        track.mean, track.covariance = mean[0], cov[0]
-        score = float(detections.confidence[d_idx])
-        track.score = score
-        track.last_frame = self._frame
-        track.vote(int(detections.class_id[d_idx]), score)
-        track.state = TrackState.TRACKED
-        if not track.track_id:
-            track.track_id = self._take_id()
+    def _apply(self, pairs: list[tuple[int, int]], detections: Detections) -> None:
+        """Correct the matched tracks with their detections (one batched Kalman update)."""
+        if not pairs:
+            return
+        tracks = [self._tracks[t_idx] for t_idx, _ in pairs]
+        rows = np.array([d_idx for _, d_idx in pairs], np.int64)
+        mean, cov = self._kf.update(
+            np.stack([t.mean for t in tracks]),
+            np.stack([t.covariance for t in tracks]),
+            xyxy_to_xyah(detections.xyxy[rows]),
+        )
+        for k, (track, d_idx) in enumerate(zip(tracks, rows, strict=True)):
+            track.mean, track.covariance = mean[k], cov[k]
+            score = float(detections.confidence[d_idx])
+            track.score = score
+            track.last_frame = self._frame
+            track.vote(int(detections.class_id[d_idx]), score)
+            track.state = TrackState.TRACKED
+            if not track.track_id:
+                track.track_id = self._take_id()
 
     def _new_track(self, d_idx: int, detections: Detections) -> _Track:
         mean, cov = self._kf.initiate(xyxy_to_xyah(detections.xyxy[d_idx : d_idx + 1]))
@@ -251,10 +251,8 @@ class ByteTracker:
         lost = [i for i, t in enumerate(self._tracks) if t.state is TrackState.LOST]
         if not tracked or not lost:
             return set()
-        distance = 1.0 - iou_matrix(
-            np.stack([self._tracks[i].xyxy for i in tracked]),
-            np.stack([self._tracks[i].xyxy for i in lost]),
-        )
+        boxes = xyah_to_xyxy(np.stack([t.mean for t in self._tracks]))
+        distance = 1.0 - iou_matrix(boxes[tracked], boxes[lost])
         out: set[int] = set()
         for r, c in zip(*np.nonzero(distance < _DUPLICATE_THRESH), strict=True):
             a, b = self._tracks[tracked[r]], self._tracks[lost[c]]
