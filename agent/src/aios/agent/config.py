@@ -22,6 +22,7 @@ import msgspec
 import yaml
 from msgspec import Meta, Struct
 
+from aios.agent.credentials import DeviceCredentials, load_credentials
 from aios.agent.errors import ConfigError
 from aios.shared.errors import PipelineValidationError
 from aios.shared.pipeline import PipelineSpec, decode_pipeline
@@ -35,6 +36,7 @@ else:  # pragma: no cover - Python 3.10 on JetPack
 Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 ENV_PREFIX = "AIOS_AGENT_"
 DEFAULT_STATE_DIR = "~/.local/state/aios-agent"
+CREDENTIALS_FILE = "credentials.json"
 
 
 class _Section(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -97,7 +99,7 @@ class ApplySettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 
 class _RawConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    device: DeviceSettings
+    device: DeviceSettings | None = None
     mqtt: MqttSettings = MqttSettings()
     heartbeat_interval_s: Annotated[float, Meta(gt=0, le=3600)] = 10.0
     spool: SpoolSettings = SpoolSettings()
@@ -106,6 +108,7 @@ class _RawConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True
     model_cache_dir: str | None = None
     apply: ApplySettings = ApplySettings()
     pipeline: dict[str, object] | None = None
+    control_plane_url: Annotated[str, Meta(pattern=r"^https?://[^\s]+$")] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +126,12 @@ class AgentConfig:
     apply: ApplySettings
     pipeline: PipelineSpec | None
     source: Path | None = None
+    control_plane_url: str | None = None
+    """Base URL of the control plane (snapshot uploads, clock checks); ``None``: none."""
 
     @property
     def credentials_path(self) -> Path:
-        return self.state_dir / "credentials.json"
+        return self.state_dir / CREDENTIALS_FILE
 
 
 # Environment variable -> dotted path in the config mapping.
@@ -145,6 +150,7 @@ ENV_FIELDS: dict[str, str] = {
     "STATE_DIR": "state_dir",
     "MODEL_PATH": "model_path",
     "MODEL_CACHE_DIR": "model_cache_dir",
+    "CONTROL_PLANE_URL": "control_plane_url",
 }
 _NUMERIC = {"mqtt.keepalive_s", "heartbeat_interval_s", "spool.max_bytes"}
 
@@ -163,7 +169,9 @@ def _read_file(path: Path) -> dict[str, object]:
         elif suffix == ".json":
             data = json.loads(text)
         else:
-            raise ConfigError(f"{path}: unknown config format {suffix!r} (use .yaml, .toml or .json)")
+            raise ConfigError(
+                f"{path}: unknown config format {suffix!r} (use .yaml, .toml or .json)"
+            )
     except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: not valid {suffix.lstrip('.')}: {exc}") from None
     if data is None:
@@ -255,10 +263,11 @@ def build_config(
             raise ConfigError(f"{where}: pipeline: {exc}") from None
     base = source.parent.resolve() if source is not None else Path.cwd()
     state_dir = _resolve(base, raw.state_dir)
+    device, mqtt, control_plane_url = _with_credentials(where, raw, merged, state_dir)
     spool_path = _resolve(base, raw.spool.path) if raw.spool.path else state_dir / "spool.sqlite"
     return AgentConfig(
-        device=raw.device,
-        mqtt=raw.mqtt,
+        device=device,
+        mqtt=mqtt,
         heartbeat_interval_s=raw.heartbeat_interval_s,
         spool=raw.spool,
         state_dir=state_dir,
@@ -268,7 +277,46 @@ def build_config(
         apply=raw.apply,
         pipeline=pipeline,
         source=source,
+        control_plane_url=control_plane_url,
     )
+
+
+def _with_credentials(
+    where: str, raw: _RawConfig, merged: Mapping[str, object], state_dir: Path
+) -> tuple[DeviceSettings, MqttSettings, str | None]:
+    """Fill what the config omits (the device identity, the MQTT login, the broker and the
+    control plane URL) from the credentials ``aios-agent enroll`` stored in the state dir.
+    What the config (or the environment) sets always wins."""
+    mqtt = raw.mqtt
+    need = raw.device is None or mqtt.username is None or raw.control_plane_url is None
+    creds: DeviceCredentials | None = None
+    if need:
+        creds = load_credentials(state_dir / CREDENTIALS_FILE)
+    if creds is None:
+        if raw.device is None:
+            raise ConfigError(
+                f"{where}: field 'device': missing (set device.org_id and device.device_id, "
+                "or run `aios-agent enroll` first)"
+            )
+        return raw.device, mqtt, raw.control_plane_url
+    device = raw.device or DeviceSettings(org_id=creds.org_id, device_id=creds.device_id)
+    if mqtt.username is None:
+        given = merged.get("mqtt")
+        explicit = given if isinstance(given, dict) else {}
+        changes: dict[str, object] = {
+            "username": creds.mqtt.username,
+            "password": creds.mqtt.password,
+        }
+        if "url" not in explicit:
+            changes["url"] = creds.mqtt.url
+        if "topic_prefix" not in explicit:
+            changes["topic_prefix"] = creds.mqtt.topic_prefix
+        try:
+            builtins = msgspec.to_builtins(mqtt)
+            mqtt = msgspec.convert({**builtins, **changes}, MqttSettings)
+        except msgspec.ValidationError as exc:
+            raise _field_error(f"{state_dir / CREDENTIALS_FILE}", exc) from None
+    return device, mqtt, raw.control_plane_url or creds.control_plane_url
 
 
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> AgentConfig:

@@ -1,9 +1,46 @@
-"""`aios-agent` run commands (being written)."""
+"""`aios-agent run`: run the pipeline of a config file until stopped."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from aios.agent.config import load_config
+from aios.agent.errors import AgentError
+from aios.agent.runtime import Agent, RunOptions
+
+
+def run(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Agent config file (YAML/TOML/JSON).")
+    ],
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.")
+    ] = None,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Read video files as fast as possible, not at their fps.")
+    ] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
+) -> None:
+    """Run the agent: cameras -> detection -> MQTT, with heartbeats, until SIGINT/SIGTERM."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_config(config)
+        agent = Agent(settings, options=RunOptions(duration_s=duration, file_realtime=not fast))
+        asyncio.run(agent.run())
+    except AgentError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("run")(run)

@@ -9,6 +9,7 @@ nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 from aios.agent.sources.frame import Frame
@@ -46,10 +47,9 @@ class FrameSlot:
         self._wake()
 
     def _wake(self) -> None:
-        try:
+        # RuntimeError: the loop is closed, so nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._event.set)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass
 
     async def get(self) -> Frame | None:
         """The newest frame, waiting for one; ``None`` when closed and empty."""

@@ -137,12 +137,14 @@ class Spool:
         """Oldest first, ids greater than ``after_id``."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, payload, qos, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                "SELECT id, topic, payload, qos, retain FROM outbox"
+                " WHERE id > ? ORDER BY id LIMIT ?",
                 (after_id, limit),
             ).fetchall()
         return [
-            SpooledMessage(id=int(r[0]), topic=str(r[1]), payload=bytes(r[2]), qos=int(r[3]),
-                           retain=bool(r[4]))
+            SpooledMessage(
+                id=int(r[0]), topic=str(r[1]), payload=bytes(r[2]), qos=int(r[3]), retain=bool(r[4])
+            )
             for r in rows
         ]
 

@@ -1,0 +1,1 @@
+"""The runtime pipeline graph: nodes, their registry, the runner and the config supervisor."""

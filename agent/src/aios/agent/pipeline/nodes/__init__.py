@@ -1,0 +1,1 @@
+"""One module per pipeline node kind; registered in :mod:`aios.agent.pipeline.registry`."""

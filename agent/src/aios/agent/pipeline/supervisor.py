@@ -1,0 +1,268 @@
+"""Runs the current pipeline and applies new ones from ``cfg/desired`` safely.
+
+A desired config is decoded and validated (:func:`decode_pipeline`, the control plane's own
+rules); invalid -> ``rejected`` with the node and field. A valid one is built (models loaded)
+while the old pipeline keeps running; a build error -> ``failed`` and the old one stays. Then the
+old pipeline stops and the new one starts; if it does not start, or crashes within the grace
+period, the last good pipeline is started again and the result is ``rolled_back``. A pipeline
+that survives its grace period becomes the last good one and is persisted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import msgspec
+
+from aios.agent.errors import AgentError
+from aios.agent.pipeline.last_good import LastGoodStore
+from aios.agent.pipeline.metrics import PipelineMetrics
+from aios.agent.pipeline.runner import PipelineRunner
+from aios.agent.transport.interface import Transport
+from aios.shared.errors import PipelineValidationError
+from aios.shared.messages import PipelineConfig, PipelineReport
+from aios.shared.pipeline import PipelineSpec, decode_pipeline
+from aios.shared.topics import is_identifier
+
+log = logging.getLogger(__name__)
+
+RunnerFactory = Callable[[PipelineSpec, str, int], PipelineRunner]
+"""(spec, pipeline_id, version) -> an unbuilt runner."""
+
+LOCAL_PIPELINE_ID = "local"
+
+
+class _LenientConfig(msgspec.Struct, kw_only=True):
+    """A desired config with the spec left raw, so that :func:`decode_pipeline` can name the
+    offending node and field."""
+
+    type: str
+    pipeline_id: str = "unknown"
+    version: int = 0
+    spec: dict[str, object] | None = None
+    issued_at: float = 0.0
+    deployment_id: str | None = None
+
+
+class PipelineSupervisor:
+    def __init__(
+        self,
+        *,
+        device_id: str,
+        transport: Transport,
+        make_runner: RunnerFactory,
+        store: LastGoodStore,
+        grace_s: float = 30.0,
+        open_timeout_s: float = 15.0,
+    ) -> None:
+        self._device_id = device_id
+        self._transport = transport
+        self._make_runner = make_runner
+        self._store = store
+        self._grace_s = grace_s
+        self._open_timeout_s = open_timeout_s
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.current: PipelineRunner | None = None
+        self._current_config: PipelineConfig | None = None
+        self._last_good: PipelineConfig | None = None
+        self._seen: set[tuple[str, int]] = set()
+        self.ended = asyncio.Event()
+
+    # -- what the heartbeat reads --------------------------------------------------------------
+    def describe(self) -> tuple[str | None, int | None, PipelineMetrics | None]:
+        runner = self.current
+        if runner is None:
+            return None, None, None
+        return runner.ctx.pipeline_id, runner.ctx.pipeline_version, runner.ctx.metrics
+
+    # -- startup -------------------------------------------------------------------------------
+    async def start(self, local: PipelineSpec | None) -> None:
+        """Start the persisted last good pipeline, else ``local`` (version 0)."""
+        self._loop = asyncio.get_running_loop()
+        self._transport.on_config(self._on_payload)
+        saved = self._store.load()
+        if saved is not None:
+            log.info("starting last good pipeline %s v%d", saved.pipeline_id, saved.version)
+            self._last_good = saved
+            self._seen.add((saved.pipeline_id, saved.version))
+            await self._start_runner(saved.spec, saved.pipeline_id, saved.version)
+            self._current_config = saved
+        elif local is not None:
+            await self._start_runner(local, LOCAL_PIPELINE_ID, 0)
+        else:
+            log.info("no pipeline yet: waiting for one from the control plane")
+
+    async def _start_runner(self, spec: PipelineSpec, pipeline_id: str, version: int) -> None:
+        runner = self._make_runner(spec, pipeline_id, version)
+        await runner.start(open_timeout_s=self._open_timeout_s)
+        self.current = runner
+        self.ended.clear()
+
+    def _on_payload(self, payload: bytes) -> None:
+        """Called from the transport's thread."""
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self._queue.put_nowait, payload)
+
+    # -- main loop -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Apply desired configs and watch the current pipeline, until cancelled."""
+        while True:
+            get = asyncio.ensure_future(self._queue.get())
+            watch = asyncio.ensure_future(self._watch())
+            done, _ = await asyncio.wait({get, watch}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (get, watch):
+                if task not in done:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if get in done:
+                await self.apply(get.result())
+
+    async def _watch(self) -> None:
+        """Returns when the current pipeline ends or crashes (after handling it)."""
+        runner = self.current
+        if runner is None:
+            await asyncio.Event().wait()
+            return
+        try:
+            await runner.wait()
+        except Exception as exc:  # a node crashed: restart the same pipeline after a pause
+            log.error("pipeline %s v%d crashed: %s", runner.ctx.pipeline_id, runner.version, exc)
+            await runner.stop()
+            await asyncio.sleep(2.0)
+            if self.current is runner:
+                await self._restart(runner)
+            return
+        if self.current is runner:
+            log.info("pipeline %s v%d: every stream ended", runner.ctx.pipeline_id, runner.version)
+            self.ended.set()
+            await asyncio.Event().wait()
+
+    async def _restart(self, runner: PipelineRunner) -> None:
+        try:
+            await self._start_runner(runner.spec, runner.ctx.pipeline_id, runner.version)
+        except AgentError as exc:
+            log.error("restart of pipeline v%d failed: %s", runner.version, exc)
+            self.current = None
+
+    async def apply(self, payload: bytes) -> PipelineReport | None:
+        """Handle one ``cfg/desired`` payload; returns the report sent (``None``: ignored)."""
+        try:
+            raw = msgspec.json.decode(payload, type=_LenientConfig)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.warning("ignoring undecodable desired config: %s", exc)
+            return None
+        if raw.type != "pipeline_config":
+            log.warning("ignoring a %r message on cfg/desired", raw.type[:64])
+            return None
+        key = (raw.pipeline_id, raw.version)
+        if key in self._seen:
+            return None  # the retained config, redelivered after a reconnect
+        self._seen.add(key)
+        try:
+            spec = decode_pipeline(raw.spec if raw.spec is not None else {})
+            config = PipelineConfig(
+                pipeline_id=raw.pipeline_id,
+                version=raw.version,
+                spec=spec,
+                issued_at=raw.issued_at,
+                deployment_id=raw.deployment_id,
+            )
+            msgspec.convert(msgspec.to_builtins(config), PipelineConfig)  # id/version limits
+        except PipelineValidationError as exc:
+            return self._report(raw, "rejected", error=exc.message, node=exc.node, field=exc.field)
+        except msgspec.ValidationError as exc:
+            return self._report(raw, "rejected", error=str(exc))
+        return await self._apply_valid(raw, config)
+
+    async def _apply_valid(self, raw: _LenientConfig, config: PipelineConfig) -> PipelineReport:
+        new = self._make_runner(config.spec, config.pipeline_id, config.version)
+        try:
+            await asyncio.to_thread(new.build)
+        except AgentError as exc:
+            return self._report(raw, "failed", error=str(exc))
+        old = self.current
+        if old is not None:
+            await old.stop()
+            self.current = None
+        try:
+            await new.start(open_timeout_s=self._open_timeout_s)
+        except AgentError as exc:
+            return await self._roll_back(raw, f"start failed: {exc}")
+        self.current = new
+        self.ended.clear()
+        self._current_config = config
+        failure = await self._grace(new)
+        if failure is not None:
+            await new.stop()
+            self.current = None
+            return await self._roll_back(raw, f"crashed within {self._grace_s:g} s: {failure}")
+        self._last_good = config
+        self._store.save(config)
+        return self._report(raw, "applied", active=config.version)
+
+    async def _grace(self, runner: PipelineRunner) -> BaseException | None:
+        deadline = time.monotonic() + self._grace_s
+        while time.monotonic() < deadline:
+            failure = runner.failure()
+            if failure is not None:
+                return failure
+            await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        return runner.failure()
+
+    async def _roll_back(self, raw: _LenientConfig, error: str) -> PipelineReport:
+        good = self._last_good
+        if good is None:
+            return self._report(raw, "failed", error=error)
+        try:
+            await self._start_runner(good.spec, good.pipeline_id, good.version)
+        except AgentError as exc:
+            return self._report(raw, "failed", error=f"{error}; rollback failed too: {exc}")
+        self._current_config = good
+        return self._report(raw, "rolled_back", error=error, active=good.version)
+
+    def _report(
+        self,
+        raw: _LenientConfig,
+        status: Literal["applied", "rejected", "failed", "rolled_back"],
+        *,
+        error: str | None = None,
+        node: str | None = None,
+        field: str | None = None,
+        active: int | None = None,
+    ) -> PipelineReport:
+        if active is None and self.current is not None:
+            active = self.current.version
+        report = PipelineReport(
+            device_id=self._device_id,
+            pipeline_id=raw.pipeline_id if is_identifier(raw.pipeline_id) else "invalid",
+            version=raw.version,
+            status=status,
+            ts=time.time(),
+            error=error[:1000] if error else None,
+            node=node,
+            field=field,
+            active_version=active,
+            deployment_id=raw.deployment_id,
+        )
+        log.info(
+            "pipeline %s v%d: %s%s",
+            raw.pipeline_id,
+            raw.version,
+            status,
+            f" ({error})" if error else "",
+        )
+        self._transport.send(report)
+        return report
+
+    async def stop(self) -> None:
+        runner, self.current = self.current, None
+        if runner is not None:
+            await runner.stop()

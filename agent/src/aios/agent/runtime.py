@@ -1,0 +1,162 @@
+"""The agent's composition root: config in, transport + pipeline supervisor + heartbeat out.
+
+:func:`run_agent` is what ``aios-agent run`` calls; tests call it with an in-memory transport
+and a synthetic camera registry. Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from aios.agent.config import AgentConfig
+from aios.agent.pipeline.last_good import LastGoodStore
+from aios.agent.pipeline.metrics import PipelineMetrics
+from aios.agent.pipeline.node import BuildContext
+from aios.agent.pipeline.registry import NodeRegistry, default_registry
+from aios.agent.pipeline.runner import PipelineRunner
+from aios.agent.pipeline.supervisor import PipelineSupervisor
+from aios.agent.sources.registry import CameraRegistry, default_cameras
+from aios.agent.telemetry.heartbeat import HeartbeatBuilder, heartbeat_loop
+from aios.agent.transport.interface import Transport
+from aios.agent.transport.mqtt import MqttTransport
+from aios.agent.transport.sequence import SequenceCounter
+from aios.agent.transport.snapshot_upload import SnapshotSink, SnapshotUploader
+from aios.agent.transport.spool import Spool
+from aios.shared.pipeline import PipelineSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    duration_s: float | None = None
+    file_realtime: bool = True
+    exit_when_streams_end: bool = True
+    install_signal_handlers: bool = True
+
+
+def make_transport(config: AgentConfig) -> MqttTransport:
+    """The MQTT transport with its spool and the persistent batch sequence."""
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    spool = Spool(config.spool_path, max_bytes=config.spool.max_bytes)
+    last = spool.max_seq()
+    sequence = SequenceCounter(config.state_dir / "seq", floor=0 if last is None else last + 1)
+    return MqttTransport(
+        config.mqtt,
+        org_id=config.device.org_id,
+        device_id=config.device.device_id,
+        spool=spool,
+        sequence=sequence,
+    )
+
+
+def make_snapshot_uploader(config: AgentConfig) -> SnapshotUploader | None:
+    """The snapshot uploader, or ``None`` (said in the log) without a control plane URL."""
+    if config.control_plane_url is None:
+        log.info("event snapshots disabled: no control_plane_url configured (or enrolled)")
+        return None
+    return SnapshotUploader(
+        config.control_plane_url,
+        device_id=config.device.device_id,
+        password=config.mqtt.password,
+    )
+
+
+class Agent:
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        transport: Transport | None = None,
+        cameras: CameraRegistry | None = None,
+        registry: NodeRegistry | None = None,
+        options: RunOptions | None = None,
+        snapshots: SnapshotSink | None = None,
+    ) -> None:
+        self.config = config
+        self._uploader = make_snapshot_uploader(config) if snapshots is None else None
+        self._snapshots: SnapshotSink | None = snapshots or self._uploader
+        self.options = options or RunOptions()
+        self.transport: Transport = transport if transport is not None else make_transport(config)
+        self._cameras = cameras or default_cameras()
+        self._registry = registry or default_registry()
+        self._base_dir = config.source.parent.resolve() if config.source else Path.cwd()
+        self.supervisor = PipelineSupervisor(
+            device_id=config.device.device_id,
+            transport=self.transport,
+            make_runner=self._make_runner,
+            store=LastGoodStore(config.state_dir / "last_good_pipeline.json"),
+            grace_s=config.apply.grace_s,
+            open_timeout_s=config.apply.start_timeout_s,
+        )
+
+    def _make_runner(self, spec: PipelineSpec, pipeline_id: str, version: int) -> PipelineRunner:
+        ctx = BuildContext(
+            org_id=self.config.device.org_id,
+            device_id=self.config.device.device_id,
+            transport=self.transport,
+            cameras=self._cameras,
+            metrics=PipelineMetrics(),
+            base_dir=self._base_dir,
+            pipeline_id=pipeline_id,
+            pipeline_version=version,
+            model_path=self.config.model_path,
+            file_realtime=self.options.file_realtime,
+            snapshots=self._snapshots,
+        )
+        return PipelineRunner(spec, ctx, self._registry)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set, the duration passes, a signal arrives, or (with a finite
+        source and ``exit_when_streams_end``) every stream ends. Always shuts down cleanly."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if self.options.install_signal_handlers:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, stop.set)
+        self.transport.start()
+        if self._uploader is not None:
+            self._uploader.start()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self.supervisor.start(self.config.pipeline)
+            builder = HeartbeatBuilder(
+                self.config.device.device_id, self.transport, self.supervisor.describe
+            )
+            tasks.append(
+                asyncio.create_task(
+                    heartbeat_loop(builder, self.transport, self.config.heartbeat_interval_s)
+                )
+            )
+            if self.config.apply.enabled:
+                tasks.append(asyncio.create_task(self.supervisor.run()))
+            waits = [asyncio.ensure_future(stop.wait())]
+            if self.options.exit_when_streams_end:
+                waits.append(asyncio.ensure_future(self.supervisor.ended.wait()))
+            try:
+                await asyncio.wait(
+                    waits, timeout=self.options.duration_s, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for w in waits:
+                    w.cancel()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.supervisor.stop()
+            if self._uploader is not None:
+                await asyncio.to_thread(self._uploader.stop)
+            await asyncio.to_thread(self.transport.stop)
+            if self.options.install_signal_handlers:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
+                        loop.remove_signal_handler(sig)

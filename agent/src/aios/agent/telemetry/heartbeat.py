@@ -1,0 +1,85 @@
+"""The periodic heartbeat: device health plus the running pipeline's numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from aios.agent.pipeline.metrics import PipelineMetrics
+from aios.agent.telemetry.system import SystemProbe
+from aios.agent.transport.interface import Transport
+from aios.agent.version import AGENT_VERSION
+from aios.shared.messages import Heartbeat, StreamHealth
+
+log = logging.getLogger(__name__)
+
+
+class HeartbeatBuilder:
+    """Builds a :class:`Heartbeat` from the current pipeline (if any) and the transport."""
+
+    def __init__(
+        self,
+        device_id: str,
+        transport: Transport,
+        current: Callable[[], tuple[str | None, int | None, PipelineMetrics | None]],
+        probe: SystemProbe | None = None,
+    ) -> None:
+        self._device_id = device_id
+        self._transport = transport
+        self._current = current
+        self._probe = probe or SystemProbe()
+
+    def build(self) -> Heartbeat:
+        system = self._probe.sample()
+        stats = self._transport.stats()
+        pipeline_id, version, metrics = self._current()
+        streams: list[StreamHealth] = []
+        p50 = p95 = None
+        provider = None
+        if metrics is not None:
+            p50 = metrics.inference_ms.percentile(50)
+            p95 = metrics.inference_ms.percentile(95)
+            provider = metrics.provider
+            streams = [
+                StreamHealth(
+                    stream_id=s.stream_id,
+                    state=s.state.value,
+                    fps=s.fps,
+                    frames_dropped=s.dropped,
+                    error=s.error[:256] if s.error else None,
+                )
+                for s in metrics.stream_statuses()
+            ]
+        return Heartbeat(
+            device_id=self._device_id,
+            ts=time.time(),
+            uptime_s=round(self._probe.uptime_s, 1),
+            agent_version=AGENT_VERSION,
+            pipeline_id=pipeline_id,
+            pipeline_version=version,
+            provider=provider,
+            cpu_percent=system.cpu_percent,
+            mem_rss_mb=system.mem_rss_mb,
+            mem_percent=system.mem_percent,
+            temperature_c=system.temperature_c,
+            inference_ms_p50=None if p50 is None else round(p50, 2),
+            inference_ms_p95=None if p95 is None else round(p95, 2),
+            spool_depth=stats.spool_depth,
+            spool_dropped=stats.spool_dropped,
+            streams=streams,
+        )
+
+
+async def heartbeat_loop(
+    builder: HeartbeatBuilder, transport: Transport, interval_s: float
+) -> None:
+    """Send a heartbeat now and then every ``interval_s`` until cancelled."""
+    while True:
+        try:
+            heartbeat = await asyncio.to_thread(builder.build)
+            transport.send(heartbeat)
+        except Exception:  # telemetry must never take the agent down
+            log.exception("heartbeat failed")
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,205 @@
+"""Event snapshots: boxes drawn on the frame, JPEG-encoded and uploaded over HTTP to the
+control plane by one worker thread (never over MQTT, never on the event loop).
+
+``PUT {control_plane}/api/v1/events/{event_id}/snapshot`` with ``Content-Type: image/jpeg``
+and HTTP Basic auth (the device id and its enrollment password). The event references the
+snapshot by a deterministic key, ``snapshots/{device_id}/{event_id}.jpg``, so the event is
+sent at once and never waits for the upload. The queue is bounded: when it is full a
+snapshot is dropped (counted) and its event goes out without one. Server errors and network
+failures are retried with exponential backoff; other 4xx answers are not. urllib errors are
+translated here.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from aios.agent.analytics.drawing import annotate, encode_jpeg
+from aios.agent.analytics.zones import PolygonZone
+from aios.agent.detections import Detections
+from aios.agent.errors import AgentError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotJob:
+    event_id: str
+    key: str
+    image: npt.NDArray[np.uint8]
+    detections: Detections
+    zones: Sequence[PolygonZone] = ()
+    labels: Sequence[str] = ()
+
+
+@dataclass(slots=True)
+class UploadStats:
+    uploaded: int = 0
+    failed: int = 0
+    dropped: int = 0
+    retries: int = 0
+    last_error: str | None = None
+    keys: list[str] = field(default_factory=list)
+
+
+class SnapshotSink(Protocol):
+    """What the events sink needs: hand over a frame, get the key the event references."""
+
+    def submit(
+        self,
+        event_id: str,
+        image: npt.NDArray[np.uint8],
+        detections: Detections,
+        *,
+        zones: Sequence[PolygonZone] = (),
+        labels: Sequence[str] = (),
+    ) -> str | None: ...
+
+
+class UploadError(AgentError):
+    """A snapshot upload failed; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class SnapshotUploader:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        device_id: str,
+        password: str | None,
+        max_queue: int = 16,
+        attempts: int = 4,
+        backoff_s: float = 0.5,
+        timeout_s: float = 10.0,
+        quality: int = 80,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._device_id = device_id
+        self._auth = (
+            "Basic " + base64.b64encode(f"{device_id}:{password}".encode()).decode("ascii")
+            if password is not None
+            else None
+        )
+        self._queue: queue.Queue[SnapshotJob | None] = queue.Queue(maxsize=max_queue)
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._timeout_s = timeout_s
+        self._quality = quality
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stats = UploadStats()
+
+    def key_for(self, event_id: str) -> str:
+        return f"snapshots/{self._device_id}/{event_id}.jpg"
+
+    def url_for(self, event_id: str) -> str:
+        return f"{self._base}/api/v1/events/{event_id}/snapshot"
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._work, name="snapshot-upload", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Finish what is queued within ``timeout_s``, then stop the worker."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=timeout_s)
+        thread.join(max(0.0, deadline - time.monotonic()))
+        self._stopping.set()  # cuts retry back-off short if it is still running
+        thread.join(1.0)
+
+    def submit(
+        self,
+        event_id: str,
+        image: npt.NDArray[np.uint8],
+        detections: Detections,
+        *,
+        zones: Sequence[PolygonZone] = (),
+        labels: Sequence[str] = (),
+    ) -> str | None:
+        """Queue a snapshot (the image is copied); its key, or ``None`` if the queue is full."""
+        key = self.key_for(event_id)
+        job = SnapshotJob(event_id, key, image.copy(), detections, tuple(zones), tuple(labels))
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            self.stats.dropped += 1
+            log.warning("snapshot queue full: event %s goes without a snapshot", event_id)
+            return None
+        return key
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            try:
+                body = encode_jpeg(
+                    annotate(job.image, job.detections, zones=job.zones, labels=job.labels),
+                    self._quality,
+                )
+                self._upload_with_retries(job.event_id, body)
+            except AgentError as exc:
+                self.stats.failed += 1
+                self.stats.last_error = str(exc)
+                log.warning("snapshot of event %s not uploaded: %s", job.event_id, exc)
+            else:
+                self.stats.uploaded += 1
+                self.stats.keys.append(job.key)
+
+    def _upload_with_retries(self, event_id: str, body: bytes) -> None:
+        delay = self._backoff_s
+        for attempt in range(1, self._attempts + 1):
+            try:
+                self.upload(event_id, body)
+                return
+            except UploadError as exc:
+                if not exc.retryable or attempt == self._attempts:
+                    raise
+                self.stats.retries += 1
+                if self._stopping.wait(delay):
+                    raise
+                delay *= 2
+
+    def upload(self, event_id: str, body: bytes) -> None:
+        """One PUT of the JPEG ``body``; raises :class:`UploadError`."""
+        headers = {"Content-Type": "image/jpeg", "X-AIOS-Device": self._device_id}
+        if self._auth is not None:
+            headers["Authorization"] = self._auth
+        request = urllib.request.Request(
+            self.url_for(event_id), data=body, method="PUT", headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
+                response.read(4096)
+        except urllib.error.HTTPError as exc:
+            raise UploadError(
+                f"HTTP {exc.code} from {self._base}", retryable=exc.code in RETRYABLE_STATUS
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise UploadError(f"cannot reach {self._base}: {reason}", retryable=True) from None

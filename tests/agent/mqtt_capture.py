@@ -1,0 +1,77 @@
+"""A paho subscriber that collects decoded wire messages, for agent integration tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from aios.shared.codec import Rejection, decode_message
+from aios.shared.messages import Message
+
+
+class Collector:
+    def __init__(self, url: str, topic_filter: str, *, persistent: bool = False) -> None:
+        parts = urlsplit(url)
+        self.messages: list[tuple[str, Message, bool]] = []
+        self.rejections: list[Rejection] = []
+        self._cond = threading.Condition()
+        self._subscribed = threading.Event()
+        self._client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"test-{uuid.uuid4().hex[:8]}",
+            protocol=paho.MQTTv5,
+        )
+        self._client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
+        properties = None
+        if persistent:  # a session that queues QoS 1 messages while this client is away
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = 3600
+        self._client.connect(
+            parts.hostname or "127.0.0.1",
+            parts.port or 1883,
+            clean_start=not persistent,
+            properties=properties,
+        )
+        self._client.loop_start()
+        assert self._subscribed.wait(10), "test subscriber could not subscribe"
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        decoded = decode_message(msg.payload)
+        with self._cond:
+            if isinstance(decoded, Rejection):
+                self.rejections.append(decoded)
+            else:
+                self.messages.append((msg.topic, decoded, bool(msg.retain)))
+            self._cond.notify_all()
+
+    def of_type(self, kind: type) -> list:
+        with self._cond:
+            return [m for _, m, _ in self.messages if isinstance(m, kind)]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+        return True
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        self._client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()

@@ -1,0 +1,66 @@
+"""Capture threads: latest-frame semantics, reconnect with backoff, reported state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aios.agent.sources.backoff import Backoff
+from aios.agent.sources.camera import StreamState
+from aios.agent.sources.capture import CaptureWorker
+from aios.agent.sources.synthetic import SyntheticCamera
+
+
+async def test_a_slow_consumer_gets_the_newest_frame_and_drops_are_counted() -> None:
+    worker = CaptureWorker("cam", SyntheticCamera(fps=100))
+    worker.start()
+    try:
+        await worker.wait_open(5)
+        first = await worker.next_frame()
+        await asyncio.sleep(0.3)  # a slow detector: ~30 frames arrive meanwhile
+        second = await worker.next_frame()
+        assert first is not None
+        assert second is not None
+        assert second.index - first.index >= 10, "no backlog: the newest frame comes next"
+        assert worker.status().dropped >= 10
+        assert worker.status().state == StreamState.STREAMING
+    finally:
+        await worker.stop()
+    assert worker.status().state == StreamState.STOPPED
+
+
+async def test_a_camera_that_comes_back_streams_again_within_10_s() -> None:
+    camera = SyntheticCamera(fps=50)
+    states: list[StreamState] = []
+    worker = CaptureWorker(
+        "cam",
+        camera,
+        backoff=Backoff(initial=0.2, cap=5.0),
+        on_state=lambda s: states.append(s.state),
+    )
+    worker.start()
+    try:
+        await worker.wait_open(5)
+        camera.available.clear()  # the camera goes away ...
+        await asyncio.sleep(3.0)  # ... long enough for the backoff to grow
+        assert worker.status().state == StreamState.FAILED
+        assert worker.status().error
+        camera.available.set()
+        back = time.monotonic()
+        while worker.status().state != StreamState.STREAMING:
+            assert time.monotonic() - back < 10, "not streaming 10 s after the camera returned"
+            await asyncio.sleep(0.05)
+        assert await worker.next_frame() is not None
+    finally:
+        await worker.stop()
+    assert StreamState.FAILED in states
+    assert states[-1] == StreamState.STOPPED
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    backoff = Backoff(initial=0.5, cap=5.0, jitter=0.0)
+    delays = [backoff.next_delay() for _ in range(8)]
+    assert delays[:4] == [0.5, 1.0, 2.0, 4.0]
+    assert max(delays) == 5.0
+    backoff.reset()
+    assert backoff.next_delay() == 0.5

@@ -1,0 +1,237 @@
+"""Config apply from cfg/desired: applied, rejected, failed, rolled back, persisted.
+
+The agent runs in-process with the in-memory transport and synthetic cameras (the `file` kind
+is mapped to a synthetic camera, except for a path that does not exist).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from aios.agent.config import AgentConfig, build_config
+from aios.agent.errors import SourceError
+from aios.agent.pipeline.node import BuildContext, RuntimeNode
+from aios.agent.pipeline.nodes.detect import DetectRuntime
+from aios.agent.pipeline.nodes.line import LineRuntime
+from aios.agent.pipeline.nodes.rule import RuleRuntime
+from aios.agent.pipeline.nodes.sink import SinkRuntime
+from aios.agent.pipeline.nodes.source import SourceRuntime
+from aios.agent.pipeline.nodes.zone import ZoneRuntime
+from aios.agent.pipeline.packet import Packet
+from aios.agent.pipeline.registry import NodeRegistry
+from aios.agent.runtime import Agent, RunOptions
+from aios.agent.sources.camera import Camera
+from aios.agent.sources.registry import CameraOptions, CameraRegistry
+from aios.agent.sources.synthetic import SyntheticCamera
+from aios.agent.transport.memory import MemoryTransport
+from aios.shared.codec import encode
+from aios.shared.messages import PipelineConfig, PipelineReport
+from aios.shared.pipeline import Node, SourceParams, decode_pipeline
+
+
+def cameras() -> CameraRegistry:
+    def synthetic(params: SourceParams, options: CameraOptions) -> Camera:
+        if "missing" in params.uri:
+            from aios.agent.sources.file import FileCamera
+
+            return FileCamera(Path("/nonexistent/missing.mp4"))
+        return SyntheticCamera(width=160, height=120, fps=20)
+
+    registry = CameraRegistry()
+    registry.register("file", synthetic)
+    return registry
+
+
+class CrashingTrack:
+    """A `track` node that crashes on its second frame."""
+
+    kind: ClassVar[str] = "track"
+    names: Sequence[str] = ()
+
+    def __init__(self, node_id: str) -> None:
+        self.node_id = node_id
+        self.calls = 0
+
+    @classmethod
+    def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> CrashingTrack:
+        return cls(spec.id)
+
+    async def start(self) -> None:
+        return None
+
+    async def process(self, inputs: Sequence[Packet]) -> Packet | None:
+        self.calls += 1
+        if self.calls >= 2:
+            raise RuntimeError("tracker exploded")
+        return inputs[0]
+
+    async def stop(self) -> None:
+        return None
+
+
+def registry() -> NodeRegistry:
+    r = NodeRegistry()
+    for cls in (SourceRuntime, DetectRuntime, ZoneRuntime, LineRuntime, RuleRuntime, SinkRuntime):
+        r.register(cls.kind, cls.build)
+    r.register(CrashingTrack.kind, CrashingTrack.build)
+    return r
+
+
+def spec(uri: str = "cam.mp4", *, track: bool = False, conf: float = 0.25) -> dict[str, object]:
+    nodes: list[dict[str, object]] = [
+        {"id": "cam1", "type": "source", "params": {"kind": "file", "uri": uri}},
+        {"id": "det", "type": "detect", "params": {"every_n": 2, "conf": conf}},
+        {"id": "out", "type": "sink", "params": {"kind": "mqtt_detections"}},
+    ]
+    edges = [{"source": "cam1", "target": "det"}]
+    if track:
+        nodes.append({"id": "trk", "type": "track"})
+        edges += [{"source": "det", "target": "trk"}, {"source": "trk", "target": "out"}]
+    else:
+        edges.append({"source": "det", "target": "out"})
+    return {"name": "p", "nodes": nodes, "edges": edges}
+
+
+def desired(version: int, body: dict[str, object]) -> bytes:
+    msg = PipelineConfig(
+        pipeline_id="pl-1", version=version, spec=decode_pipeline(body), issued_at=time.time()
+    )
+    return encode(msg)
+
+
+def make_config(tmp_path: Path, model_path: Path) -> AgentConfig:
+    return build_config(
+        {
+            "device": {"org_id": "acme", "device_id": "edge-1"},
+            "state_dir": str(tmp_path / "state"),
+            "model_path": str(model_path),
+            "apply": {"grace_s": 3.0, "start_timeout_s": 3.0},
+            "pipeline": spec(),
+        },
+        environ={},
+    )
+
+
+async def until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def next_report(
+    transport: MemoryTransport, count: int, timeout: float = 20
+) -> PipelineReport:
+    deadline = time.monotonic() + timeout
+    while len(transport.reports()) < count:
+        assert time.monotonic() < deadline, f"no report #{count}: {transport.reports()}"
+        await asyncio.sleep(0.05)
+    return transport.reports()[count - 1]
+
+
+@pytest.mark.slow
+async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path: Path) -> None:
+    transport = MemoryTransport()
+    config = make_config(tmp_path, model_path)
+    agent = Agent(
+        config,
+        transport=transport,
+        cameras=cameras(),
+        registry=registry(),
+        options=RunOptions(install_signal_handlers=False),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        await until(lambda: bool(transport.batches()))
+        assert transport.batches()[0].pipeline_version == 0
+
+        # 1. A valid new version is applied, and the batches say so.
+        transport.deliver_config(desired(2, spec(conf=0.3)))
+        report = await next_report(transport, 1)
+        assert (report.status, report.version, report.active_version) == ("applied", 2, 2)
+        n = len(transport.batches())
+        await until(lambda: len(transport.batches()) > n)
+        assert transport.batches()[-1].pipeline_version == 2
+
+        # The retained config redelivered after a reconnect is not applied twice.
+        transport.deliver_config(desired(2, spec(conf=0.3)))
+
+        # 2. Invalid: rejected, naming the node and the field; v2 keeps running.
+        bad = spec()
+        bad_nodes = bad["nodes"]
+        assert isinstance(bad_nodes, list)
+        bad_nodes[1] = {"id": "det", "type": "detect", "params": {"conf": 7}}
+        payload = (
+            b'{"type":"pipeline_config","v":1,"pipeline_id":"pl-1","version":3,"issued_at":0,'
+            b'"spec":' + __import__("json").dumps(bad).encode() + b"}"
+        )
+        transport.deliver_config(payload)
+        report = await next_report(transport, 2)
+        assert (report.status, report.node, report.field) == ("rejected", "det", "params.conf")
+        assert report.active_version == 2
+
+        # 3. A camera that never opens: rolled back to v2, the error names the camera.
+        transport.deliver_config(desired(4, spec(uri="missing.mp4")))
+        report = await next_report(transport, 3)
+        assert report.status == "rolled_back"
+        assert report.active_version == 2
+        assert report.error is not None
+        assert "cam1" in report.error
+
+        # 4. Crashes within the grace period: rolled back to v2.
+        transport.deliver_config(desired(5, spec(track=True)))
+        report = await next_report(transport, 4)
+        assert report.status == "rolled_back"
+        assert "tracker exploded" in (report.error or "")
+        assert agent.supervisor.describe()[1] == 2
+        assert len(transport.reports()) == 4
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+    # The last good config (v2) survives a restart.
+    transport2 = MemoryTransport()
+    agent2 = Agent(
+        config,
+        transport=transport2,
+        cameras=cameras(),
+        registry=registry(),
+        options=RunOptions(install_signal_handlers=False, duration_s=30),
+    )
+    stop2 = asyncio.Event()
+    task2 = asyncio.create_task(agent2.run(stop2))
+    try:
+        await until(lambda: bool(transport2.batches()))
+        assert transport2.batches()[0].pipeline_version == 2
+    finally:
+        stop2.set()
+        await asyncio.wait_for(task2, 20)
+
+
+async def test_a_file_that_does_not_exist_fails_naming_the_camera(
+    tmp_path: Path, model_path: Path
+) -> None:
+    config = build_config(
+        {
+            "device": {"org_id": "acme", "device_id": "edge-1"},
+            "state_dir": str(tmp_path / "state"),
+            "model_path": str(model_path),
+            "pipeline": spec(uri="missing.mp4"),
+        },
+        environ={},
+    )
+    agent = Agent(
+        config,
+        transport=MemoryTransport(),
+        cameras=cameras(),
+        options=RunOptions(install_signal_handlers=False),
+    )
+    with pytest.raises(SourceError, match=r"camera 'cam1'.*does not exist"):
+        await agent.run()
