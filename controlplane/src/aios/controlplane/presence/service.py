@@ -1,0 +1,234 @@
+"""The presence service: fed by the ingest, swept by the ``device_health`` job.
+
+- :meth:`PresenceService.observe` is the ingest's hook: after each committed flush it hands
+  over the flush's heartbeats and status messages, and the tracker updates in memory (O(1) per
+  message, no I/O). The ingest itself already writes ``devices.last_seen_at`` and the latest
+  heartbeat once per flush (one batched statement, see
+  :mod:`aios.controlplane.telemetry.store`), so presence adds no write per heartbeat.
+- :meth:`PresenceService.sweep` runs under the job lock (once at a time across replicas). It
+  confirms new devices' organizations, runs the tracker's due checks, confirms heartbeat
+  timeouts against ``devices.last_seen_at`` (with N ingest replicas each sees only part of the
+  heartbeats; a device another replica heard from is revived, not declared offline), records
+  the changes (``device_presence`` by a conditional upsert, so a change is recorded and
+  published once even if two replicas saw it; ``device_status_changes``; ``devices.status``),
+  enqueues the ``device_online``/``device_offline`` notifications, and publishes
+  ``device_status_update`` to :attr:`PresenceService.publishers`.
+
+Offline after ``missed_heartbeats * heartbeat_interval_s`` without a heartbeat (defaults 3 x
+10 s), or at once on an ``offline`` status (the last will); every change must hold for
+``debounce_s`` before it is published.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from aios.controlplane.db.models import Device, DevicePresence, DeviceStatusChange
+from aios.controlplane.notifications.outbox import enqueue
+from aios.controlplane.notifications.schemas import Notification
+from aios.controlplane.presence.publisher import (
+    DeviceStatusUpdate,
+    StatusUpdatePublisher,
+    publish_all,
+)
+from aios.controlplane.presence.tracker import OFFLINE, UNKNOWN, PresenceChange, PresenceTracker
+from aios.controlplane.settings import Settings
+from aios.controlplane.telemetry.records import Accepted
+from aios.shared.messages import DeviceStatus, Heartbeat
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500
+TIMEOUT_REASON = "heartbeat_timeout"
+
+
+def _ts(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+class PresenceService:
+    def __init__(
+        self, settings: Settings, engine: AsyncEngine, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.engine = engine
+        self.timeout_s = float(
+            settings.presence_missed_heartbeats * settings.presence_heartbeat_interval_s
+        )
+        self.cooldown_s = float(settings.webhook_cooldown_s)
+        self.tracker = PresenceTracker(
+            timeout_s=self.timeout_s, debounce_s=settings.presence_debounce_ms / 1000
+        )
+        self.publishers: list[StatusUpdatePublisher] = []
+        self.clock = clock
+        self._dialect = engine.dialect.name
+
+    # --- the ingest's hook (hot path) --------------------------------------------------------
+
+    def observe(self, accepted: Sequence[Accepted]) -> None:
+        """Heartbeats and statuses of a committed ingest flush (no I/O)."""
+        tracker = self.tracker
+        for a in accepted:
+            message = a.message
+            if isinstance(message, Heartbeat):
+                tracker.heartbeat(a.org_id, a.device_id, a.received_at.timestamp())
+            elif isinstance(message, DeviceStatus):
+                reason = "status_" + message.state
+                if message.state == OFFLINE:
+                    reason = (message.reason or "last_will")[:64]
+                tracker.status(
+                    a.org_id, a.device_id, message.state, a.received_at.timestamp(), reason
+                )
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def load(self) -> int:
+        """Seed the tracker with every device's recorded presence and last sign of life."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        Device.id, Device.org_id, Device.last_seen_at, DevicePresence.state
+                    ).outerjoin(DevicePresence, DevicePresence.device_id == Device.id)
+                )
+            ).all()
+        for r in rows:
+            self.tracker.seed(r.org_id, r.id, r.state or UNKNOWN, _ts(r.last_seen_at))
+        return len(rows)
+
+    # --- the device_health job -----------------------------------------------------------------
+
+    async def sweep(self, conn: AsyncConnection) -> list[DeviceStatusUpdate]:
+        """Publish what is due (see the module docstring); the updates published."""
+        await self._verify_new_devices(conn)
+        now = self.clock()
+        changes = self.tracker.sweep(now)
+        if not changes:
+            return []
+        changes = await self._confirm_timeouts(conn, changes, now)
+        recorded = await self._record(conn, changes)
+        updates = [
+            DeviceStatusUpdate(
+                org_id=c.org_id,
+                device_id=c.device_id,
+                status=c.state,
+                previous=c.previous,
+                reason=c.reason,
+                changed_at=c.at,
+            )
+            for c in recorded
+        ]
+        await publish_all(self.publishers, updates)
+        return updates
+
+    async def _verify_new_devices(self, conn: AsyncConnection) -> None:
+        ids = self.tracker.unverified()
+        for chunk in _chunks(ids):
+            owners = {
+                r.id: r.org_id
+                for r in await conn.execute(
+                    select(Device.id, Device.org_id).where(Device.id.in_(chunk))
+                )
+            }
+            self.tracker.verify(owners, chunk)
+
+    async def _confirm_timeouts(
+        self, conn: AsyncConnection, changes: list[PresenceChange], now: float
+    ) -> list[PresenceChange]:
+        timed_out = [c.device_id for c in changes if c.reason == TIMEOUT_REASON]
+        if not timed_out:
+            return changes
+        alive: set[str] = set()
+        for chunk in _chunks(timed_out):
+            for r in await conn.execute(
+                select(Device.id, Device.last_seen_at).where(Device.id.in_(chunk))
+            ):
+                seen = _ts(r.last_seen_at)
+                if seen is not None and seen + self.timeout_s > now:
+                    self.tracker.revive(r.id, seen)
+                    alive.add(r.id)
+        return [c for c in changes if c.device_id not in alive]
+
+    async def _record(
+        self, conn: AsyncConnection, changes: list[PresenceChange]
+    ) -> list[PresenceChange]:
+        """Record ``changes``; those that changed the recorded state (published once)."""
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        changed: set[str] = set()
+        for chunk in _chunks(changes):
+            existing = {
+                r.id
+                for r in await conn.execute(
+                    select(Device.id).where(Device.id.in_([c.device_id for c in chunk]))
+                )
+            }
+            rows = [
+                {
+                    "device_id": c.device_id,
+                    "org_id": c.org_id,
+                    "state": c.state,
+                    "since": datetime.fromtimestamp(c.at, UTC),
+                }
+                for c in chunk
+                if c.device_id in existing
+            ]
+            if not rows:
+                continue
+            stmt = dialect_insert(DevicePresence).values(rows)
+            upsert = stmt.on_conflict_do_update(
+                index_elements=[DevicePresence.device_id],
+                set_={"state": stmt.excluded.state, "since": stmt.excluded.since},
+                where=DevicePresence.state != stmt.excluded.state,
+            ).returning(DevicePresence.device_id)
+            changed.update(r.device_id for r in await conn.execute(upsert))
+        recorded = [c for c in changes if c.device_id in changed]
+        if not recorded:
+            return []
+        await conn.execute(
+            insert(DeviceStatusChange),
+            [
+                {
+                    "org_id": c.org_id,
+                    "device_id": c.device_id,
+                    "previous": c.previous,
+                    "state": c.state,
+                    "reason": c.reason,
+                    "at": datetime.fromtimestamp(c.at, UTC),
+                }
+                for c in recorded
+            ],
+        )
+        await conn.execute(
+            update(Device).where(Device.id == bindparam("b_id")).values(status=bindparam("st")),
+            [{"b_id": c.device_id, "st": c.state} for c in recorded],
+        )
+        await enqueue(
+            conn,
+            [
+                Notification(
+                    org_id=c.org_id,
+                    event_type=f"device_{c.state}",
+                    severity="warning" if c.state == OFFLINE else "info",
+                    subject=c.device_id,
+                    data={"device_id": c.device_id, "previous": c.previous, "reason": c.reason},
+                    created_at=datetime.fromtimestamp(c.at, UTC),
+                )
+                for c in recorded
+                if c.previous != UNKNOWN
+            ],
+            cooldown_s=self.cooldown_s,
+        )
+        return recorded
