@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from aios.agent.cli import detect, model, run
+from aios.agent.cli import detect, doctor, enroll, model, run, service, status
 
 app = typer.Typer(
     name="aios-agent",
@@ -16,6 +16,10 @@ app = typer.Typer(
 detect.register(app)
 model.register(app)
 run.register(app)
+enroll.register(app)
+status.register(app)
+doctor.register(app)
+service.register(app)
 
 
 def main() -> None:
