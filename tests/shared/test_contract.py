@@ -16,7 +16,7 @@ import pytest
 
 from aios.shared import codec
 from aios.shared import messages as m
-from aios.shared.codec import RejectReason, Rejection, decode_message, encode
+from aios.shared.codec import Rejection, RejectReason, decode_message, encode
 from aios.shared.pipeline import decode_pipeline
 from aios.shared.topics import Channel
 
@@ -48,13 +48,17 @@ SAMPLES: list[m.Message] = [
                 width=1920,
                 height=1080,
                 detections=[
-                    m.Detection(class_id=0, label="person", confidence=0.91, xyxy=(0.1, 0.2, 0.3, 0.9)),
+                    m.Detection(
+                        class_id=0, label="person", confidence=0.91, xyxy=(0.1, 0.2, 0.3, 0.9)
+                    ),
                     m.Detection(
                         class_id=5, label="bus", confidence=0.5, xyxy=(0, 0, 1, 1), track_id=17
                     ),
                 ],
             ),
-            m.FrameDetections(ts=1_700_000_000.5, frame_index=8, width=1920, height=1080, detections=[]),
+            m.FrameDetections(
+                ts=1_700_000_000.5, frame_index=8, width=1920, height=1080, detections=[]
+            ),
         ],
     ),
     m.Heartbeat(

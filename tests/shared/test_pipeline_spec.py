@@ -102,7 +102,9 @@ def test_invalid_pipelines_name_node_and_field(
 
 def test_cycle_is_rejected() -> None:
     doc = copy.deepcopy(BASE)
-    doc["nodes"].append({"id": "z2", "type": "zone", "params": {"polygon": [[0, 0], [1, 0], [1, 1]]}})
+    doc["nodes"].append(
+        {"id": "z2", "type": "zone", "params": {"polygon": [[0, 0], [1, 0], [1, 1]]}}
+    )
     doc["edges"] += [
         {"source": "door", "target": "z2"},
         {"source": "z2", "target": "door"},
@@ -123,3 +125,19 @@ def test_node_without_input_is_rejected() -> None:
 def test_garbage_is_a_validation_error(data: bytes) -> None:
     with pytest.raises(PipelineValidationError):
         decode_pipeline(data)
+
+
+def test_one_detector_may_serve_several_cameras() -> None:
+    doc = copy.deepcopy(BASE)
+    doc["nodes"].append({"id": "cam2", "type": "source", "params": {"kind": "usb", "uri": "0"}})
+    doc["edges"].append({"source": "cam2", "target": "det"})
+    spec = decode_pipeline(doc)
+    assert sorted(spec.inputs("det")) == ["cam", "cam2"]
+
+
+def test_a_line_takes_one_input() -> None:
+    doc = copy.deepcopy(BASE)
+    doc["edges"].append({"source": "door", "target": "gate"})
+    with pytest.raises(PipelineValidationError, match="exactly one input") as info:
+        decode_pipeline(doc)
+    assert info.value.node == "gate"

@@ -40,6 +40,9 @@ class SourceParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 class DetectParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """YOLOv8 detection. ``model`` is a path or a name from the model manifest.
 
+    A detect node may take several sources: they share one model session, served in turn so
+    the detector stays busy and no stream starves; the frame policy applies per stream.
+
     Frame policy: run on every ``every_n``-th frame, at most ``target_fps`` per second, and,
     when ``motion_threshold`` is set, only if the mean absolute pixel change since the last
     inferred frame (0-255 scale, on a small grayscale thumbnail) exceeds it.

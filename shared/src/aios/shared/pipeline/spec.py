@@ -187,7 +187,7 @@ def validate_pipeline(spec: PipelineSpec) -> None:
         ins = [e.source for e in spec.edges if e.target == n.id]
         if kind != "source" and not ins:
             raise PipelineValidationError(f"{kind} node has no input edge", node=n.id)
-        if kind in ("detect", "line") and len(ins) > 1:
+        if kind == "line" and len(ins) > 1:
             raise PipelineValidationError(f"{kind} node takes exactly one input", node=n.id)
         _validate_params(n, [types[i] for i in ins])
 

@@ -1,0 +1,57 @@
+"""Messages the control plane pushes to dashboards over its WebSocket (``/api/v1/ws``).
+
+They never travel over MQTT, so they are not part of :data:`aios.shared.messages.Message`
+(whose schema is pinned); they follow the same conventions: frozen, keyword-only, a ``type``
+tag, a schema version ``v``, times as Unix seconds (UTC). Every message belongs to one
+organization (``org_id``) and is only ever sent to that organization's connections.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from msgspec import Struct
+
+LIVE_SCHEMA_VERSION = 1
+
+
+class _Live(Struct, frozen=True, kw_only=True, tag_field="type"):
+    v: int = LIVE_SCHEMA_VERSION
+    org_id: str
+
+
+class DeviceStatusUpdate(_Live, tag="device_status_update", frozen=True, kw_only=True):
+    """A device's presence changed (``previous`` -> ``status``)."""
+
+    device_id: str
+    status: str
+    previous: str
+    reason: str
+    changed_at: float
+
+
+class NewEvent(_Live, tag="new_event", frozen=True, kw_only=True):
+    """A device raised an event (or an event's lifecycle moved: ``phase``)."""
+
+    device_id: str
+    event_id: str
+    stream_id: str
+    event_type: str
+    severity: Literal["info", "warning", "critical"]
+    phase: Literal["instant", "start", "update", "end"]
+    ts: float
+    snapshot_url: str | None = None
+
+
+class PipelineStatusUpdate(_Live, tag="pipeline_status_update", frozen=True, kw_only=True):
+    """A device reported on a deployment (``status`` is the target's new status)."""
+
+    device_id: str
+    pipeline_id: str
+    deployment_id: str | None
+    version: int
+    status: Literal["pending", "applied", "rejected", "failed", "rolled_back"]
+    error: str | None = None
+
+
+LiveMessage = DeviceStatusUpdate | NewEvent | PipelineStatusUpdate
