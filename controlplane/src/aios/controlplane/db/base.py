@@ -17,10 +17,10 @@ from typing import Any
 
 from advanced_alchemy.base import CommonTableAttributes, create_registry
 from advanced_alchemy.mixins import AuditColumns, UUIDPrimaryKey
-from sqlalchemy import JSON, MetaData
+from sqlalchemy import JSON
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase
 
 JSONDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
 """JSON column type: JSONB on PostgreSQL, JSON elsewhere.
@@ -38,8 +38,8 @@ class Base(CommonTableAttributes, AsyncAttrs, DeclarativeBase):
     """Root of the control plane's models (table name inferred from the class name)."""
 
     __abstract__ = True
-    registry: registry = _registry
-    metadata: MetaData = _registry.metadata
+    registry = _registry
+    metadata = _registry.metadata
 
 
 class UUIDAuditBase(UUIDPrimaryKey, AuditColumns, Base):

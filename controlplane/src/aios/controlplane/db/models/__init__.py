@@ -3,8 +3,22 @@
 A domain adding a model adds its module here and an Alembic revision for it.
 """
 
+from aios.controlplane.db.models.accounts import RefreshToken, Role, User
 from aios.controlplane.db.models.devices import Device, DeviceState
+from aios.controlplane.db.models.events import EventRecord, PipelineReportRecord
+from aios.controlplane.db.models.fleet import DeviceCredential, EnrollmentToken
+from aios.controlplane.db.models.jobs import JobRun
+from aios.controlplane.db.models.notifications import Webhook, WebhookDelivery
 from aios.controlplane.db.models.organizations import Organization
+from aios.controlplane.db.models.pipelines import (
+    Deployment,
+    DeploymentTarget,
+    Pipeline,
+    PipelineVersion,
+    TargetStatus,
+)
+from aios.controlplane.db.models.presence import DevicePresence, DeviceStatusChange
+from aios.controlplane.db.models.rollups import DetectionCount1h, DetectionCount1m
 from aios.controlplane.db.models.telemetry import (
     DeadLetter,
     Detection,
@@ -14,10 +28,29 @@ from aios.controlplane.db.models.telemetry import (
 
 __all__ = [
     "DeadLetter",
+    "Deployment",
+    "DeploymentTarget",
     "Detection",
     "DetectionBatchRecord",
+    "DetectionCount1h",
+    "DetectionCount1m",
     "Device",
+    "DeviceCredential",
+    "DevicePresence",
     "DeviceState",
+    "DeviceStatusChange",
+    "EnrollmentToken",
+    "EventRecord",
     "IngestState",
+    "JobRun",
     "Organization",
+    "Pipeline",
+    "PipelineReportRecord",
+    "PipelineVersion",
+    "RefreshToken",
+    "Role",
+    "TargetStatus",
+    "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

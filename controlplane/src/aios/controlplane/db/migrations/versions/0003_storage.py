@@ -1,0 +1,154 @@
+"""Storage strategy: events, pipeline reports, detection rollups; partitions or hypertables.
+
+On PostgreSQL with TimescaleDB available, ``detections`` and ``events`` become hypertables with
+compression, retention and continuous aggregates (:mod:`aios.controlplane.db.storage.timescale`);
+on plain PostgreSQL ``detections`` becomes a table partitioned by day (data kept;
+:mod:`aios.controlplane.db.storage.partitions`); SQLite gets the tables only.
+
+Revision ID: 0003_storage
+Revises: 0002_accounts_fleet_pipelines
+Create Date: 2025-11-26
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+from aios.controlplane.db.storage import partitions, timescale
+from aios.controlplane.db.storage.backend import (
+    StoragePolicy,
+    timescale_available,
+    timescale_installed,
+)
+
+revision: str = "0003_storage"
+down_revision: str | None = "0002_accounts_fleet_pipelines"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+UTC_DATETIME = sa.DateTime(timezone=True)
+log = logging.getLogger("alembic.runtime.migration")
+
+
+def _rollup(name: str) -> None:
+    op.create_table(
+        name,
+        sa.Column("org_id", sa.String(64), nullable=False),
+        sa.Column("bucket", UTC_DATETIME, nullable=False),
+        sa.Column("device_id", sa.String(64), nullable=False),
+        sa.Column("stream_id", sa.String(64), nullable=False),
+        sa.Column("label", sa.String(256), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "org_id", "bucket", "device_id", "stream_id", "label", name=op.f(f"pk_{name}")
+        ),
+    )
+
+
+def upgrade() -> None:
+    _rollup("detection_counts_1m")
+    _rollup("detection_counts_1h")
+    op.create_table(
+        "events",
+        sa.Column("device_id", sa.String(64), nullable=False),
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("org_id", sa.String(64), nullable=False),
+        sa.Column("stream_id", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("severity", sa.String(16), nullable=False),
+        sa.Column("phase", sa.String(16), nullable=False),
+        sa.Column("started_at", UTC_DATETIME, nullable=False),
+        sa.Column("last_ts", UTC_DATETIME, nullable=False),
+        sa.Column("ended_at", UTC_DATETIME, nullable=True),
+        sa.Column("rule_id", sa.String(128), nullable=True),
+        sa.Column("zone_id", sa.String(128), nullable=True),
+        sa.Column("line_id", sa.String(128), nullable=True),
+        sa.Column("track_ids", JSON, nullable=False),
+        sa.Column("attributes", JSON, nullable=False),
+        sa.Column("snapshot", sa.String(512), nullable=True),
+        sa.Column("pipeline_version", sa.Integer(), nullable=True),
+        sa.Column("received_at", UTC_DATETIME, nullable=False),
+        sa.PrimaryKeyConstraint("device_id", "id", name=op.f("pk_events")),
+    )
+    op.create_index("ix_events_org_id_started_at", "events", ["org_id", "started_at"])
+    op.create_index("ix_events_device_id_started_at", "events", ["device_id", "started_at"])
+    op.create_table(
+        "pipeline_reports",
+        sa.Column("device_id", sa.String(64), nullable=False),
+        sa.Column("pipeline_id", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("ts", UTC_DATETIME, nullable=False),
+        sa.Column("org_id", sa.String(64), nullable=False),
+        sa.Column("deployment_id", sa.String(64), nullable=True),
+        sa.Column("active_version", sa.Integer(), nullable=True),
+        sa.Column("error", sa.String(2048), nullable=True),
+        sa.Column("node", sa.String(128), nullable=True),
+        sa.Column("field", sa.String(128), nullable=True),
+        sa.Column("received_at", UTC_DATETIME, nullable=False),
+        sa.PrimaryKeyConstraint(
+            "device_id", "pipeline_id", "version", "status", "ts", name=op.f("pk_pipeline_reports")
+        ),
+    )
+    op.create_index(
+        "ix_pipeline_reports_org_id_received_at", "pipeline_reports", ["org_id", "received_at"]
+    )
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    if _enable_timescale(bind):
+        for sql in timescale.setup_sql(StoragePolicy().timescale()):
+            bind.exec_driver_sql(sql)
+        return
+    _partition_detections(bind)
+
+
+def _enable_timescale(bind: sa.Connection) -> bool:
+    """Whether TimescaleDB is (or could just be made) installed in this database."""
+    if timescale_installed(bind):
+        return True
+    if not timescale_available(bind):
+        return False
+    try:  # fails unless the server preloads the library: then plain partitioning
+        with bind.begin_nested():
+            bind.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS {timescale.EXTENSION}")
+    except sa.exc.DBAPIError as exc:
+        log.warning("TimescaleDB is available but cannot be enabled (%s): partitioning", exc)
+        return False
+    return True
+
+
+def _partition_detections(bind: sa.Connection) -> None:
+    for sql in partitions.convert_to_partitioned_sql():
+        bind.exec_driver_sql(sql)
+    now = datetime.now(UTC)
+    oldest = bind.exec_driver_sql("SELECT min(ts) FROM detections_unpartitioned").scalar()
+    keep_from = (now - timedelta(days=StoragePolicy().detections_retention_days)).date()
+    since = max(oldest.date(), keep_from) if oldest is not None else now.date()
+    partitions.ensure_partitions(
+        bind, now, ahead_days=StoragePolicy().partitions_ahead_days, since=since
+    )
+    bind.exec_driver_sql("INSERT INTO detections SELECT * FROM detections_unpartitioned")
+    bind.exec_driver_sql("DROP TABLE detections_unpartitioned")
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        if timescale_installed(bind):
+            for sql in timescale.teardown_sql():
+                bind.exec_driver_sql(sql)
+        elif partitions.is_partitioned(bind):
+            for sql in partitions.convert_to_plain_sql():
+                bind.exec_driver_sql(sql)
+    op.drop_table("pipeline_reports")
+    op.drop_table("events")
+    op.drop_table("detection_counts_1h")
+    op.drop_table("detection_counts_1m")

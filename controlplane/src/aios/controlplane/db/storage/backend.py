@@ -1,0 +1,138 @@
+"""The one storage interface: which backend a database is, and its periodic maintenance.
+
+:func:`detect_kind` answers ``timescale`` (the extension is installed in the database),
+``partitioned`` (plain PostgreSQL) or ``sqlite``. :class:`Storage` holds the retention settings
+and runs :meth:`Storage.maintain` (called by the maintenance job, the benchmarks and tests):
+
+========== ================================= ========================= =====================
+backend    detections retention              rollups (1m, 1h)          events retention
+========== ================================= ========================= =====================
+timescale  ``add_retention_policy`` (chunks) continuous aggregates     ``add_retention_policy``
+partitioned daily partitions dropped,        tables, at ingest;        ``DELETE``
+           created ahead                     ``DELETE`` when expired
+sqlite     ``DELETE``                        tables, at ingest         ``DELETE``
+========== ================================= ========================= =====================
+
+The 1-minute rollup is kept as long as detections, the 1-hour rollup as long as events.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from sqlalchemy import Connection, delete
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aios.controlplane.db.models import (
+    Detection,
+    DetectionCount1h,
+    DetectionCount1m,
+    EventRecord,
+)
+from aios.controlplane.db.storage import partitions, timescale
+
+log = logging.getLogger(__name__)
+
+
+class StorageKind(str, enum.Enum):
+    TIMESCALE = "timescale"
+    PARTITIONED = "partitioned"
+    SQLITE = "sqlite"
+
+
+def timescale_installed(conn: Connection) -> str | None:
+    """The installed TimescaleDB version in this database, if any."""
+    row = conn.exec_driver_sql(
+        "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def timescale_available(conn: Connection) -> bool:
+    """Whether the server offers the extension (it may still need ``shared_preload_libraries``)."""
+    row = conn.exec_driver_sql(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+    ).first()
+    return row is not None
+
+
+def detect_kind(conn: Connection) -> StorageKind:
+    if conn.dialect.name != "postgresql":
+        return StorageKind.SQLITE
+    return StorageKind.TIMESCALE if timescale_installed(conn) else StorageKind.PARTITIONED
+
+
+class StoragePolicy(msgspec.Struct, frozen=True, kw_only=True):
+    detections_retention_days: int = 30
+    events_retention_days: int = 365
+    compress_after_days: int = 7
+    partitions_ahead_days: int = 3
+
+    def timescale(self) -> timescale.TimescalePolicy:
+        return timescale.TimescalePolicy(
+            detections_retention_days=self.detections_retention_days,
+            events_retention_days=self.events_retention_days,
+            compress_after_days=self.compress_after_days,
+        )
+
+
+class MaintenanceReport(msgspec.Struct, frozen=True, kw_only=True):
+    kind: StorageKind
+    partitions_created: int = 0
+    partitions_dropped: int = 0
+    rows_deleted: int = 0
+
+
+class Storage:
+    """Retention and partition maintenance for one database (see the module docstring)."""
+
+    def __init__(self, engine: AsyncEngine, policy: StoragePolicy | None = None) -> None:
+        self.engine = engine
+        self.policy = policy or StoragePolicy()
+
+    async def kind(self) -> StorageKind:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(detect_kind)
+
+    async def maintain(self, now: datetime | None = None) -> MaintenanceReport:
+        """Create partitions ahead, drop or delete what is past retention. Idempotent."""
+        moment = now or datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            report = await conn.run_sync(lambda sync: self.maintain_sync(sync, moment))
+        log.info("storage maintenance: %s", report)
+        return report
+
+    def maintain_sync(self, conn: Connection, now: datetime) -> MaintenanceReport:
+        kind = detect_kind(conn)
+        det_cutoff = now - timedelta(days=self.policy.detections_retention_days)
+        evt_cutoff = now - timedelta(days=self.policy.events_retention_days)
+        if kind is StorageKind.TIMESCALE:
+            for sql in timescale.policy_sql(self.policy.timescale()):
+                conn.exec_driver_sql(sql)
+            return MaintenanceReport(kind=kind)
+        created = dropped = deleted = 0
+        if kind is StorageKind.PARTITIONED:
+            created = partitions.ensure_partitions(
+                conn,
+                now,
+                ahead_days=self.policy.partitions_ahead_days,
+                since=max(det_cutoff.date(), now.date() - timedelta(days=1)),
+            )
+            dropped = partitions.drop_expired(conn, det_cutoff)
+        else:
+            deleted += conn.execute(delete(Detection).where(Detection.ts < det_cutoff)).rowcount
+        deleted += conn.execute(
+            delete(DetectionCount1m).where(DetectionCount1m.bucket < det_cutoff)
+        ).rowcount
+        deleted += conn.execute(
+            delete(DetectionCount1h).where(DetectionCount1h.bucket < evt_cutoff)
+        ).rowcount
+        deleted += conn.execute(
+            delete(EventRecord).where(EventRecord.started_at < evt_cutoff)
+        ).rowcount
+        return MaintenanceReport(
+            kind=kind, partitions_created=created, partitions_dropped=dropped, rows_deleted=deleted
+        )

@@ -1,0 +1,1 @@
+"""Telemetry domain: the MQTT ingest (detections, heartbeats, status) and the detections API."""

@@ -1,0 +1,89 @@
+"""Completeness of a device's detection stream: ``GET /api/v1/fleet/{device_id}/completeness``.
+
+Reads ``ingest_state`` (kept by the ingest, see :mod:`.sequence`). The device is looked up in the
+caller's organization scope first, so another organization's device answers 404 exactly like a
+missing one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from litestar import Controller, get
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aios.controlplane.accounts.auth import CAN_READ
+from aios.controlplane.db.models import Device, IngestState
+from aios.controlplane.errors import NotFoundError
+from aios.controlplane.tenancy import OrgScope
+
+
+class Completeness(msgspec.Struct, frozen=True, kw_only=True):
+    """Detection batches of one device: ``missing`` lists inclusive ``[first, last]`` seq
+    ranges never received between ``first_seq`` and ``max_seq`` (at most the latest 1,000)."""
+
+    device_id: str
+    received: int
+    duplicates_dropped: int
+    first_seq: int | None
+    max_seq: int | None
+    contiguous_seq: int | None
+    missing_count: int
+    missing: list[tuple[int, int]]
+    updated_at: datetime | None
+
+
+async def device_completeness(
+    session: AsyncSession, scope: OrgScope, device_id: str
+) -> Completeness:
+    device = await session.scalar(
+        scope.where(select(Device.id).where(Device.id == device_id), Device.org_id)
+    )
+    if device is None:
+        raise NotFoundError(f"device {device_id!r} not found")
+    state = await session.scalar(
+        scope.where(
+            select(IngestState).where(IngestState.device_id == device_id), IngestState.org_id
+        )
+    )
+    if state is None or state.received == 0:
+        return Completeness(
+            device_id=device_id,
+            received=0,
+            duplicates_dropped=0 if state is None else state.duplicates,
+            first_seq=None,
+            max_seq=None,
+            contiguous_seq=None,
+            missing_count=0,
+            missing=[],
+            updated_at=None if state is None else state.updated_at,
+        )
+    gaps = [(int(lo), int(hi)) for lo, hi in state.gaps]
+    return Completeness(
+        device_id=device_id,
+        received=state.received,
+        duplicates_dropped=state.duplicates,
+        first_seq=state.first_seq,
+        max_seq=state.max_seq,
+        contiguous_seq=state.contiguous_seq,
+        missing_count=sum(hi - lo + 1 for lo, hi in gaps),
+        missing=gaps,
+        updated_at=state.updated_at,
+    )
+
+
+class CompletenessController(Controller):
+    path = "/api/v1/fleet"
+    tags = ["fleet"]
+
+    @get(
+        "/{device_id:str}/completeness",
+        guards=[CAN_READ],
+        summary="Received, duplicate and missing detection batches of a device",
+    )
+    async def completeness(
+        self, db_session: AsyncSession, org_scope: OrgScope, device_id: str
+    ) -> Completeness:
+        return await device_completeness(db_session, org_scope, device_id)

@@ -1,0 +1,159 @@
+"""Events (channel ``evt``) and pipeline reports (``cfg/reported``), written by the ingest.
+
+An event's lifecycle (``start`` -> ``update``... -> ``end`` under one ``id``) folds into one
+``events`` row per ``(device_id, id)`` by :func:`merge_event`, which is idempotent and
+order-insensitive: ``started_at`` is the earliest time seen, ``ended_at`` the latest ``end``,
+and the descriptive fields (phase, severity, attributes...) come from the latest message. A
+replayed or reordered message therefore leaves the row as it was. The rows are read ``FOR
+UPDATE`` (PostgreSQL) before the merge, so concurrent ingest replicas never lose an update; no
+``ON CONFLICT`` is used, so a TimescaleDB hypertable (whose key includes ``started_at``) works
+the same.
+
+Pipeline reports are stored as received (``pipeline_reports``, a redelivery is ignored); the
+pipelines domain reads them to follow deployments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aios.controlplane.db.models import EventRecord, PipelineReportRecord
+from aios.controlplane.telemetry.records import Accepted
+from aios.shared.messages import Event, PipelineReport
+
+_PHASE_RANK = {"start": 0, "instant": 1, "update": 1, "end": 2}
+_LATEST_FIELDS = (
+    "org_id",
+    "stream_id",
+    "event_type",
+    "severity",
+    "phase",
+    "rule_id",
+    "zone_id",
+    "line_id",
+    "track_ids",
+    "attributes",
+    "snapshot",
+    "pipeline_version",
+)
+
+
+def event_row(org_id: str, event: Event, received_at: datetime) -> dict[str, Any]:
+    """The ``events`` row one message alone would make."""
+    ts = datetime.fromtimestamp(event.ts, UTC)
+    return {
+        "device_id": event.device_id,
+        "id": event.id,
+        "org_id": org_id,
+        "stream_id": event.stream_id,
+        "event_type": event.event_type,
+        "severity": event.severity,
+        "phase": event.phase,
+        "started_at": ts,
+        "last_ts": ts,
+        "ended_at": ts if event.phase == "end" else None,
+        "rule_id": event.rule_id,
+        "zone_id": event.zone_id,
+        "line_id": event.line_id,
+        "track_ids": list(event.track_ids),
+        "attributes": dict(event.attributes),
+        "snapshot": event.snapshot,
+        "pipeline_version": event.pipeline_version,
+        "received_at": received_at,
+    }
+
+
+def _order(row: dict[str, Any]) -> tuple[datetime, int]:
+    return row["last_ts"], _PHASE_RANK.get(row["phase"], 1)
+
+
+def merge_event(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Fold two states of one event (commutative, associative and idempotent)."""
+    latest, other = (new, old) if _order(new) >= _order(old) else (old, new)
+    merged = dict(other)
+    for name in _LATEST_FIELDS:
+        merged[name] = latest[name]
+    merged["last_ts"] = latest["last_ts"]
+    merged["started_at"] = min(old["started_at"], new["started_at"])
+    ends = [e for e in (old["ended_at"], new["ended_at"]) if e is not None]
+    merged["ended_at"] = max(ends) if ends else None
+    merged["received_at"] = max(old["received_at"], new["received_at"])
+    return merged
+
+
+async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> int:
+    """Merge the flush's events into ``events``; how many rows were inserted or changed."""
+    if not events:
+        return 0
+    folded: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in events:
+        assert isinstance(a.message, Event)
+        row = event_row(a.org_id, a.message, a.received_at)
+        key = (row["device_id"], row["id"])
+        folded[key] = merge_event(folded[key], row) if key in folded else row
+    keys = sorted(folded)
+    columns = [getattr(EventRecord, c.name) for c in EventRecord.__table__.columns]
+    stmt = select(*columns).where(tuple_(EventRecord.device_id, EventRecord.id).in_(keys))
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.order_by(EventRecord.device_id, EventRecord.id).with_for_update()
+    existing = {(r.device_id, r.id): dict(r._mapping) for r in await conn.execute(stmt)}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for key in keys:
+        if key not in existing:
+            inserts.append(folded[key])
+            continue
+        merged = merge_event(existing[key], folded[key])
+        if merged != existing[key]:
+            updates.append({**merged, "b_device_id": key[0], "b_id": key[1]})
+    if inserts:
+        await conn.execute(insert(EventRecord), inserts)
+    if updates:
+        values: dict[str, Any] = {
+            n: bindparam(n) for n in folded[keys[0]] if n not in ("device_id", "id")
+        }
+        await conn.execute(
+            update(EventRecord)
+            .where(EventRecord.device_id == bindparam("b_device_id"))
+            .where(EventRecord.id == bindparam("b_id"))
+            .values(values),
+            updates,
+        )
+    return len(inserts) + len(updates)
+
+
+async def store_reports(conn: AsyncConnection, reports: Sequence[Accepted]) -> int:
+    """Insert the flush's pipeline reports (a redelivered one is ignored)."""
+    rows: list[dict[str, Any]] = []
+    for a in reports:
+        r = a.message
+        assert isinstance(r, PipelineReport)
+        rows.append(
+            {
+                "device_id": r.device_id,
+                "pipeline_id": r.pipeline_id,
+                "version": r.version,
+                "status": r.status,
+                "ts": datetime.fromtimestamp(r.ts, UTC),
+                "org_id": a.org_id,
+                "deployment_id": r.deployment_id,
+                "active_version": r.active_version,
+                "error": None if r.error is None else r.error[:2048],
+                "node": r.node,
+                "field": r.field,
+                "received_at": a.received_at,
+            }
+        )
+    if not rows:
+        return 0
+    ins: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        PipelineReportRecord
+    )
+    await conn.execute(ins.on_conflict_do_nothing(), rows)
+    return len(rows)

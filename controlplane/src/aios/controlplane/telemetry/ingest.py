@@ -1,0 +1,185 @@
+"""The ingest service: MQTT -> bounded queue -> batches -> database -> acknowledgements.
+
+One asyncio task collects messages until ``batch_size`` of them or ``flush_interval`` after the
+first, classifies them (:func:`~aios.controlplane.telemetry.records.classify`), writes them in
+one transaction (:class:`~aios.controlplane.telemetry.store.TelemetryStore`) and only then
+acknowledges them to the broker. When the database fails, the same flush is retried with backoff
+and nothing is acknowledged: the queue fills, the MQTT thread waits, the broker holds the rest;
+ingest resumes by itself when the database is back. Nothing a device sends can crash it.
+
+Subscriptions: ``det``, ``hb`` and ``status`` of every org/device under the topic prefix; MQTT 5
+shared subscriptions (``$share/<group>/...``) so that ``aios ingest`` replicas split the load;
+plain subscriptions on the embedded (3.1.1) broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aios.controlplane.mqtt.subscriber import Inbound, MqttSubscriber
+from aios.controlplane.settings import Settings
+from aios.controlplane.telemetry.records import Accepted, DeadLetterRow, classify
+from aios.controlplane.telemetry.store import FlushResult, TelemetryStore
+from aios.shared.topics import Channel, subscription
+
+log = logging.getLogger(__name__)
+
+INGESTED_CHANNELS = (
+    Channel.DETECTIONS,
+    Channel.HEARTBEAT,
+    Channel.STATUS,
+    Channel.EVENTS,
+    Channel.CONFIG_REPORTED,
+)
+MAX_BACKOFF_S = 10.0
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counters since start (exposed by ``GET /health``)."""
+
+    received: int = 0
+    flushes: int = 0
+    batches_stored: int = 0
+    duplicates: int = 0
+    detections_stored: int = 0
+    heartbeats: int = 0
+    statuses: int = 0
+    events: int = 0
+    reports: int = 0
+    write_errors: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    last_error: str | None = None
+
+    def add(self, result: FlushResult) -> None:
+        self.flushes += 1
+        self.batches_stored += result.batches_stored
+        self.duplicates += result.duplicates
+        self.detections_stored += result.detections_stored
+        self.heartbeats += result.heartbeats
+        self.statuses += result.statuses
+        self.events += result.events
+        self.reports += result.reports
+        self.dead_letters.update(result.dead_letters)
+
+
+def subscription_filters(settings: Settings) -> list[str]:
+    """The topic filters the ingest subscribes to (shared on MQTT 5)."""
+    shared = settings.mqtt_endpoint().protocol == "5"
+    group = settings.mqtt_share_group if shared else None
+    return [
+        subscription(c, prefix=settings.mqtt_topic_prefix, share_group=group)
+        for c in INGESTED_CHANNELS
+    ]
+
+
+class IngestService:
+    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.settings = settings
+        self.stats = IngestStats()
+        self.store = TelemetryStore(engine, auto_register=settings.auto_register_devices)
+        self.queue: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=settings.ingest_queue_size)
+        self.subscriber = MqttSubscriber(
+            settings.mqtt_endpoint(),
+            client_id=settings.mqtt_client_id,
+            filters=subscription_filters(settings),
+            queue=self.queue,
+            session_expiry_s=settings.mqtt_session_expiry_s,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        # called with each committed flush's accepted messages (presence); must not block
+        self.observers: list[Callable[[Sequence[Accepted]], None]] = []
+
+    @property
+    def mqtt_connected(self) -> bool:
+        return self.subscriber.connected
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="aios-ingest")
+        await self.subscriber.start()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Finish (and acknowledge) the flush in progress, then disconnect."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except TimeoutError:
+                log.warning("ingest did not finish its flush in %.0f s; cancelled", timeout)
+            self._task = None
+        await self.subscriber.stop()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            items = await self._collect()
+            if items:
+                await self._flush(items)
+
+    async def _collect(self) -> list[Inbound]:
+        """Wait for a first message (or stop), then gather until size or time."""
+        items: list[Inbound] = []
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while not items:
+                get = asyncio.ensure_future(self.queue.get())
+                done, _ = await asyncio.wait({get, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if get in done:
+                    items.append(get.result())
+                else:  # stopping; an item taken meanwhile is unacknowledged, so redelivered
+                    get.cancel()
+                    return items
+        finally:
+            stop.cancel()
+        deadline = time.monotonic() + self.settings.ingest_flush_interval_ms / 1000
+        while len(items) < self.settings.ingest_batch_size:
+            try:
+                items.append(self.queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                items.append(await asyncio.wait_for(self.queue.get(), remaining))
+            except TimeoutError:
+                break
+        return items
+
+    async def _flush(self, items: list[Inbound]) -> None:
+        self.stats.received += len(items)
+        accepted: list[Accepted] = []
+        dead: list[DeadLetterRow] = []
+        prefix = self.settings.mqtt_topic_prefix
+        limit = self.settings.ingest_max_payload_bytes
+        for item in items:
+            outcome = classify(item, prefix=prefix, max_bytes=limit)
+            (accepted if isinstance(outcome, Accepted) else dead).append(outcome)  # type: ignore[arg-type]
+        backoff = 0.2
+        while True:
+            try:
+                result = await self.store.write(accepted, dead)
+                break
+            except Exception as exc:  # the database boundary: anything here is retried
+                self.stats.write_errors += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("ingest write failed (%s); retrying in %.1f s", exc, backoff)
+                if self._stopping.is_set():
+                    return  # not acknowledged: the broker redelivers on the next session
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        self.stats.add(result)
+        self.stats.last_error = None
+        for observe in self.observers:
+            observe(accepted)
+        for item in items:
+            self.subscriber.ack(item.mid, item.qos)

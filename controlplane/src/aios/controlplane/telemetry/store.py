@@ -1,0 +1,360 @@
+"""Writing one ingest flush in one transaction (hot path: Core statements, COPY, no ORM units).
+
+Order inside the transaction:
+
+1. tenant check: each message's device must exist under the topic's organization. An unknown
+   device is registered under the topic's organization (organization created if missing) when
+   ``auto_register`` is on, else dead-lettered ``unknown_device``; a device known under another
+   organization is dead-lettered ``wrong_tenant``;
+2. detection batches: ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` into ``detection_batches``
+   tells which ``(device_id, seq)`` are new; only their detections go to the sink (COPY or
+   executemany); the others are counted as duplicates;
+3. per-device completeness (:class:`~aios.controlplane.telemetry.sequence.SeqProgress`), row
+   locked (``FOR UPDATE`` on PostgreSQL) so that concurrent ingest replicas never lose counts;
+4. heartbeats and status messages update the device row (latest per device wins);
+5. dead letters.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from aios.controlplane.db.base import Base
+from aios.controlplane.db.models import (
+    DeadLetter,
+    DetectionBatchRecord,
+    Device,
+    DeviceState,
+    IngestState,
+    Organization,
+)
+from aios.controlplane.db.storage.backend import StorageKind, detect_kind
+from aios.controlplane.telemetry.events import store_events, store_reports
+from aios.controlplane.telemetry.records import (
+    Accepted,
+    DeadLetterRow,
+    DeadReason,
+    DetectionRow,
+    detection_rows,
+)
+from aios.controlplane.telemetry.rollups import RollupCounts, count_batch, upsert_rollups
+from aios.controlplane.telemetry.sequence import SeqProgress
+from aios.controlplane.telemetry.sinks import DetectionSink, sink_for
+from aios.shared.messages import DetectionBatch, DeviceStatus, Event, Heartbeat, PipelineReport
+
+
+@dataclass(slots=True)
+class FlushResult:
+    batches_stored: int = 0
+    duplicates: int = 0
+    detections_stored: int = 0
+    heartbeats: int = 0
+    statuses: int = 0
+    events: int = 0
+    reports: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+
+
+class TelemetryStore:
+    """Writes flushes of accepted messages and dead letters; see the module docstring."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, auto_register: bool, sink: DetectionSink | None = None
+    ) -> None:
+        self.engine = engine
+        self.auto_register = auto_register
+        self.dialect = engine.dialect.name
+        self.sink = sink or sink_for(self.dialect)
+        # TimescaleDB's continuous aggregates replace the rollup tables (see write())
+        self.rollups_at_ingest = True
+        self._kind_known = False
+
+    def _insert(self, model: type[Base]) -> Any:
+        """The dialect's INSERT (with ``on_conflict_do_nothing``) for ``model``'s table."""
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(model)
+
+    async def write(
+        self, accepted: Sequence[Accepted], dead: Sequence[DeadLetterRow]
+    ) -> FlushResult:
+        result = FlushResult()
+        dead_rows = list(dead)
+        async with self.engine.begin() as conn:
+            if not self._kind_known:
+                kind = await conn.run_sync(detect_kind)
+                self.rollups_at_ingest = kind is not StorageKind.TIMESCALE
+                self._kind_known = True
+            ok = await self._check_devices(conn, accepted, dead_rows)
+            batches = [a for a in ok if isinstance(a.message, DetectionBatch)]
+            await self._store_batches(conn, batches, result)
+            result.events = await store_events(
+                conn, [a for a in ok if isinstance(a.message, Event)]
+            )
+            result.reports = await store_reports(
+                conn, [a for a in ok if isinstance(a.message, PipelineReport)]
+            )
+            await self._update_devices(conn, ok, result)
+            if dead_rows:
+                await conn.execute(insert(DeadLetter), [d.as_params() for d in dead_rows])
+        result.dead_letters.update(d.reason.value for d in dead_rows)
+        return result
+
+    async def _check_devices(
+        self, conn: AsyncConnection, accepted: Sequence[Accepted], dead: list[DeadLetterRow]
+    ) -> list[Accepted]:
+        if not accepted:
+            return []
+        ids = {a.device_id for a in accepted}
+        owners = await self._owners(conn, ids)
+        unknown: dict[str, str] = {}  # device -> org of its first message (arrival order)
+        for a in accepted:
+            if a.device_id not in owners:
+                unknown.setdefault(a.device_id, a.org_id)
+        if unknown and self.auto_register:
+            now = datetime.now(UTC)
+            orgs = sorted(set(unknown.values()))
+            await conn.execute(
+                self._insert(Organization).on_conflict_do_nothing(),
+                [{"id": o, "name": o, "created_at": now, "updated_at": now} for o in orgs],
+            )
+            await conn.execute(
+                self._insert(Device).on_conflict_do_nothing(),
+                [
+                    {
+                        "id": d,
+                        "org_id": o,
+                        "name": d,
+                        "status": DeviceState.UNKNOWN.value,
+                        "tags": [],
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for d, o in sorted(unknown.items())
+                ],
+            )
+            owners = await self._owners(conn, ids)
+        ok: list[Accepted] = []
+        for a in accepted:
+            owner = owners.get(a.device_id)
+            if owner is None:
+                dead.append(
+                    DeadLetterRow.of(
+                        a.source,
+                        DeadReason.UNKNOWN_DEVICE,
+                        f"device {a.device_id!r} is not registered",
+                        org_id=a.org_id,
+                        device_id=a.device_id,
+                    )
+                )
+            elif owner != a.org_id:
+                dead.append(
+                    DeadLetterRow.of(
+                        a.source,
+                        DeadReason.WRONG_TENANT,
+                        f"device {a.device_id!r} does not belong to organization {a.org_id!r}",
+                        org_id=a.org_id,
+                        device_id=a.device_id,
+                    )
+                )
+            else:
+                ok.append(a)
+        return ok
+
+    async def _owners(self, conn: AsyncConnection, ids: set[str]) -> dict[str, str]:
+        rows = await conn.execute(select(Device.id, Device.org_id).where(Device.id.in_(ids)))
+        return {r.id: r.org_id for r in rows}
+
+    async def _store_batches(
+        self, conn: AsyncConnection, batches: Sequence[Accepted], result: FlushResult
+    ) -> None:
+        if not batches:
+            return
+        unique: dict[tuple[str, int], Accepted] = {}
+        repeated: Counter[str] = Counter()  # the same batch twice within this flush
+        for a in batches:
+            assert isinstance(a.message, DetectionBatch)
+            key = (a.device_id, a.message.seq)
+            if key in unique:
+                repeated[a.device_id] += 1
+                result.duplicates += 1
+            else:
+                unique[key] = a
+        params = []
+        for (device_id, seq), a in unique.items():
+            msg = a.message
+            assert isinstance(msg, DetectionBatch)
+            params.append(
+                {
+                    "device_id": device_id,
+                    "seq": seq,
+                    "org_id": a.org_id,
+                    "stream_id": msg.stream_id,
+                    "pipeline_version": msg.pipeline_version,
+                    "frames": len(msg.frames),
+                    "objects": sum(len(f.detections) for f in msg.frames),
+                    "received_at": a.received_at,
+                }
+            )
+        stmt = (
+            self._insert(DetectionBatchRecord)
+            .on_conflict_do_nothing()
+            .returning(DetectionBatchRecord.device_id, DetectionBatchRecord.seq)
+        )
+        new = {(r.device_id, r.seq) for r in await conn.execute(stmt, params)}
+        result.duplicates += len(unique) - len(new)
+        rows: list[DetectionRow] = []
+        counts = RollupCounts()
+        for key in sorted(new):
+            a = unique[key]
+            assert isinstance(a.message, DetectionBatch)
+            rows.extend(detection_rows(a.org_id, a.message))
+            if self.rollups_at_ingest:
+                count_batch(counts, a.org_id, a.message)
+        await self.sink.insert(conn, rows)
+        await upsert_rollups(conn, counts)
+        result.batches_stored = len(new)
+        result.detections_stored = len(rows)
+        await self._track(conn, unique, new, repeated)
+
+    async def _track(
+        self,
+        conn: AsyncConnection,
+        unique: dict[tuple[str, int], Accepted],
+        new: set[tuple[str, int]],
+        repeated: Counter[str],
+    ) -> None:
+        """Update per-device completeness for every device that sent a batch."""
+        now = datetime.now(UTC)
+        devices = {d: a.org_id for (d, _), a in unique.items()}
+        await conn.execute(
+            self._insert(IngestState).on_conflict_do_nothing(),
+            [
+                {
+                    "device_id": d,
+                    "org_id": o,
+                    "first_seq": -1,
+                    "contiguous_seq": -1,
+                    "max_seq": -1,
+                    "received": 0,
+                    "duplicates": 0,
+                    "gaps": [],
+                    "updated_at": now,
+                }
+                for d, o in sorted(devices.items())
+            ],
+        )
+        rows = await conn.execute(
+            select(
+                IngestState.device_id,
+                IngestState.first_seq,
+                IngestState.contiguous_seq,
+                IngestState.max_seq,
+                IngestState.received,
+                IngestState.duplicates,
+                IngestState.gaps,
+            )
+            .where(IngestState.device_id.in_(devices))
+            .order_by(IngestState.device_id)
+            .with_for_update()
+        )
+        progress = {
+            r.device_id: SeqProgress(
+                first_seq=r.first_seq,
+                contiguous_seq=r.contiguous_seq,
+                max_seq=r.max_seq,
+                received=r.received,
+                duplicates=r.duplicates,
+                gaps=[list(g) for g in r.gaps],
+            )
+            for r in rows
+        }
+        for device_id, seq in sorted(unique):
+            p = progress[device_id]
+            if (device_id, seq) in new:
+                p.add(seq)
+            else:
+                p.duplicates += 1
+        for device_id, n in repeated.items():
+            progress[device_id].duplicates += n
+        await conn.execute(
+            update(IngestState)
+            .where(IngestState.device_id == bindparam("b_device_id"))
+            .values(
+                first_seq=bindparam("first_seq"),
+                contiguous_seq=bindparam("contiguous_seq"),
+                max_seq=bindparam("max_seq"),
+                received=bindparam("received"),
+                duplicates=bindparam("duplicates"),
+                gaps=bindparam("gaps"),
+                updated_at=bindparam("updated_at"),
+            ),
+            [
+                {
+                    "b_device_id": d,
+                    "first_seq": p.first_seq,
+                    "contiguous_seq": p.contiguous_seq,
+                    "max_seq": p.max_seq,
+                    "received": p.received,
+                    "duplicates": p.duplicates,
+                    "gaps": p.gaps,
+                    "updated_at": now,
+                }
+                for d, p in progress.items()
+            ],
+        )
+
+    async def _update_devices(
+        self, conn: AsyncConnection, accepted: Sequence[Accepted], result: FlushResult
+    ) -> None:
+        beats: dict[str, Accepted] = {}
+        states: dict[str, Accepted] = {}
+        for a in accepted:
+            if isinstance(a.message, Heartbeat):
+                beats[a.device_id] = a
+                result.heartbeats += 1
+            elif isinstance(a.message, DeviceStatus):
+                states[a.device_id] = a
+                result.statuses += 1
+        if beats:
+            await conn.execute(
+                update(Device)
+                .where(Device.id == bindparam("b_id"))
+                .values(
+                    last_seen_at=bindparam("last_seen_at"),
+                    last_heartbeat=bindparam("last_heartbeat"),
+                    agent_version=bindparam("agent_version"),
+                    status=DeviceState.ONLINE.value,
+                ),
+                [
+                    {
+                        "b_id": d,
+                        "last_seen_at": a.received_at,
+                        "last_heartbeat": msgspec.to_builtins(a.message),
+                        "agent_version": getattr(a.message, "agent_version", None),
+                    }
+                    for d, a in beats.items()
+                ],
+            )
+        if states:
+            await conn.execute(
+                update(Device)
+                .where(Device.id == bindparam("b_id"))
+                .values(status=bindparam("status"), last_seen_at=bindparam("last_seen_at")),
+                [
+                    {
+                        "b_id": d,
+                        "status": a.message.state,
+                        "last_seen_at": a.received_at,
+                    }
+                    for d, a in states.items()
+                    if isinstance(a.message, DeviceStatus)
+                ],
+            )
