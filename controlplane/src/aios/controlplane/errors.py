@@ -42,3 +42,29 @@ class InvalidRequestError(ControlPlaneError, ValueError):
         self.message = message
         self.field = field
         super().__init__(f"{field}: {message}" if field else message)
+
+
+class AuthenticationError(ControlPlaneError):
+    """The caller is not authenticated (no, bad or expired credentials): HTTP 401."""
+
+
+class PermissionDeniedError(ControlPlaneError):
+    """The caller's role does not allow the operation: HTTP 403."""
+
+
+class ConflictError(ControlPlaneError):
+    """The request conflicts with existing data (a taken email, a duplicate name): HTTP 409."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.message = message
+        self.field = field
+        super().__init__(message)
+
+
+class RateLimitedError(ControlPlaneError):
+    """Too many attempts; ``retry_after_s`` says when to try again: HTTP 429."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        self.message = message
+        self.retry_after_s = retry_after_s
+        super().__init__(message)

@@ -19,7 +19,7 @@ AIOS_MQTT_PASSWORD(_FILE)       broker password (overrides the URL's)
 AIOS_MQTT_PROTOCOL              ``5`` or ``3.1.1`` for an external broker              ``5``
 AIOS_MQTT_TOPIC_PREFIX          first topic segments                                   ``aios``
 AIOS_MQTT_CLIENT_ID             ingest client id (stable: persistent session)          host name
-AIOS_MQTT_SHARE_GROUP           MQTT 5 shared-subscription group                       ``aios-ingest``
+AIOS_MQTT_SHARE_GROUP           MQTT 5 shared-subscription group                       aios-ingest
 AIOS_MQTT_SESSION_EXPIRY_S      MQTT 5 session expiry                                  ``86400``
 AIOS_EMBEDDED_MQTT_HOST         bind address of the embedded broker                    127.0.0.1
 AIOS_EMBEDDED_MQTT_PORT         port of the embedded broker                            ``18830``
@@ -31,6 +31,20 @@ AIOS_INGEST_MAX_PAYLOAD_BYTES   larger messages are dead-lettered               
 AIOS_AUTO_REGISTER_DEVICES      unknown devices are created under the topic's org      dev: true
                                 (else their messages are dead-lettered)                prod: false
 AIOS_LOG_LEVEL                  ``DEBUG``, ``INFO``...                                 ``INFO``
+AIOS_ACCESS_TOKEN_TTL_MIN       lifetime of a JWT access token, minutes                ``60``
+AIOS_REFRESH_TOKEN_TTL_DAYS     lifetime of a refresh token, days                      ``30``
+AIOS_DEVICE_MQTT_URL            broker URL handed to devices at enrollment (no         derived
+                                credentials); default: the embedded broker or
+                                AIOS_MQTT_URL without its user and password
+AIOS_HEARTBEAT_INTERVAL_S       devices' heartbeat interval, seconds                   ``10``
+AIOS_PRESENCE_MISSED_HEARTBEATS offline after this many intervals without a heartbeat  ``3``
+AIOS_PRESENCE_DEBOUNCE_MS       a presence change must hold this long to be published  ``5000``
+AIOS_JOBS_ENABLED               run the scheduled jobs (presence, webhooks) in process ``true``
+AIOS_WEBHOOK_TIMEOUT_S          HTTP timeout of one webhook delivery attempt           ``10``
+AIOS_WEBHOOK_MAX_ATTEMPTS       attempts before a delivery is marked failed            ``6``
+AIOS_WEBHOOK_RETRY_BASE_MS      first retry delay (doubles per attempt)                ``2000``
+AIOS_WEBHOOK_COOLDOWN_S         one notification per webhook, event type and subject   ``300``
+                                per this many seconds (the rest are suppressed)
 =============================== ====================================================== ==========
 """
 
@@ -46,9 +60,8 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 
-from aios.shared.topics import DEFAULT_PREFIX, is_identifier
-
 from aios.controlplane.errors import SettingsError
+from aios.shared.topics import DEFAULT_PREFIX, is_identifier
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +128,33 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_max_payload_bytes: int = 256 * 1024
     auto_register_devices: bool = True
     log_level: str = "INFO"
+    access_token_ttl_s: int = 3600
+    refresh_token_ttl_s: int = 30 * 86400
+    device_mqtt_url: str = ""
+    presence_heartbeat_interval_s: int = 10
+    presence_missed_heartbeats: int = 3
+    presence_debounce_ms: int = 5000
+    jobs_enabled: bool = True
+    webhook_timeout_s: int = 10
+    webhook_max_attempts: int = 6
+    webhook_retry_base_ms: int = 2000
+    webhook_cooldown_s: int = 300
 
     @property
     def embedded_broker(self) -> bool:
         """Whether ``aios serve`` runs the amqtt broker in process."""
         return self.mqtt_url == EMBEDDED
+
+    def device_broker_url(self) -> str:
+        """The broker URL a device is told at enrollment (never with the control plane's
+        credentials)."""
+        if self.device_mqtt_url:
+            return self.device_mqtt_url
+        if self.embedded_broker:
+            return f"mqtt://{self.embedded_mqtt_host}:{self.embedded_mqtt_port}"
+        parts = urlsplit(self.mqtt_url)
+        host = parts.hostname or "127.0.0.1"
+        return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
 
     @property
     def is_sqlite(self) -> bool:
@@ -204,6 +239,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             log_level=_choice(
                 environ, "AIOS_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
+            access_token_ttl_s=60 * _int(environ, "AIOS_ACCESS_TOKEN_TTL_MIN", 60, 1, 24 * 60),
+            refresh_token_ttl_s=86400
+            * _int(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
+            device_mqtt_url=environ.get("AIOS_DEVICE_MQTT_URL", ""),
+            presence_heartbeat_interval_s=_int(environ, "AIOS_HEARTBEAT_INTERVAL_S", 10, 1, 86400),
+            presence_missed_heartbeats=_int(environ, "AIOS_PRESENCE_MISSED_HEARTBEATS", 3, 1, 100),
+            presence_debounce_ms=_int(environ, "AIOS_PRESENCE_DEBOUNCE_MS", 5000, 0, 3_600_000),
+            jobs_enabled=_bool(environ, "AIOS_JOBS_ENABLED", True),
+            webhook_timeout_s=_int(environ, "AIOS_WEBHOOK_TIMEOUT_S", 10, 1, 300),
+            webhook_max_attempts=_int(environ, "AIOS_WEBHOOK_MAX_ATTEMPTS", 6, 1, 50),
+            webhook_retry_base_ms=_int(environ, "AIOS_WEBHOOK_RETRY_BASE_MS", 2000, 1, 3_600_000),
+            webhook_cooldown_s=_int(environ, "AIOS_WEBHOOK_COOLDOWN_S", 300, 0, 86400 * 7),
         )
 
 

@@ -1,7 +1,8 @@
 """The ingest service: MQTT -> bounded queue -> batches -> database -> acknowledgements.
 
 One asyncio task collects messages until ``batch_size`` of them or ``flush_interval`` after the
-first, classifies them (:func:`~aios.controlplane.telemetry.records.classify`), writes them in
+first one was *received* (its time in the MQTT thread, so time spent waiting while the previous
+flush ran counts: a message never waits more than one interval plus one flush), classifies them (:func:`~aios.controlplane.telemetry.records.classify`), writes them in
 one transaction (:class:`~aios.controlplane.telemetry.store.TelemetryStore`) and only then
 acknowledges them to the broker. When the database fails, the same flush is retried with backoff
 and nothing is acknowledged: the queue fills, the MQTT thread waits, the broker holds the rest;
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aios.controlplane.mqtt.buffer import InboundBuffer
 from aios.controlplane.mqtt.subscriber import Inbound, MqttSubscriber
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.records import Accepted, DeadLetterRow, classify
@@ -85,7 +87,7 @@ class IngestService:
         self.settings = settings
         self.stats = IngestStats()
         self.store = TelemetryStore(engine, auto_register=settings.auto_register_devices)
-        self.queue: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=settings.ingest_queue_size)
+        self.queue: InboundBuffer[Inbound] = InboundBuffer(settings.ingest_queue_size)
         self.subscriber = MqttSubscriber(
             settings.mqtt_endpoint(),
             client_id=settings.mqtt_client_id,
@@ -126,33 +128,21 @@ class IngestService:
 
     async def _collect(self) -> list[Inbound]:
         """Wait for a first message (or stop), then gather until size or time."""
+        size = self.settings.ingest_batch_size
+        interval = self.settings.ingest_flush_interval_ms / 1000
         items: list[Inbound] = []
-        stop = asyncio.ensure_future(self._stopping.wait())
-        try:
-            while not items:
-                get = asyncio.ensure_future(self.queue.get())
-                done, _ = await asyncio.wait({get, stop}, return_when=asyncio.FIRST_COMPLETED)
-                if get in done:
-                    items.append(get.result())
-                else:  # stopping; an item taken meanwhile is unacknowledged, so redelivered
-                    get.cancel()
-                    return items
-        finally:
-            stop.cancel()
-        deadline = time.monotonic() + self.settings.ingest_flush_interval_ms / 1000
-        while len(items) < self.settings.ingest_batch_size:
-            try:
-                items.append(self.queue.get_nowait())
-                continue
-            except asyncio.QueueEmpty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+        while not items:
+            if self._stopping.is_set():
+                return items  # an item taken meanwhile is unacknowledged, so redelivered
+            if await self.queue.wait(interval):
+                items = self.queue.take(size)
+        deadline = items[0].received_at + interval  # wall clock, as stamped by the MQTT thread
+        while len(items) < size:
+            remaining = deadline - time.time()
+            if remaining <= 0 or self._stopping.is_set():
                 break
-            try:
-                items.append(await asyncio.wait_for(self.queue.get(), remaining))
-            except TimeoutError:
-                break
+            if await self.queue.wait(remaining):
+                items.extend(self.queue.take(size - len(items)))
         return items
 
     async def _flush(self, items: list[Inbound]) -> None:

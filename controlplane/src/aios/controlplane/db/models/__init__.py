@@ -8,6 +8,7 @@ from aios.controlplane.db.models.devices import Device, DeviceState
 from aios.controlplane.db.models.events import EventRecord, PipelineReportRecord
 from aios.controlplane.db.models.fleet import DeviceCredential, EnrollmentToken
 from aios.controlplane.db.models.jobs import JobRun
+from aios.controlplane.db.models.live import LiveMessageRecord
 from aios.controlplane.db.models.notifications import Webhook, WebhookDelivery
 from aios.controlplane.db.models.organizations import Organization
 from aios.controlplane.db.models.pipelines import (
@@ -43,6 +44,7 @@ __all__ = [
     "EventRecord",
     "IngestState",
     "JobRun",
+    "LiveMessageRecord",
     "Organization",
     "Pipeline",
     "PipelineReportRecord",

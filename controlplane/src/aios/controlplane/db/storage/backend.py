@@ -52,9 +52,18 @@ def timescale_installed(conn: Connection) -> str | None:
 
 
 def timescale_available(conn: Connection) -> bool:
-    """Whether the server offers the extension (it may still need ``shared_preload_libraries``)."""
+    """Whether ``CREATE EXTENSION timescaledb`` can succeed here: the server has the extension's
+    files *and* preloads its library.
+
+    Both are needed. With the files installed but the library not in
+    ``shared_preload_libraries``, ``CREATE EXTENSION`` raises FATAL (not ERROR): it ends the
+    connection, so a savepoint cannot catch it. The preloaded loader defines the
+    ``timescaledb.disable_load`` setting, which ``pg_settings`` lists (it never lists a mere
+    placeholder) to every user, unlike ``shared_preload_libraries`` itself.
+    """
     row = conn.exec_driver_sql(
         "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+        " AND EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.disable_load')"
     ).first()
     return row is not None
 

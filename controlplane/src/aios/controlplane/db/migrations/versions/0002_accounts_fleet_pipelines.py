@@ -1,4 +1,5 @@
-"""Users, refresh tokens, enrollment tokens, device credentials, pipelines and deployments.
+"""Users, refresh tokens, enrollment tokens, device credentials, pipelines, deployments and
+the live (WebSocket) outbox.
 
 Revision ID: 0002_accounts_fleet_pipelines
 Revises: 0001_telemetry
@@ -23,6 +24,25 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    op.create_table(
+        "live_messages",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("message", JSON, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_live_messages")),
+    )
+    with op.batch_alter_table("live_messages", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_live_messages_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_live_messages_created_at"), ["created_at"], unique=False
+        )
+
     op.create_table(
         "enrollment_tokens",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -257,6 +277,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("live_messages")
     with op.batch_alter_table("deployment_targets", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deployment_targets_org_id"))
 

@@ -1,0 +1,1 @@
+"""Accounts domain: users, roles, password hashing, JWT access and refresh tokens, login."""

@@ -1,0 +1,149 @@
+"""HTTP handlers of the accounts domain: ``/api/v1/auth`` and ``/api/v1/organizations``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.service import OffsetPagination
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aios.controlplane.accounts.auth import CAN_ADMIN, Caller
+from aios.controlplane.accounts.schemas import (
+    LoginRequest,
+    Me,
+    OrganizationOut,
+    RefreshRequest,
+    RegisterRequest,
+    Registration,
+    TokenPair,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
+from aios.controlplane.accounts.services import AuthService, OrganizationService, UserService
+from aios.controlplane.db.models.accounts import Role, User
+from aios.controlplane.pagination import PAGE_DEPENDENCY, to_page
+from aios.controlplane.tenancy import OrgScope
+
+
+def _user(user: User) -> UserOut:
+    return msgspec.convert(user, UserOut, from_attributes=True)
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/register", exclude_from_auth=True, summary="Create an organization and its owner")
+    async def register(
+        self, data: RegisterRequest, auth_service: AuthService, db_session: AsyncSession,
+        system_scope: OrgScope,
+    ) -> Registration:  # fmt: skip
+        org, user = await auth_service.register(
+            db_session,
+            email=data.email,
+            password=data.password,
+            full_name=data.full_name,
+            org_name=data.organization_name,
+        )
+        return Registration(
+            organization=msgspec.convert(org, OrganizationOut, from_attributes=True),
+            user=_user(user),
+        )
+
+    @post("/login", exclude_from_auth=True, status_code=HTTP_200_OK, summary="Access + refresh")
+    async def login(
+        self, request: Request[Any, Any, Any], data: LoginRequest, auth_service: AuthService,
+        db_session: AsyncSession, system_scope: OrgScope,
+    ) -> TokenPair:  # fmt: skip
+        address = request.client.host if request.client else "unknown"
+        return await auth_service.login(
+            db_session, email=data.email, password=data.password, address=address
+        )
+
+    @post("/refresh", exclude_from_auth=True, status_code=HTTP_200_OK, summary="Rotate tokens")
+    async def refresh(
+        self, data: RefreshRequest, auth_service: AuthService, db_session: AsyncSession,
+        system_scope: OrgScope,
+    ) -> TokenPair:  # fmt: skip
+        return await auth_service.refresh(db_session, data.refresh_token)
+
+    @post("/logout", exclude_from_auth=True, status_code=HTTP_204_NO_CONTENT)
+    async def logout(
+        self, data: RefreshRequest, auth_service: AuthService, db_session: AsyncSession,
+        system_scope: OrgScope,
+    ) -> None:  # fmt: skip
+        """Revoke the refresh token and every token rotated from the same login."""
+        await auth_service.logout(db_session, data.refresh_token)
+
+    @get("/me", summary="The caller and their organization")
+    async def me(self, caller: Caller, user_service: UserService, db_session: AsyncSession) -> Me:
+        user = await user_service.get(caller.user_id)
+        org = await OrganizationService(session=db_session).get(caller.org_id)
+        return Me(
+            user=_user(user),
+            organization=msgspec.convert(org, OrganizationOut, from_attributes=True),
+        )
+
+
+class OrganizationUsersController(Controller):
+    path = "/api/v1/organizations/users"
+    tags = ["organizations"]
+    guards = [CAN_ADMIN]
+    dependencies = PAGE_DEPENDENCY
+
+    @get("/", summary="Users of the caller's organization")
+    async def list_users(
+        self, user_service: UserService, page: LimitOffset
+    ) -> OffsetPagination[UserOut]:
+        rows, total = await user_service.list_and_count(page, order_by=[("created_at", False)])
+        return to_page(rows, total, page, UserOut)
+
+    @post("/", summary="Add a user with a role")
+    async def add_user(
+        self, data: UserCreate, caller: Caller, user_service: UserService
+    ) -> UserOut:
+        await user_service.check_can_manage(caller.role, data.role)
+        user = await user_service.create_user(
+            {
+                "email": data.email,
+                "password": data.password,
+                "full_name": data.full_name,
+                "role": data.role.value,
+                "org_id": caller.org_id,
+            }
+        )
+        return _user(user)
+
+    @get("/{user_id:str}")
+    async def get_user(self, user_id: str, user_service: UserService) -> UserOut:
+        return _user(await user_service.get(user_id))
+
+    @patch("/{user_id:str}", summary="Change a user's name, role or active flag")
+    async def update_user(
+        self, user_id: str, data: UserUpdate, caller: Caller, user_service: UserService
+    ) -> UserOut:
+        user = await user_service.get(user_id)
+        await user_service.check_can_manage(caller.role, Role(user.role))
+        if data.role is not None:
+            await user_service.check_can_manage(caller.role, data.role)
+        active = user.is_active if data.is_active is None else data.is_active
+        await user_service.ensure_owner_remains(user, data.role, active)
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+        if "role" in changes:
+            changes["role"] = changes["role"].value
+        return _user(await user_service.update(changes, item_id=user_id))
+
+    @delete("/{user_id:str}", status_code=HTTP_204_NO_CONTENT)
+    async def delete_user(self, user_id: str, caller: Caller, user_service: UserService) -> None:
+        user = await user_service.get(user_id)
+        await user_service.check_can_manage(caller.role, Role(user.role))
+        await user_service.ensure_owner_remains(user, None, active=False)
+        await user_service.delete(user_id)
+
+
+ROUTES = [AuthController, OrganizationUsersController]

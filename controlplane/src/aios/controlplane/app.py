@@ -1,0 +1,145 @@
+"""The composition root: :func:`create_app` builds the whole control plane from its settings.
+
+Route handlers are collected explicitly from each domain's ``controllers`` module (its
+``ROUTES`` list); a new domain adds one import and one entry to :data:`DOMAIN_ROUTES` below.
+
+Dependencies every handler may ask for: ``settings`` (:class:`Settings`), ``runtime``
+(:class:`Runtime`: engine, embedded broker, ingest), ``db_session`` (an ``AsyncSession`` from
+Advanced Alchemy's plugin, committed after a 2xx response) and ``org_scope``
+(:class:`~aios.controlplane.tenancy.OrgScope`, the one place tenant scoping comes from).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aios.controlplane.accounts import controllers as accounts
+from aios.controlplane.accounts.dependencies import (
+    accounts_dependencies,
+    auth_middleware,
+    token_codec,
+)
+from aios.controlplane.dashboard import controllers as dashboard
+from aios.controlplane.db.engine import create_engine
+from aios.controlplane.db.scoped_session import scoped_sessionmaker
+from aios.controlplane.error_handlers import EXCEPTION_HANDLERS
+from aios.controlplane.fleet import controllers as fleet
+from aios.controlplane.jobs.scheduler import Job
+from aios.controlplane.live import controllers as live
+from aios.controlplane.live.hub import LiveHub
+from aios.controlplane.live.outbox import PresenceToLive, purge_live
+from aios.controlplane.notifications import controllers as notifications
+from aios.controlplane.pipelines import controllers as pipelines
+from aios.controlplane.pipelines.publisher import ConfigPublisher, MqttConfigPublisher
+from aios.controlplane.pipelines.rollout import ROLLOUT_JOB, rollout_job
+from aios.controlplane.runtime import Runtime
+from aios.controlplane.settings import Settings
+from aios.controlplane.system import controllers as system
+from aios.controlplane.telemetry import controllers as telemetry
+
+DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
+    system.ROUTES,
+    telemetry.ROUTES,
+    accounts.ROUTES,
+    fleet.ROUTES,
+    pipelines.ROUTES,
+    dashboard.ROUTES,
+    live.ROUTES,
+    notifications.ROUTES,
+)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    config_publisher: ConfigPublisher | None = None,
+    run_ingest: bool | None = None,
+) -> Litestar:
+    """The Litestar application for ``settings``.
+
+    ``engine`` defaults to one built from ``settings.database_url``; ``run_ingest`` defaults to
+    ``settings.ingest_enabled``. The lifespan starts the embedded broker (when
+    ``AIOS_MQTT_URL=embedded``) and the ingest, and stops them in reverse order. The schema is
+    not created here: run ``aios db upgrade`` (or :func:`aios.controlplane.db.migrate.upgrade`).
+    """
+    engine = engine or create_engine(settings)
+    runtime = Runtime(
+        settings,
+        engine,
+        ingest=settings.ingest_enabled if run_ingest is None else run_ingest,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    codec = token_codec(settings)
+    publisher = config_publisher or MqttConfigPublisher(settings)
+    runtime.background.scheduler.add(Job(ROLLOUT_JOB, 5.0, rollout_job(publisher)))
+    hub = LiveHub(engine)
+    runtime.background.scheduler.add(Job("live_outbox_purge", 300.0, purge_live))
+    if runtime.background.presence is not None:
+        runtime.background.presence.publishers.append(PresenceToLive(engine))
+
+    @asynccontextmanager
+    async def live_lifespan(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    lifespans: list[Callable[[Litestar], AbstractAsyncContextManager[None]]] = [
+        lifespan,
+        live_lifespan,
+    ]
+    return Litestar(
+        route_handlers=[handler for routes in DOMAIN_ROUTES for handler in routes],
+        dependencies={
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "runtime": Provide(lambda: runtime, sync_to_thread=False),
+            **accounts_dependencies(settings, codec),
+            "config_publisher": Provide(lambda: publisher, sync_to_thread=False),
+            "live_hub": Provide(lambda: hub, sync_to_thread=False),
+        },
+        middleware=[auth_middleware(codec)],
+        plugins=[
+            SQLAlchemyPlugin(
+                config=SQLAlchemyAsyncConfig(
+                    engine_instance=engine,
+                    session_dependency_key="db_session",
+                    session_config=AsyncSessionConfig(expire_on_commit=False),
+                    session_maker=scoped_sessionmaker(engine),
+                    before_send_handler="autocommit",
+                    create_all=False,
+                    set_default_exception_handler=False,
+                )
+            )
+        ],
+        lifespan=lifespans,
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="AIOS control plane",
+            version="1",
+            path="/docs",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        state=None,
+    )

@@ -1,0 +1,128 @@
+"""HTTP handlers of the dashboard's events and of snapshot uploads by devices."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, put
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aios.controlplane.dashboard.queries import MAX_LIMIT, EventFilter, get_event, list_events
+from aios.controlplane.dashboard.queries import to_item as event_item
+from aios.controlplane.dashboard.schemas import EventItem, EventPage, SnapshotStored
+from aios.controlplane.dashboard.snapshots import (
+    MAX_SNAPSHOT_BYTES,
+    SnapshotStore,
+    authenticate_device,
+    check_jpeg,
+    check_segment,
+)
+from aios.controlplane.errors import AuthenticationError, NotFoundError
+from aios.controlplane.settings import Settings
+from aios.controlplane.telemetry.queries import parse_time
+from aios.controlplane.tenancy import OrgScope
+
+Ident = Annotated[str, Parameter(max_length=64)]
+
+
+async def provide_snapshot_store(settings: Settings) -> SnapshotStore:
+    return SnapshotStore(settings.data_dir / "snapshots")
+
+
+class DashboardEventsController(Controller):
+    path = "/api/v1/dashboard/events"
+    tags = ["dashboard"]
+    dependencies = {"snapshot_store": Provide(provide_snapshot_store)}
+
+    @get("/", summary="Events, newest first (keyset pagination)")
+    async def list_events(
+        self,
+        db_session: AsyncSession,
+        org_scope: OrgScope,
+        device_id: Ident | None = None,
+        stream_id: Ident | None = None,
+        event_type: Ident | None = None,
+        severity: Annotated[str | None, Parameter(max_length=16)] = None,
+        since: Annotated[str | None, Parameter(max_length=64)] = None,
+        until: Annotated[str | None, Parameter(max_length=64)] = None,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 100,
+    ) -> EventPage:
+        filters = EventFilter(
+            device_id=device_id,
+            stream_id=stream_id,
+            event_type=event_type,
+            severity=severity,
+            since=None if since is None else parse_time(since, field="since"),
+            until=None if until is None else parse_time(until, field="until"),
+        )
+        return await list_events(db_session, filters, limit=limit, cursor=cursor)
+
+    @get("/{event_id:str}", summary="One event, with its snapshot URL")
+    async def get_event(
+        self,
+        event_id: str,
+        db_session: AsyncSession,
+        org_scope: OrgScope,
+        snapshot_store: SnapshotStore,
+        device_id: Ident | None = None,
+    ) -> EventItem:
+        row = await get_event(db_session, event_id, device_id)
+        stored = await snapshot_store.exists(row.org_id, row.device_id, row.id)
+        return event_item(row, has_snapshot=stored)
+
+    @get("/{event_id:str}/snapshot", media_type="image/jpeg", summary="The event's JPEG")
+    async def get_snapshot(
+        self,
+        event_id: str,
+        db_session: AsyncSession,
+        org_scope: OrgScope,
+        snapshot_store: SnapshotStore,
+        device_id: Ident | None = None,
+    ) -> Response[bytes]:
+        row = await get_event(db_session, event_id, device_id)
+        body = await snapshot_store.read(row.org_id, row.device_id, row.id)
+        if body is None:
+            raise NotFoundError("this event has no snapshot")
+        return Response(body, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
+class SnapshotUploadController(Controller):
+    """Devices upload event snapshots here (HTTP Basic: device id and device password)."""
+
+    path = "/api/v1/events"
+    tags = ["devices"]
+    dependencies = {"snapshot_store": Provide(provide_snapshot_store)}
+
+    @put(
+        "/{event_id:str}/snapshot",
+        exclude_from_auth=True,
+        status_code=HTTP_201_CREATED,
+        request_max_body_size=MAX_SNAPSHOT_BYTES,
+        summary="Upload an event's JPEG snapshot (device credentials)",
+    )
+    async def upload(
+        self,
+        event_id: str,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        system_scope: OrgScope,
+        snapshot_store: SnapshotStore,
+    ) -> SnapshotStored:
+        check_segment(event_id, "event_id")
+        credential = await authenticate_device(db_session, request.headers.get("authorization"))
+        claimed = request.headers.get("x-aios-device")
+        if claimed is not None and claimed != credential.device_id:
+            raise AuthenticationError("X-AIOS-Device does not match the credentials")
+        body = await request.body()
+        check_jpeg(body)
+        await snapshot_store.save(credential.org_id, credential.device_id, event_id, body)
+        return SnapshotStored(
+            key=f"snapshots/{credential.device_id}/{event_id}.jpg", size=len(body)
+        )
+
+
+ROUTES = [DashboardEventsController, SnapshotUploadController]

@@ -1,0 +1,1 @@
+"""Fleet domain: devices, their tags and status, enrollment tokens and device enrollment."""

@@ -1,0 +1,118 @@
+"""REST shapes of the fleet domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+Tag = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Tags = Annotated[list[Tag], Meta(max_length=32)]
+DeviceName = Annotated[str, Meta(min_length=1, max_length=200)]
+DeviceStatusValue = Literal["unknown", "online", "offline", "maintenance"]
+
+
+class DeviceCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: DeviceName
+    tags: Tags = []
+
+
+class DeviceUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: DeviceName | None = None
+    tags: Tags | None = None
+
+
+class StatusUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    status: DeviceStatusValue
+
+
+class DeviceOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    status: str
+    tags: list[str]
+    last_seen_at: datetime | None
+    agent_version: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class StreamProblem(msgspec.Struct, frozen=True, kw_only=True):
+    device_id: str
+    stream_id: str
+    state: str
+    error: str | None = None
+
+
+class FleetSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """Devices by status, and camera streams by state from the last heartbeats."""
+
+    total: int
+    by_status: dict[str, int]
+    streams_by_state: dict[str, int]
+    unhealthy_streams: list[StreamProblem]
+
+
+class TagCount(msgspec.Struct, frozen=True, kw_only=True):
+    tag: str
+    devices: int
+
+
+class EnrollmentTokenCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``max_uses`` 1 is a single-use token; ``null`` allows any number until it expires."""
+
+    name: Annotated[str, Meta(max_length=200)] = ""
+    max_uses: Annotated[int, Meta(ge=1, le=100_000)] | None = 1
+    expires_in_s: Annotated[int, Meta(ge=60, le=30 * 86400)] = 86400
+    tags: Tags = []
+
+
+class EnrollmentTokenOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    max_uses: int | None
+    uses: int
+    tags: list[str]
+    expires_at: datetime
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+class EnrollmentTokenIssued(msgspec.Struct, frozen=True, kw_only=True):
+    """The token itself appears here only, once."""
+
+    token: str
+    enrollment_token: EnrollmentTokenOut
+
+
+class HardwareFacts(msgspec.Struct, frozen=True, kw_only=True):
+    hostname: Annotated[str, Meta(min_length=1, max_length=253)]
+    arch: Annotated[str, Meta(max_length=32)] = ""
+    os: Annotated[str, Meta(max_length=128)] = ""
+    cpu_count: Annotated[int, Meta(ge=0, le=4096)] | None = None
+    memory_mb: Annotated[int, Meta(ge=0, le=16_777_216)] | None = None
+    accelerator: Annotated[str, Meta(max_length=128)] | None = None
+    agent_version: Annotated[str, Meta(max_length=64)] | None = None
+
+
+class EnrollRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    token: Annotated[str, Meta(min_length=1, max_length=256)]
+    hardware: HardwareFacts
+    name: DeviceName | None = None
+
+
+class MqttCredentials(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    username: str
+    password: str
+    topic_prefix: str
+
+
+class Enrollment(msgspec.Struct, frozen=True, kw_only=True):
+    """What an agent keeps after enrolling (the password is not retrievable again)."""
+
+    device_id: str
+    org_id: str
+    mqtt: MqttCredentials

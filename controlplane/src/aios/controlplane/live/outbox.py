@@ -1,0 +1,65 @@
+"""Writing live messages: producers call :func:`publish_live` inside their own transaction.
+
+The message is only visible to the hubs once that transaction commits, so a dashboard never
+hears of a change that was rolled back. Works on a connection or an (any-scope) session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from aios.controlplane.db.models import LiveMessageRecord
+from aios.controlplane.presence.publisher import DeviceStatusUpdate as PresenceUpdate
+from aios.shared.live import DeviceStatusUpdate, LiveMessage
+
+RETENTION = timedelta(hours=1)
+
+
+async def publish_live(
+    conn: AsyncConnection | AsyncSession, messages: Sequence[LiveMessage]
+) -> None:
+    if not messages:
+        return
+    now = datetime.now(UTC)
+    await conn.execute(
+        insert(LiveMessageRecord),
+        [
+            {"org_id": m.org_id, "created_at": now, "message": msgspec.to_builtins(m)}
+            for m in messages
+        ],
+    )
+
+
+async def purge_live(conn: AsyncConnection) -> None:
+    """Delete what every hub has long seen (a scheduler job)."""
+    cutoff = datetime.now(UTC) - RETENTION
+    await conn.execute(delete(LiveMessageRecord).where(LiveMessageRecord.created_at < cutoff))
+
+
+class PresenceToLive:
+    """A presence :class:`StatusUpdatePublisher` that writes ``device_status_update``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def publish(self, updates: Sequence[PresenceUpdate]) -> None:
+        async with self._engine.begin() as conn:
+            await publish_live(
+                conn,
+                [
+                    DeviceStatusUpdate(
+                        org_id=u.org_id,
+                        device_id=u.device_id,
+                        status=u.status,
+                        previous=u.previous,
+                        reason=u.reason,
+                        changed_at=u.changed_at,
+                    )
+                    for u in updates
+                ],
+            )

@@ -1,0 +1,56 @@
+"""The embedded broker: amqtt in the control-plane process (``AIOS_MQTT_URL=embedded``).
+
+amqtt speaks MQTT 3.1.1 only, so the ingest connects to it with 3.1.1, a persistent session
+(``clean_session=False``) and plain (not shared) subscriptions: one in-process ingest consumes
+everything. Devices connect anonymously for now; authentication against control-plane device
+credentials comes with enrollment (issue 6).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from amqtt.broker import Broker
+
+from aios.controlplane.errors import BrokerError
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedBroker:
+    """Start/stop wrapper around an amqtt :class:`~amqtt.broker.Broker`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self._broker: Any = None
+
+    @property
+    def running(self) -> bool:
+        return self._broker is not None
+
+    async def start(self) -> None:
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        }
+        broker = Broker(config)
+        try:
+            await broker.start()
+        except Exception as exc:  # amqtt raises BrokerError/OSError subclasses: one boundary
+            raise BrokerError(
+                f"embedded MQTT broker could not listen on {self.host}:{self.port}: {exc}"
+            ) from exc
+        self._broker = broker
+        log.info("embedded MQTT broker (3.1.1, anonymous) on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            try:
+                await broker.shutdown()
+            except Exception:  # shutting down: log, never raise
+                log.exception("embedded MQTT broker did not shut down cleanly")

@@ -1,0 +1,1 @@
+"""Pipelines domain: versioned pipeline specs, validation, diff, deployment to devices."""

@@ -1,0 +1,116 @@
+"""Control-plane fixtures: a migrated engine on each backend, settings, an MQTT publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+import pytest
+from litestar.testing import AsyncTestClient
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aios.controlplane.db import migrate
+from aios.controlplane.db.engine import create_engine
+from aios.controlplane.settings import Settings
+
+T = TypeVar("T")
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def make_settings(tmp_path: Path, **env: str) -> Settings:
+    base = {
+        "AIOS_DATA_DIR": str(tmp_path / "data"),
+        "AIOS_SECRET_KEY": "test-" + uuid.uuid4().hex,
+        "AIOS_MQTT_CLIENT_ID": "test-ingest-" + uuid.uuid4().hex[:8],
+        "AIOS_INGEST_FLUSH_INTERVAL_MS": "50",
+    }
+    base.update(env)
+    return Settings.from_env(base)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL on each backend (PostgreSQL: the session database, shared by tests)."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_sqlalchemy_url"))
+    return f"sqlite+aiosqlite:///{tmp_path / 'aios.db'}"
+
+
+@pytest.fixture
+async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine for ``database_url``."""
+    eng = create_engine(make_settings(tmp_path, AIOS_DATABASE_URL=database_url))
+    await migrate.upgrade(eng)
+    yield eng
+    await eng.dispose()
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s (last value: {value!r})")
+        await asyncio.sleep(0.1)
+
+
+class Publisher:
+    """A paho client publishing raw payloads with QoS 1 (waits for the broker's PUBACK)."""
+
+    def __init__(self, host: str, port: int, *, mqtt5: bool) -> None:
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id="test-pub-" + uuid.uuid4().hex[:8],
+            protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
+        )
+        self.client.connect(host, port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        info = self.client.publish(topic, payload, qos=qos)
+        info.wait_for_publish(timeout=10)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def mosquitto_publisher(mqtt_url: str) -> Iterator[Publisher]:
+    parts = urlsplit(mqtt_url)
+    pub = Publisher(parts.hostname or "127.0.0.1", parts.port or 1883, mqtt5=True)
+    yield pub
+    pub.close()
+
+
+async def register_and_login(client: AsyncTestClient) -> str:  # type: ignore[type-arg]
+    """Register an organization and its owner; the org id, with the client authenticated."""
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    reg = await client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": email,
+            "password": "correct horse battery",
+            "full_name": "Test Owner",
+            "organization_name": "Test org",
+        },
+    )
+    assert reg.status_code == 201, reg.text
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": email, "password": "correct horse battery"}
+    )
+    assert login.status_code == 200, login.text
+    client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    return str(reg.json()["organization"]["id"])
