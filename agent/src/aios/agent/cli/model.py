@@ -1,9 +1,88 @@
-"""`aios-agent` model commands (being written)."""
+"""``aios-agent model``: inspect and fetch models.
+
+- ``model info PATH``: inputs, outputs, classes, metadata, providers available;
+- ``model fetch NAME``: download a manifest model into the cache folder, with a progress bar and
+  a sha256 check.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from aios.agent.errors import AgentError
+from aios.agent.inference.detector import Detector
+from aios.agent.inference.model_store import fetch, load_manifest, models_dir
+from aios.agent.inference.session import available_providers
+
+model_app = typer.Typer(help="Inspect and fetch models.", no_args_is_help=True)
+
+
+def model_summary(detector: Detector) -> dict[str, object]:
+    """What ``model info`` reports, as a JSON-ready dict."""
+    info = detector.info
+    return {
+        "task": info.task,
+        "inputs": [
+            {"name": info.input.name, "shape": list(info.input.shape), "type": info.input.type}
+        ],
+        "outputs": [
+            {"name": info.output.name, "shape": list(info.output.shape), "type": info.output.type}
+        ],
+        "imgsz": list(info.imgsz),
+        "stride": info.stride,
+        "batch": info.batch if info.batch is not None else "dynamic",
+        "classes": len(info.names),
+        "names": list(info.names),
+        "provider": detector.provider,
+        "providers_available": available_providers(),
+        "metadata": {k: v for k, v in info.extra.items() if k not in ("names",)},
+    }
+
+
+@model_app.command("info")
+def info(
+    path: Annotated[Path, typer.Argument(help="ONNX model file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a model's inputs, outputs, classes and the providers available."""
+    try:
+        summary = model_summary(Detector.load(path, provider="cpu"))
+    except AgentError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    out = Console()
+    for key, value in summary.items():
+        if key == "names":
+            names = list(value)  # type: ignore[call-overload]
+            value = ", ".join(names[:10]) + (f", ... ({len(names)})" if len(names) > 10 else "")
+        out.print(f"[bold]{key}[/bold]: {value}")
+
+
+@model_app.command("fetch")
+def fetch_model(
+    name: Annotated[str, typer.Argument(help="A model name from the manifest (e.g. yolov8n).")],
+    sha256: Annotated[
+        str | None, typer.Option(help="Expected sha256, when the manifest pins none.")
+    ] = None,
+) -> None:
+    """Download a model into the cache folder (AIOS_AGENT_CACHE_DIR/models) and verify it."""
+    try:
+        entry = load_manifest().get(name)
+        path = fetch(entry, models_dir(), sha256=sha256)
+    except AgentError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    typer.echo(str(path))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``model`` group to ``app``."""
+    app.add_typer(model_app, name="model")

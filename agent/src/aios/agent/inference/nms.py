@@ -24,7 +24,9 @@ def nms(
 ) -> npt.NDArray[np.intp]:
     """Indices of the boxes (N, 4 xyxy) that survive, best score first."""
     if boxes.ndim != 2 or boxes.shape[1] != 4 or scores.shape != (boxes.shape[0],):
-        raise ValueError(f"expected boxes (N, 4) and scores (N,), got {boxes.shape}, {scores.shape}")
+        raise ValueError(
+            f"expected boxes (N, 4) and scores (N,), got {boxes.shape}, {scores.shape}"
+        )
     limit = boxes.shape[0] if max_keep is None else max_keep
     order = np.argsort(-scores, kind="stable")
     x1, y1, x2, y2 = (np.ascontiguousarray(boxes[order, k]) for k in range(4))

@@ -46,9 +46,11 @@ def provider_chain(requested: str, available: Sequence[str]) -> list[ProviderNam
     if requested == "auto":
         start = 0
     elif requested in ORT_NAMES:
-        start = ORDER.index(requested)  # type: ignore[arg-type]
+        start = ORDER.index(requested)
     else:
-        raise ConfigError(f"provider: expected auto or one of {', '.join(ORDER)}, got {requested!r}")
+        raise ConfigError(
+            f"provider: expected auto or one of {', '.join(ORDER)}, got {requested!r}"
+        )
     chain = [p for p in ORDER[start:] if ORT_NAMES[p] in available]
     if "cpu" not in chain:
         chain.append("cpu")
@@ -109,12 +111,10 @@ def tensorrt_cache_dir(cache_root: Path, model_sha256: str) -> Path:
     return cache_root / f"{model_sha256[:16]}-{gpu}-trt{tensorrt_version()}"
 
 
-def provider_options(
-    name: ProviderName, model_sha256: str | None, cache_root: Path
-) -> dict[str, str]:
+def provider_options(name: ProviderName, model: Path, cache_root: Path) -> dict[str, str]:
     """ONNX Runtime options for ``name`` (TensorRT: engine and timing caches, fp16)."""
     if name == "tensorrt":
-        folder = tensorrt_cache_dir(cache_root, model_sha256 or "nohash")
+        folder = tensorrt_cache_dir(cache_root, file_sha256(model))
         folder.mkdir(parents=True, exist_ok=True)
         return {
             "trt_engine_cache_enable": "True",
