@@ -2,25 +2,34 @@
 
     uv run python scripts/bench_agent.py --model ../shared/models/yolov8n-coco.onnx --json
 
-The agent runs for real (file capture in its thread, the detect node's executor, the sink),
-with the in-memory transport, on a looping 1920x1080 video made from the test images. Prints
-one JSON object:
+The agent runs for real (file capture in its thread, overlapped with inference; the detect
+node's executor; the sink) with the in-memory transport, on a looping 1920x1080 video made from
+the test images. Prints one JSON object:
 
-- ``fps``: frames processed per second, 1 stream, CPU provider, detection on every frame;
-- ``limit_fps``: 1 / median raw ``session.run`` of the same detector (same session, same
-  thread settings), measured in the same process after the run; ``ratio`` = ``fps/limit_fps``;
-- ``streams4_fps_per_stream``, ``streams4_fps_total``: 4 sources sharing one detect node;
-  ``detector_utilization``: share of the wall time the detector is busy inside ``detect``;
-  ``min_stream_share``: the slowest stream's share of frames divided by 1/4 (1.0 = fair);
-- ``rss_mb``: this process's RSS at the end of the 1-stream run;
+- ``fps``, ``limit_fps``, ``ratio``: 1 stream, CPU provider, detection on every frame. The
+  pipeline and the bare network are measured *interleaved* on the same session: ``--frames``
+  frames through the pipeline, then as many raw ``session.run`` calls on a prepared tensor,
+  queued in the detect node's own inference thread (the stream waits meanwhile), repeated
+  ``--windows`` times, so machine noise hits both alike. ``fps`` = 1 / median interval between
+  consecutive inferences of the pipeline, ``limit_fps`` = 1 / median raw run,
+  ``ratio`` = ``fps / limit_fps``;
+- ``streams4_fps_per_stream``, ``streams4_fps_total``: 4 sources feeding ONE detect node (one
+  model session served in turn); ``detector_utilization``: the time spent inside the
+  detector (letterbox, run, decode), clipped to the measured window, / its wall time;
+  ``min_stream_share``: the fewest inferences a stream got / the mean (1.0 = fair);
+  ``streams4_detect_ms``: median time inside the detector then;
+- ``rss_mb``: this process's RSS during the 1-stream run;
 - ``install_mb``: installed size of ``aios-agent`` (with ONNX Runtime) and its dependency
-  closure, summed over each distribution's RECORD files.
+  closure, summed over each distribution's RECORD files; ``install_breakdown_mb``: the five
+  largest distributions of it;
+- ``load_avg``: the machine's 1-minute load average before and after (a shared machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -28,9 +37,7 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -41,6 +48,7 @@ import psutil
 from aios.agent.config import build_config
 from aios.agent.detections import Detections
 from aios.agent.pipeline.nodes.detect import DetectRuntime
+from aios.agent.pipeline.packet import Packet
 from aios.agent.runtime import Agent, RunOptions
 from aios.agent.transport.memory import MemoryTransport
 
@@ -50,53 +58,14 @@ from scripts.sample_video import make_sample_video
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class BusyClock:
-    """Adds up the wall time during which at least one detector is inside ``detect`` (the
-    4-stream pipeline has one detect node, so one ONNX Runtime session, per stream)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active = 0
-        self._since = 0.0
-        self.busy_s = 0.0
-
-    def wrap(
-        self, detect: Callable[[npt.NDArray[np.generic]], Detections]
-    ) -> Callable[[npt.NDArray[np.generic]], Detections]:
-        def timed(frame: npt.NDArray[np.generic]) -> Detections:
-            with self._lock:
-                if self._active == 0:
-                    self._since = time.perf_counter()
-                self._active += 1
-            try:
-                return detect(frame)
-            finally:
-                with self._lock:
-                    self._active -= 1
-                    if self._active == 0:
-                        self.busy_s += time.perf_counter() - self._since
-
-        return timed
-
-    def busy(self) -> float:
-        """Busy seconds so far, including a detection still running."""
-        with self._lock:
-            running = time.perf_counter() - self._since if self._active else 0.0
-            return self.busy_s + running
-
-
 def pipeline(video: Path, streams: int) -> dict[str, object]:
+    """``streams`` looping file sources -> one detect node -> a detections sink."""
     nodes: list[dict[str, object]] = [
+        {"id": "det", "type": "detect", "params": {"provider": "cpu", "every_n": 1}},
         {"id": "out", "type": "sink", "params": {"kind": "mqtt_detections"}},
     ]
-    edges: list[dict[str, str]] = []
+    edges = [{"source": "det", "target": "out"}]
     for i in range(streams):
-        detect = {"provider": "cpu", "every_n": 1}
-        nodes.append({"id": f"det{i}", "type": "detect", "params": detect})
-        edges += [
-            {"source": f"cam{i}", "target": f"det{i}"},
-            {"source": f"det{i}", "target": "out"},
-        ]
         nodes.append(
             {
                 "id": f"cam{i}",
@@ -104,12 +73,13 @@ def pipeline(video: Path, streams: int) -> dict[str, object]:
                 "params": {"kind": "file", "uri": str(video), "loop": True},
             }
         )
+        edges.append({"source": f"cam{i}", "target": "det"})
     return {"name": f"bench{streams}", "nodes": nodes, "edges": edges}
 
 
-async def run_window(
-    video: Path, model: Path, state: Path, streams: int, warmup_s: float, measure_s: float
-) -> dict[str, object]:
+async def start_agent(
+    video: Path, model: Path, state: Path, streams: int
+) -> tuple[Agent, asyncio.Event, asyncio.Task[None], DetectRuntime]:
     config = build_config(
         {
             "device": {"org_id": "bench", "device_id": "bench"},
@@ -121,48 +91,107 @@ async def run_window(
         },
         environ={},
     )
-    transport = MemoryTransport()
     options = RunOptions(file_realtime=False, install_signal_handlers=False)
-    agent = Agent(config, transport=transport, options=options)
+    agent = Agent(config, transport=MemoryTransport(), options=options)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
-    while agent.supervisor.current is None:  # noqa: ASYNC110 - nothing to wait on but polling
+    while agent.supervisor.current is None:
+        if task.done():
+            task.result()
         await asyncio.sleep(0.05)
-    runner = agent.supervisor.current
-    clock = BusyClock()
-    detectors = []
-    for i in range(streams):
-        node = runner.nodes[f"det{i}"]
-        assert isinstance(node, DetectRuntime)
-        node.detector.detect = clock.wrap(node.detector.detect)  # type: ignore[method-assign]
-        detectors.append(node.detector)
-    detector = detectors[0]
-    metrics = runner.ctx.metrics
-    await asyncio.sleep(warmup_s)
-    t0, n0, b0 = time.time(), metrics.frames_processed, clock.busy()
-    await asyncio.sleep(measure_s)
-    t1, n1, b1 = time.time(), metrics.frames_processed, clock.busy()
-    rss_mb = psutil.Process().memory_info().rss / 2**20
-    stop.set()
-    await task
-    per_stream: dict[str, int] = {f"cam{i}": 0 for i in range(streams)}
-    for batch in transport.batches():
-        per_stream[batch.stream_id] += sum(1 for f in batch.frames if t0 <= f.ts <= t1)
+    node = agent.supervisor.current.nodes["det"]
+    assert isinstance(node, DetectRuntime)
+    return agent, stop, task, node
+
+
+async def one_stream(
+    video: Path, model: Path, state: Path, frames: int, windows: int, warmup_s: float
+) -> dict[str, object]:
+    """Interleaved windows: ``frames`` pipeline inferences, then ``frames`` raw runs."""
+    _, stop, task, node = await start_agent(video, model, state, 1)
+    stamps: list[float] = []
+    done = asyncio.Event()
+    process = node.process
+
+    async def timed(inputs: list[Packet]) -> Packet | None:
+        out = await process(inputs)
+        if out is not None:
+            stamps.append(time.perf_counter())
+            done.set()
+        return out
+
+    node.process = timed  # type: ignore[method-assign,assignment]
+    detector = node.detector
     tensor = detector.input_tensor.copy()
-    for _ in range(3):
-        detector.run_raw(tensor)
-    raw: list[float] = []
-    for _ in range(30):
-        started = time.perf_counter()
-        detector.run_raw(tensor)
-        raw.append(time.perf_counter() - started)
+
+    def raw_runs() -> list[float]:
+        times = []
+        for _ in range(frames):
+            started = time.perf_counter()
+            detector.run_raw(tensor)
+            times.append(time.perf_counter() - started)
+        return times
+
+    pipeline_s: list[float] = []
+    raw_s: list[float] = []
+    rss_mb = 0.0
+    try:
+        await asyncio.sleep(warmup_s)
+        await node.run_in_turn(raw_runs)  # warm the raw path too
+        for _ in range(windows):
+            first = len(stamps)
+            while len(stamps) < first + frames + 1:
+                done.clear()
+                await done.wait()
+            window = stamps[first : first + frames + 1]
+            pipeline_s += [b - a for a, b in itertools.pairwise(window)]
+            raw_s += await node.run_in_turn(raw_runs)
+            rss_mb = max(rss_mb, psutil.Process().memory_info().rss / 2**20)
+    finally:
+        stop.set()
+        await task
     return {
-        "fps": (n1 - n0) / (t1 - t0),
-        "utilization": (b1 - b0) / (t1 - t0),
-        "per_stream": per_stream,
-        "raw_s": statistics.median(raw),
+        "pipeline_s": statistics.median(pipeline_s),
+        "raw_s": statistics.median(raw_s),
         "rss_mb": rss_mb,
         "provider": detector.provider,
+    }
+
+
+async def four_streams(
+    video: Path, model: Path, state: Path, warmup_s: float, measure_s: float
+) -> dict[str, object]:
+    _, stop, task, node = await start_agent(video, model, state, 4)
+    spans: list[tuple[float, float]] = []  # (start, end) of every inference
+    detect = node.detector.detect
+
+    def timed(frame: npt.NDArray[np.generic]) -> Detections:
+        started = time.perf_counter()
+        try:
+            return detect(frame)
+        finally:
+            spans.append((started, time.perf_counter()))
+
+    node.detector.detect = timed  # type: ignore[method-assign]
+    try:
+        await asyncio.sleep(warmup_s)
+        t0, n0 = time.perf_counter(), dict(node.inferences)
+        await asyncio.sleep(measure_s)
+        t1, n1 = time.perf_counter(), dict(node.inferences)
+    finally:
+        stop.set()
+        await task
+    busy = sum(max(0.0, min(end, t1) - max(start, t0)) for start, end in spans)
+    inside = [end - start for start, end in spans if start >= t0 and end <= t1]
+    counts = {cam: n1.get(cam, 0) - n0.get(cam, 0) for cam in (f"cam{i}" for i in range(4))}
+    total = sum(counts.values())
+    mean = total / len(counts)
+    return {
+        "fps_total": total / (t1 - t0),
+        "utilization": busy / (t1 - t0),
+        "per_stream": counts,
+        "min_share": min(counts.values()) / mean if mean else 0.0,
+        "detect_s": statistics.median(inside) if inside else float("nan"),
     }
 
 
@@ -194,8 +223,9 @@ def _requirements(dist: metadata.Distribution, extras: set[str]) -> list[str]:
     return names
 
 
-def install_closure(root: str, extras: set[str]) -> tuple[float, list[str]]:
-    """MB installed by ``root`` (with ``extras``) and every distribution it pulls in."""
+def install_closure(root: str, extras: set[str]) -> dict[str, float]:
+    """MB installed by ``root`` (with ``extras``) and by every distribution it pulls in,
+    per distribution."""
     seen: dict[str, metadata.Distribution] = {}
     todo: list[tuple[str, set[str]]] = [(root, extras)]
     while todo:
@@ -209,57 +239,66 @@ def install_closure(root: str, extras: set[str]) -> tuple[float, list[str]]:
             continue
         seen[key] = dist
         todo.extend((req, set()) for req in _requirements(dist, wanted))
-    total = 0
-    for dist in seen.values():
+    sizes: dict[str, float] = {}
+    for key, dist in seen.items():
+        total = 0
         for file in dist.files or []:
             try:
                 total += Path(str(dist.locate_file(file))).stat().st_size
             except OSError:
                 continue
-    return total / 2**20, sorted(seen)
+        sizes[key] = total / 2**20
+    return sizes
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured window per run")
-    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--frames", type=int, default=10, help="frames per interleaved window")
+    parser.add_argument("--windows", type=int, default=8, help="interleaved window pairs")
+    parser.add_argument("--seconds", type=float, default=20.0, help="4-stream measured window")
+    parser.add_argument("--warmup", type=float, default=3.0)
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         video = make_sample_video(
             Path(tmp) / "bench1080p.mp4", seconds=6.0, fps=15.0, size=(1920, 1080)
         )
         one = asyncio.run(
-            run_window(video, args.model, Path(tmp) / "s1", 1, args.warmup, args.seconds)
+            one_stream(video, args.model, Path(tmp) / "s1", args.frames, args.windows, args.warmup)
         )
         four = asyncio.run(
-            run_window(video, args.model, Path(tmp) / "s4", 4, args.warmup, args.seconds)
+            four_streams(video, args.model, Path(tmp) / "s4", args.warmup, args.seconds)
         )
-    install_mb, closure = install_closure("aios-agent", {"cpu"})
+    sizes = install_closure("aios-agent", {"cpu"})
+    top = sorted(sizes.items(), key=lambda kv: kv[1], reverse=True)[:5]
+    fps = 1.0 / float(one["pipeline_s"])  # type: ignore[arg-type]
     limit = 1.0 / float(one["raw_s"])  # type: ignore[arg-type]
-    counts = list(four["per_stream"].values())  # type: ignore[attr-defined]
-    total = sum(counts) or 1
     result = {
-        "fps": round(float(one["fps"]), 2),  # type: ignore[arg-type]
+        "fps": round(fps, 2),
         "limit_fps": round(limit, 2),
-        "ratio": round(float(one["fps"]) / limit, 3),  # type: ignore[arg-type]
+        "ratio": round(fps / limit, 3),
         "raw_ms": round(float(one["raw_s"]) * 1000, 1),  # type: ignore[arg-type]
-        "detector_utilization_1": round(float(one["utilization"]), 3),  # type: ignore[arg-type]
-        "streams4_fps_total": round(float(four["fps"]), 2),  # type: ignore[arg-type]
-        "streams4_fps_per_stream": round(float(four["fps"]) / 4, 2),  # type: ignore[arg-type]
-        "streams4_frames": four["per_stream"],
+        "pipeline_ms": round(float(one["pipeline_s"]) * 1000, 1),  # type: ignore[arg-type]
+        "streams4_fps_total": round(float(four["fps_total"]), 2),  # type: ignore[arg-type]
+        "streams4_fps_per_stream": round(float(four["fps_total"]) / 4, 2),  # type: ignore[arg-type]
+        "streams4_inferences": four["per_stream"],
+        "streams4_detect_ms": round(float(four["detect_s"]) * 1000, 1),  # type: ignore[arg-type]
         "detector_utilization": round(float(four["utilization"]), 3),  # type: ignore[arg-type]
-        "min_stream_share": round(min(counts) / total * 4, 3),
+        "min_stream_share": round(float(four["min_share"]), 3),  # type: ignore[arg-type]
         "rss_mb": round(float(one["rss_mb"]), 1),  # type: ignore[arg-type]
-        "install_mb": round(install_mb, 1),
-        "install_dists": len(closure),
+        "install_mb": round(sum(sizes.values()), 1),
+        "install_dists": len(sizes),
+        "install_breakdown_mb": {name: round(mb, 1) for name, mb in top},
         "provider": one["provider"],
         "cpus": os.cpu_count(),
+        "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "python": platform.python_version(),
         "frame": "1920x1080",
-        "window_s": args.seconds,
+        "windows": f"{args.windows} x {args.frames} frames",
+        "streams4_window_s": args.seconds,
     }
     if args.json:
         print(json.dumps(result))

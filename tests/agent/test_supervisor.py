@@ -7,6 +7,8 @@ is mapped to a synthetic camera, except for a path that does not exist).
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -235,3 +237,50 @@ async def test_a_file_that_does_not_exist_fails_naming_the_camera(
     )
     with pytest.raises(SourceError, match=r"camera 'cam1'.*does not exist"):
         await agent.run()
+
+
+@pytest.mark.slow
+async def test_a_crashing_pipeline_restarts_with_growing_pauses_even_without_config_apply(
+    tmp_path: Path, model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = build_config(
+        {
+            "device": {"org_id": "acme", "device_id": "edge-1"},
+            "state_dir": str(tmp_path / "state"),
+            "model_path": str(model_path),
+            "apply": {"enabled": False, "grace_s": 30.0},
+            "pipeline": spec(track=True),
+        },
+        environ={},
+    )
+    agent = Agent(
+        config,
+        transport=MemoryTransport(),
+        cameras=cameras(),
+        registry=registry(),
+        options=RunOptions(install_signal_handlers=False),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    runners: list[object] = []
+
+    def restarted_twice() -> bool:
+        current = agent.supervisor.current
+        if current is not None and current not in runners:
+            runners.append(current)
+        return len(runners) >= 3
+
+    caplog.set_level(logging.ERROR, logger="aios.agent.pipeline.supervisor")
+    try:
+        await until(restarted_twice, timeout=40)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+    pauses = [
+        float(m.group(1))
+        for r in caplog.records
+        if (m := re.search(r"restarting in ([0-9.]+) s", r.getMessage())) is not None
+    ]
+    assert len(pauses) >= 2, caplog.text
+    assert pauses[0] == pytest.approx(1.0, abs=0.15)  # a backoff from 1 s ...
+    assert pauses[1] == pytest.approx(2.0, abs=0.25)  # ... that doubles

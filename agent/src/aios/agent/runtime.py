@@ -134,8 +134,10 @@ class Agent:
                     heartbeat_loop(builder, self.transport, self.config.heartbeat_interval_s)
                 )
             )
-            if self.config.apply.enabled:
-                tasks.append(asyncio.create_task(self.supervisor.run()))
+            # Without config apply the supervisor still watches the pipeline: it restarts a
+            # crashed one and says when every stream has ended.
+            watch = self.supervisor.run() if self.config.apply.enabled else self.supervisor.watch()
+            tasks.append(asyncio.create_task(watch))
             waits = [asyncio.ensure_future(stop.wait())]
             if self.options.exit_when_streams_end:
                 waits.append(asyncio.ensure_future(self.supervisor.ended.wait()))

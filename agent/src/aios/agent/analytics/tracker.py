@@ -74,13 +74,23 @@ class ByteTracker:
     """Stateful tracker for one stream; call :meth:`update` once per processed frame."""
 
     def __init__(self, params: TrackParams, frame_rate: float = 30.0) -> None:
-        if frame_rate <= 0:
-            raise ValueError(f"frame_rate must be positive, got {frame_rate}")
         self.params = params
-        self.frame_rate = frame_rate
-        self.max_lost_frames = max(1, round(params.lost_buffer_frames * frame_rate / 30.0))
+        self.set_frame_rate(frame_rate)
         self._kf = KalmanFilterXYAH()
         self.reset()
+
+    @property
+    def lost_buffer_s(self) -> float:
+        """How long a lost track is kept, in seconds (``lost_buffer_frames`` at 30 fps)."""
+        return self.params.lost_buffer_frames / 30.0
+
+    def set_frame_rate(self, frame_rate: float) -> None:
+        """The rate of frames given to :meth:`update`; may change while tracking (the lost
+        buffer keeps covering :attr:`lost_buffer_s` seconds)."""
+        if frame_rate <= 0:
+            raise ValueError(f"frame_rate must be positive, got {frame_rate}")
+        self.frame_rate = frame_rate
+        self.max_lost_frames = max(1, round(self.params.lost_buffer_frames * frame_rate / 30.0))
 
     def reset(self) -> None:
         """Forget every track; ids start again at 1."""

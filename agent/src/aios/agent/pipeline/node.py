@@ -6,6 +6,11 @@ pipeline ``type`` it implements), a ``from_spec`` constructor taking its typed s
 block (loading a model): the runner calls it off the event loop. ``process`` takes the packets
 of the node's inputs for one frame and returns its output, or ``None`` when nothing flows on
 for that frame (a skipped frame, an empty zone upstream of nothing).
+
+A node may be reached from several sources (a detect node may take several cameras, and
+everything downstream of it then sees all of them): whatever a node remembers between frames
+(frame policy, tracks, line sides, counts, rule episodes, pending batches) is kept per
+``Packet.stream_id``, created on a stream's first frame.
 """
 
 from __future__ import annotations

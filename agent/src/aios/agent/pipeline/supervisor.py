@@ -6,6 +6,9 @@ while the old pipeline keeps running; a build error -> ``failed`` and the old on
 old pipeline stops and the new one starts; if it does not start, or crashes within the grace
 period, the last good pipeline is started again and the result is ``rolled_back``. A pipeline
 that survives its grace period becomes the last good one and is persisted.
+
+A pipeline that crashes later is restarted after an exponential backoff (1 s doubling to
+30 s), reset once a restarted pipeline has run for ``grace_s`` without crashing.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from aios.agent.errors import AgentError
 from aios.agent.pipeline.last_good import LastGoodStore
 from aios.agent.pipeline.metrics import PipelineMetrics
 from aios.agent.pipeline.runner import PipelineRunner
+from aios.agent.sources.backoff import Backoff
 from aios.agent.transport.interface import Transport
 from aios.shared.errors import PipelineValidationError
 from aios.shared.messages import PipelineConfig, PipelineReport
@@ -72,6 +76,8 @@ class PipelineSupervisor:
         self._current_config: PipelineConfig | None = None
         self._last_good: PipelineConfig | None = None
         self._seen: set[tuple[str, int]] = set()
+        self._restart_backoff = Backoff(initial=1.0, cap=30.0)
+        self._started_at = 0.0
         self.ended = asyncio.Event()
 
     # -- what the heartbeat reads --------------------------------------------------------------
@@ -101,6 +107,7 @@ class PipelineSupervisor:
     async def _start_runner(self, spec: PipelineSpec, pipeline_id: str, version: int) -> None:
         runner = self._make_runner(spec, pipeline_id, version)
         await runner.start(open_timeout_s=self._open_timeout_s)
+        self._started_at = time.monotonic()
         self.current = runner
         self.ended.clear()
 
@@ -125,6 +132,13 @@ class PipelineSupervisor:
             if get in done:
                 await self.apply(get.result())
 
+    async def watch(self) -> None:
+        """Watch the current pipeline (restart it if it crashes, set :attr:`ended` when every
+        stream ends) without applying configs, until cancelled: :meth:`run` without
+        ``cfg/desired``."""
+        while True:
+            await self._watch()
+
     async def _watch(self) -> None:
         """Returns when the current pipeline ends or crashes (after handling it)."""
         runner = self.current
@@ -133,10 +147,19 @@ class PipelineSupervisor:
             return
         try:
             await runner.wait()
-        except Exception as exc:  # a node crashed: restart the same pipeline after a pause
-            log.error("pipeline %s v%d crashed: %s", runner.ctx.pipeline_id, runner.version, exc)
+        except Exception as exc:  # a node crashed: restart the same pipeline after a backoff
+            if time.monotonic() - self._started_at >= self._grace_s:
+                self._restart_backoff.reset()  # it had been running well
+            delay = self._restart_backoff.next_delay()
+            log.error(
+                "pipeline %s v%d crashed: %s; restarting in %.1f s",
+                runner.ctx.pipeline_id,
+                runner.version,
+                exc,
+                delay,
+            )
             await runner.stop()
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(delay)
             if self.current is runner:
                 await self._restart(runner)
             return
@@ -197,6 +220,8 @@ class PipelineSupervisor:
         except AgentError as exc:
             return await self._roll_back(raw, f"start failed: {exc}")
         self.current = new
+        self._started_at = time.monotonic()
+        self._restart_backoff.reset()
         self.ended.clear()
         self._current_config = config
         failure = await self._grace(new)

@@ -2,17 +2,28 @@
 
 Inference runs in a one-thread executor owned by the node, so the event loop is never
 blocked; frames the policy skips stop here (nothing flows downstream for them).
+
+One detect node may take several sources: they share its model session. Each stream's task
+awaits its own inference, and the executor serves requests in arrival order, so with
+latest-frame capture the streams take turns (none starves) and the session stays busy while
+any stream has a frame waiting. The frame policy (every Nth, target fps, motion) is kept per
+stream. :attr:`DetectRuntime.inferences` counts runs per stream and :attr:`DetectRuntime.busy_s`
+adds up the time spent inside the detector, for fairness and utilization figures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
+from aios.agent.detections import Detections
 from aios.agent.errors import ConfigError
 from aios.agent.inference import Detector, FramePolicy, resolve_model
 from aios.agent.pipeline.node import BuildContext, RuntimeNode
@@ -34,28 +45,37 @@ def model_file(spec: DetectNode, ctx: BuildContext) -> Path:
     return resolve_model(model, progress=False)
 
 
+T = TypeVar("T")
+
+NOMINAL_SOURCE_FPS = 30.0
+"""The source rate assumed before frames are seen (cameras rarely run faster)."""
+
+
 class DetectRuntime:
     kind: ClassVar[str] = "detect"
 
-    def __init__(
-        self, spec: DetectNode, detector: Detector, policy: FramePolicy, ctx: BuildContext
-    ) -> None:
+    def __init__(self, spec: DetectNode, detector: Detector, ctx: BuildContext) -> None:
         self._spec = spec
         self._detector = detector
-        self._policy = policy
+        self._policies: dict[str, FramePolicy] = {}
         self._metrics = ctx.metrics
         self._executor: ThreadPoolExecutor | None = None
         self.names: Sequence[str] = tuple(detector.names)
+        self.inferences: dict[str, int] = {}
+        """Detector runs per stream id."""
+        self.busy_s = 0.0
+        """Seconds spent inside the detector (all streams), excluding time queued."""
 
     @classmethod
     def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> DetectRuntime:
         if not isinstance(spec, DetectNode):
             raise ConfigError(f"node {spec.id!r} is not a detect node")
+        FramePolicy.from_params(spec.params)  # a bad policy fails at build, not on a frame
         detector = Detector.from_params(
             spec.params, model_file(spec, ctx), intra_op_threads=ctx.intra_op_threads
         )
         ctx.metrics.provider = detector.provider
-        return cls(spec, detector, FramePolicy.from_params(spec.params), ctx)
+        return cls(spec, detector, ctx)
 
     @property
     def node_id(self) -> str:
@@ -65,21 +85,47 @@ class DetectRuntime:
     def detector(self) -> Detector:
         return self._detector
 
+    def nominal_fps(self, source_fps: float = NOMINAL_SOURCE_FPS) -> float:
+        """The rate of frames this node lets through for a ``source_fps`` stream, by policy
+        alone (a slow detector or motion gating lowers it further)."""
+        rate = source_fps / self._spec.params.every_n
+        target = self._spec.params.target_fps
+        return rate if target is None else min(rate, target)
+
+    def policy(self, stream_id: str) -> FramePolicy:
+        """The frame policy of one stream (created on its first frame)."""
+        policy = self._policies.get(stream_id)
+        if policy is None:
+            policy = self._policies[stream_id] = FramePolicy.from_params(self._spec.params)
+        return policy
+
     async def start(self) -> None:
+        self._policies.clear()
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"infer-{self.node_id}"
         )
 
+    async def run_in_turn(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in the inference thread, queued in turn with the streams' frames
+        (they wait while it runs): for warm-ups and benchmarks that share the session."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def _timed_detect(self, image: npt.NDArray[np.uint8]) -> tuple[Detections, float]:
+        started = time.perf_counter()
+        detections = self._detector.detect(image)
+        return detections, time.perf_counter() - started
+
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         packet = inputs[0]
-        if not self._policy.should_infer(packet.frame.image, packet.frame.ts):
+        if not self.policy(packet.stream_id).should_infer(packet.frame.image, packet.frame.ts):
             return None
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
-        detections = await loop.run_in_executor(
-            self._executor, self._detector.detect, packet.frame.image
+        detections, seconds = await loop.run_in_executor(
+            self._executor, self._timed_detect, packet.frame.image
         )
-        self._metrics.inference_ms.add((time.perf_counter() - started) * 1000.0)
+        self.busy_s += seconds
+        self.inferences[packet.stream_id] = self.inferences.get(packet.stream_id, 0) + 1
+        self._metrics.inference_ms.add(seconds * 1000.0)
         self._metrics.frames_processed += 1
         return Packet(
             stream_id=packet.stream_id, frame=packet.frame, detections=detections, names=self.names

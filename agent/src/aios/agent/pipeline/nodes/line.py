@@ -1,4 +1,8 @@
-"""``line``: marks tracked detections crossing a directed line, and counts them."""
+"""``line``: marks tracked detections crossing a directed line, and counts them.
+
+Each stream reaching the node has its own :class:`LineZone`: track ids are per stream, so the
+side each track was last seen on, and the in/out counts, are kept per stream.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from aios.agent.analytics.classes import resolve_class_ids
 from aios.agent.analytics.lines import LineZone
 from aios.agent.errors import ConfigError
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
+from aios.agent.pipeline.nodes.track import TrackRuntime
+from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.shared.pipeline import LineNode, Node
 
@@ -17,10 +23,19 @@ from aios.shared.pipeline import LineNode, Node
 class LineRuntime:
     kind: ClassVar[str] = "line"
 
-    def __init__(self, spec: LineNode, line: LineZone, names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        spec: LineNode,
+        class_ids: frozenset[int] | None,
+        names: Sequence[str],
+        lost_buffer_s: float | None = None,
+    ) -> None:
         self._spec = spec
-        self.line = line
+        self._class_ids = class_ids
+        self._lines: dict[str, LineZone] = {}
         self.names = names
+        self.lost_buffer_s = lost_buffer_s
+        """How long the upstream tracker keeps a lost track."""
 
     @classmethod
     def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> LineRuntime:
@@ -32,18 +47,35 @@ class LineRuntime:
             {name: i for i, name in enumerate(names)},
             where=f"line {spec.id!r}: params.classes",
         )
-        return cls(spec, LineZone.from_params(spec.params, ids), names)
+        LineZone.from_params(spec.params, ids)  # a bad line fails at build
+        lost = next(
+            (n.lost_buffer_s for n in upstream if isinstance(n, (TrackRuntime, ZoneRuntime))),
+            None,
+        )
+        return cls(spec, ids, names, lost)
 
     @property
     def node_id(self) -> str:
         return self._spec.id
 
+    def line(self, stream_id: str) -> LineZone:
+        """The line of one stream (created on its first frame)."""
+        line = self._lines.get(stream_id)
+        if line is None:
+            line = self._lines[stream_id] = LineZone.from_params(self._spec.params, self._class_ids)
+        return line
+
+    @property
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """``(in, out)`` crossings so far, per stream."""
+        return {sid: (line.in_count, line.out_count) for sid, line in self._lines.items()}
+
     async def start(self) -> None:
-        self.line.reset()
+        self._lines.clear()
 
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         packet = inputs[0]
-        crossed_in, crossed_out = self.line.trigger(
+        crossed_in, crossed_out = self.line(packet.stream_id).trigger(
             packet.detections, (packet.frame.width, packet.frame.height)
         )
         return replace(packet, crossed_in=crossed_in, crossed_out=crossed_out, line_id=self.node_id)

@@ -1,9 +1,17 @@
-"""``rule``: turns zone, line or detection state into events (see :mod:`analytics.rules`)."""
+"""``rule``: turns zone, line or detection state into events (see :mod:`analytics.rules`).
+
+Rule state (episodes, cooldowns, line counts) is kept per stream: each stream reaching the node
+gets its own :class:`Rule`, so one camera's loiterer never ends another camera's episode.
+
+A ``dwell`` episode ends once its track has been gone for ``clear_after_s``; that is at least
+the upstream tracker's lost buffer (with a margin for its frame-rate estimate), so a person
+briefly occluded, whose track the tracker finds again, stays one event.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
@@ -13,9 +21,20 @@ from aios.agent.analytics.zones import PolygonZone
 from aios.agent.errors import ConfigError
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
 from aios.agent.pipeline.nodes.line import LineRuntime
+from aios.agent.pipeline.nodes.track import TrackRuntime
 from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.pipeline.packet import Packet
-from aios.shared.pipeline import Node, RuleNode
+from aios.shared.pipeline import Node, RuleNode, RuleParams
+
+DEFAULT_CLEAR_AFTER_S = 1.0
+LOST_BUFFER_MARGIN = 1.25
+
+
+def clear_after_s(params: RuleParams, lost_buffer_s: float | None) -> float:
+    """How long a subject must be gone before its episode ends."""
+    if params.condition != "dwell" or lost_buffer_s is None:
+        return DEFAULT_CLEAR_AFTER_S
+    return max(DEFAULT_CLEAR_AFTER_S, lost_buffer_s * LOST_BUFFER_MARGIN)
 
 
 class RuleRuntime:
@@ -24,16 +43,17 @@ class RuleRuntime:
     def __init__(
         self,
         spec: RuleNode,
-        rule: Rule,
+        make_rule: Callable[[], Rule],
         names: Sequence[str],
-        zones: Sequence[PolygonZone] = (),
+        zones: Sequence[ZoneRuntime] = (),
     ) -> None:
         self._spec = spec
-        self.rule = rule
+        self._make_rule = make_rule
+        self._rules: dict[str, Rule] = {}
         self.names = names
-        self.zones = tuple(zones)
-        """The zones upstream of the rule, drawn on its snapshots."""
-        self.closing_events: list[RuleEvent] = []
+        self._zones = tuple(zones)
+        self.closing_events: list[tuple[str, RuleEvent]] = []
+        """``(stream_id, event)`` ending the episodes still open when the node stopped."""
 
     @property
     def snapshot(self) -> bool:
@@ -52,21 +72,54 @@ class RuleRuntime:
         )
         zone_id = next((n.node_id for n in upstream if isinstance(n, ZoneRuntime)), None)
         line_id = next((n.node_id for n in upstream if isinstance(n, LineRuntime)), None)
-        rule = build_rule(spec.id, spec.params, ids, zone_id=zone_id, line_id=line_id)
-        zones = [n.zone for n in upstream if isinstance(n, ZoneRuntime)]
-        return cls(spec, rule, names, zones)
+        lost = next(
+            (
+                n.lost_buffer_s
+                for n in upstream
+                if isinstance(n, (TrackRuntime, ZoneRuntime, LineRuntime))
+                and n.lost_buffer_s is not None
+            ),
+            None,
+        )
+        clear_after = clear_after_s(spec.params, lost)
+
+        def make_rule() -> Rule:
+            return build_rule(
+                spec.id,
+                spec.params,
+                ids,
+                zone_id=zone_id,
+                line_id=line_id,
+                clear_after_s=clear_after,
+            )
+
+        make_rule()  # a bad rule fails at build
+        zones = [n for n in upstream if isinstance(n, ZoneRuntime)]
+        return cls(spec, make_rule, names, zones)
 
     @property
     def node_id(self) -> str:
         return self._spec.id
 
+    def rule(self, stream_id: str) -> Rule:
+        """The rule state of one stream (created on its first frame)."""
+        rule = self._rules.get(stream_id)
+        if rule is None:
+            rule = self._rules[stream_id] = self._make_rule()
+        return rule
+
+    def zones(self, stream_id: str) -> tuple[PolygonZone, ...]:
+        """The zones upstream of the rule as one stream sees them, drawn on its snapshots."""
+        return tuple(zone.zone(stream_id) for zone in self._zones)
+
     async def start(self) -> None:
-        return None
+        self._rules.clear()
+        self.closing_events = []
 
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         # A line input carries the crossings; otherwise the first input is the scope.
         packet = next((p for p in inputs if p.crossed_in is not None), inputs[0])
-        events = self.rule.evaluate(
+        events = self.rule(packet.stream_id).evaluate(
             RuleInput(
                 ts=packet.frame.ts,
                 detections=packet.detections,
@@ -77,4 +130,9 @@ class RuleRuntime:
         return replace(packet, events=tuple(events))
 
     async def stop(self) -> None:
-        self.closing_events = self.rule.close(time.time())
+        now = time.time()
+        self.closing_events = [
+            (stream_id, event)
+            for stream_id, rule in self._rules.items()
+            for event in rule.close(now)
+        ]

@@ -57,7 +57,6 @@ class SinkRuntime:
         self._seen: dict[str, int] = {}
         self._flusher: asyncio.Task[None] | None = None
         self.model_name: str | None = None
-        self._last_stream = "unknown"
         self._snapshot_rules = {r.node_id: r for r in rules if r.snapshot}
         self._snapshot_keys: dict[str, str] = {}
 
@@ -81,7 +80,6 @@ class SinkRuntime:
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         if self._spec.params.kind == "mqtt_events":
             for packet in inputs:
-                self._last_stream = packet.stream_id
                 for event in packet.events:
                     self._send_event(packet.stream_id, event, self._snapshot(packet, event))
             return None
@@ -144,7 +142,7 @@ class SinkRuntime:
             event.event_id,
             packet.frame.image,
             packet.detections,
-            zones=rule.zones,
+            zones=rule.zones(packet.stream_id),
             labels=packet.names or self.names,
         )
         if key is not None and event.phase == "start":
@@ -181,8 +179,7 @@ class SinkRuntime:
             self._flush(stream_id)
         if self._spec.params.kind == "mqtt_events":
             for rule in self._rules:
-                for event in rule.closing_events:
-                    # The stream is unknown once stopped; rules are per stream in practice.
+                for stream_id, event in rule.closing_events:
                     key = self._snapshot_keys.pop(event.event_id, None)
-                    self._send_event(self._last_stream, event, key)
+                    self._send_event(stream_id, event, key)
                 rule.closing_events = []

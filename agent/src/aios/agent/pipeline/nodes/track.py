@@ -1,41 +1,92 @@
-"""``track``: ByteTrack ids on the detections of one stream."""
+"""``track``: ByteTrack ids on the detections, one tracker per stream.
+
+A detect node may serve several cameras, so a track node keeps one :class:`ByteTracker` per
+``stream_id``: ids never mix across cameras, and each camera's ids start at 1.
+
+Each tracker is told the rate at which frames actually reach it, so that its lost-track buffer
+(``lost_buffer_frames`` at 30 fps, i.e. ``lost_buffer_frames / 30`` seconds) covers the intended
+time: the rate starts at what the upstream frame policy lets through (30 fps / ``every_n``,
+capped by ``target_fps``) and then follows the measured interval between frames, which also
+accounts for a detector slower than the camera.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from aios.agent.analytics.tracker import ByteTracker
 from aios.agent.errors import ConfigError
+from aios.agent.pipeline.frame_rate import FrameRateEstimate
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
+from aios.agent.pipeline.nodes.detect import NOMINAL_SOURCE_FPS, DetectRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.shared.pipeline import Node, TrackNode
+
+_RATE_TOLERANCE = 0.1
+"""Relative change of the measured rate that re-tunes a tracker's lost buffer."""
+
+
+@dataclass(slots=True)
+class _StreamTracker:
+    tracker: ByteTracker
+    rate: FrameRateEstimate
 
 
 class TrackRuntime:
     kind: ClassVar[str] = "track"
 
-    def __init__(self, spec: TrackNode, names: Sequence[str]) -> None:
+    def __init__(
+        self, spec: TrackNode, names: Sequence[str], nominal_fps: float = NOMINAL_SOURCE_FPS
+    ) -> None:
         self._spec = spec
         self.names = names
-        self._tracker = ByteTracker(spec.params)
+        self.nominal_fps = nominal_fps
+        self._streams: dict[str, _StreamTracker] = {}
 
     @classmethod
     def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> TrackRuntime:
         if not isinstance(spec, TrackNode):
             raise ConfigError(f"node {spec.id!r} is not a track node")
-        return cls(spec, first_names(upstream))
+        detect = next((n for n in upstream if isinstance(n, DetectRuntime)), None)
+        nominal = NOMINAL_SOURCE_FPS if detect is None else detect.nominal_fps()
+        return cls(spec, first_names(upstream), nominal)
 
     @property
     def node_id(self) -> str:
         return self._spec.id
 
+    @property
+    def lost_buffer_s(self) -> float:
+        """How long a lost track keeps its id, in seconds."""
+        return self._spec.params.lost_buffer_frames / 30.0
+
+    def tracker(self, stream_id: str) -> ByteTracker:
+        """The tracker of one stream (created on its first frame)."""
+        return self._stream(stream_id).tracker
+
+    def _stream(self, stream_id: str) -> _StreamTracker:
+        state = self._streams.get(stream_id)
+        if state is None:
+            state = _StreamTracker(
+                ByteTracker(self._spec.params, frame_rate=self.nominal_fps),
+                FrameRateEstimate(self.nominal_fps),
+            )
+            self._streams[stream_id] = state
+        return state
+
     async def start(self) -> None:
-        self._tracker.reset()
+        self._streams.clear()
 
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         packet = inputs[0]
-        return packet.with_detections(self._tracker.update(packet.detections))
+        state = self._stream(packet.stream_id)
+        fps = state.rate.add(packet.frame.ts)
+        tracker = state.tracker
+        if abs(fps - tracker.frame_rate) > _RATE_TOLERANCE * tracker.frame_rate:
+            tracker.set_frame_rate(fps)
+        return packet.with_detections(tracker.update(packet.detections))
 
     async def stop(self) -> None:
         return None

@@ -1,4 +1,9 @@
-"""``zone``: keeps the detections standing inside (or outside) a polygon."""
+"""``zone``: keeps the detections standing inside (or outside) a polygon.
+
+The polygon is the same for every stream that reaches the node, but each stream has its own
+:class:`PolygonZone` (so its own current count): a zone downstream of a multi-source detect
+node counts each camera separately.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from aios.agent.analytics.classes import resolve_class_ids
 from aios.agent.analytics.zones import PolygonZone
 from aios.agent.errors import ConfigError
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
+from aios.agent.pipeline.nodes.track import TrackRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.shared.pipeline import Node, ZoneNode
 
@@ -17,10 +23,19 @@ from aios.shared.pipeline import Node, ZoneNode
 class ZoneRuntime:
     kind: ClassVar[str] = "zone"
 
-    def __init__(self, spec: ZoneNode, zone: PolygonZone, names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        spec: ZoneNode,
+        class_ids: frozenset[int] | None,
+        names: Sequence[str],
+        lost_buffer_s: float | None = None,
+    ) -> None:
         self._spec = spec
-        self.zone = zone
+        self._class_ids = class_ids
+        self._zones: dict[str, PolygonZone] = {}
         self.names = names
+        self.lost_buffer_s = lost_buffer_s
+        """How long the upstream tracker keeps a lost track (``None``: untracked input)."""
 
     @classmethod
     def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> ZoneRuntime:
@@ -32,19 +47,38 @@ class ZoneRuntime:
             {name: i for i, name in enumerate(names)},
             where=f"zone {spec.id!r}: params.classes",
         )
-        return cls(spec, PolygonZone.from_params(spec.params, ids), names)
+        PolygonZone.from_params(spec.params, ids)  # a bad polygon fails at build
+        lost = next(
+            (n.lost_buffer_s for n in upstream if isinstance(n, (TrackRuntime, ZoneRuntime))),
+            None,
+        )
+        return cls(spec, ids, names, lost)
 
     @property
     def node_id(self) -> str:
         return self._spec.id
 
+    def zone(self, stream_id: str) -> PolygonZone:
+        """The zone of one stream (created on its first frame)."""
+        zone = self._zones.get(stream_id)
+        if zone is None:
+            zone = self._zones[stream_id] = PolygonZone.from_params(
+                self._spec.params, self._class_ids
+            )
+        return zone
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Detections in the zone on each stream's last frame."""
+        return {stream_id: zone.current_count for stream_id, zone in self._zones.items()}
+
     async def start(self) -> None:
-        return None
+        self._zones.clear()
 
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         packet = inputs[0]
         frame_wh = (packet.frame.width, packet.frame.height)
-        mask = self.zone.trigger(packet.detections, frame_wh)
+        mask = self.zone(packet.stream_id).trigger(packet.detections, frame_wh)
         return replace(packet.with_detections(packet.detections.filter(mask)), zone_id=self.node_id)
 
     async def stop(self) -> None:
