@@ -55,9 +55,12 @@ def test_model_info_json(model_path: Path) -> None:
 
 
 def test_model_fetch_refuses_an_unpinned_download(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app, ["model", "fetch", "yolov8n"], env={"AIOS_AGENT_CACHE_DIR": str(tmp_path)}
-    )
+    raw = json.loads((Path(__file__).resolve().parents[3] / "models/manifest.json").read_text())
+    raw["models"][0]["source"]["sha256"] = None
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(raw))
+    env = {"AIOS_AGENT_CACHE_DIR": str(tmp_path), "AIOS_AGENT_MANIFEST": str(manifest)}
+    result = runner.invoke(app, ["model", "fetch", "yolov8n"], env=env)
     assert result.exit_code == 2
     assert "pins no sha256" in result.output
     assert not (tmp_path / "models" / "yolov8n.onnx").exists()

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from aios.agent.errors import ModelError
-from aios.agent.inference.model_store import (
-    ManifestEntry,
-    fetch,
-    load_manifest,
-    resolve_model,
-)
+from aios.agent.inference.model_store import load_manifest, resolve_model
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -72,53 +68,58 @@ def test_offline_without_a_model_says_where_to_put_one(tmp_path: Path) -> None:
     assert "AIOS_MODEL_PATH" in text
 
 
-def _entry(url: str, sha256: str | None) -> ManifestEntry:
-    return ManifestEntry(
-        name="tiny",
-        file="tiny.onnx",
-        url=url,
-        sha256=sha256,
-        input_size=640,
-        task="detect",
-        classes=80,
-        license="test",
-    )
-
-
-@pytest.mark.parametrize(
-    ("sha", "kept", "message"),
-    [
-        ("good", True, None),
-        ("0" * 64, False, "sha256 mismatch"),
-        (None, False, "pins no sha256"),
-    ],
-)
-def test_fetch_keeps_only_verified_files(
-    tmp_path: Path, sha: str | None, kept: bool, message: str | None
-) -> None:
-    source = tmp_path / "source.bin"
-    source.write_bytes(b"weights" * 1000)
-    good = hashlib.sha256(source.read_bytes()).hexdigest()
-    entry = _entry(source.as_uri(), good if sha == "good" else sha)
-    dest = tmp_path / "models"
-    if message is None:
-        assert fetch(entry, dest, progress=False).read_bytes() == source.read_bytes()
-    else:
-        with pytest.raises(ModelError, match=message):
-            fetch(entry, dest, progress=False)
-    assert (dest / "tiny.onnx").exists() is kept
-    assert not list(dest.glob("*.part")) if dest.exists() else True
-
-
-def test_fetch_reports_unreachable_urls(tmp_path: Path) -> None:
-    entry = _entry((tmp_path / "missing.bin").as_uri(), "0" * 64)
-    with pytest.raises(ModelError, match=r"download of .* failed"):
-        fetch(entry, tmp_path / "models", progress=False)
-
-
 def test_packaged_manifest_is_the_repository_manifest() -> None:
     packaged = ROOT / "agent" / "src" / "aios" / "agent" / "inference" / "manifest.json"
     assert packaged.read_bytes() == (ROOT / "models" / "manifest.json").read_bytes()
     entry = load_manifest().get("yolov8n")
-    assert entry.url.startswith("https://")
-    assert entry.input_size == 640
+    assert entry.source.url == (
+        "https://github.com/ultralytics/assets/releases/download/v8.2.0/yolov8n.pt"
+    )
+    assert entry.source.format == "pt"
+    assert entry.source.sha256 == (
+        "f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36"
+    )
+    assert entry.export is not None
+    assert (entry.export.imgsz, entry.input_size, entry.file) == (640, 640, "yolov8n.onnx")
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"export": None}, "a pt source needs an export recipe"),
+        ({"file": "yolov8n.pt"}, "file must be a plain"),
+        ({"surprise": 1}, "unknown field"),
+    ],
+)
+def test_invalid_manifests_are_refused(
+    tmp_path: Path, patch: dict[str, object], message: str
+) -> None:
+    raw = json.loads((ROOT / "models" / "manifest.json").read_text())
+    raw["models"][0].update(patch)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ModelError, match=message):
+        load_manifest({"AIOS_AGENT_MANIFEST": str(path)})
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "ok"),
+    [
+        ("good", True),
+        ("0" * 64, False),  # the file changed since it was installed
+        (None, True),  # placed by hand: accepted as is
+    ],
+)
+def test_cached_model_is_checked_against_its_sidecar(
+    layout: dict[str, Path], sidecar: str | None, ok: bool
+) -> None:
+    cached = layout["cached"]
+    if sidecar is not None:
+        digest = hashlib.sha256(cached.read_bytes()).hexdigest() if sidecar == "good" else sidecar
+        cached.with_name("yolov8n.onnx.sha256").write_text(f"{digest}  yolov8n.onnx\n")
+    env = {"AIOS_AGENT_CACHE_DIR": str(layout["cache"])}
+    if ok:
+        assert resolve_model("yolov8n", env=env, download=False) == cached
+    else:
+        with pytest.raises(ModelError, match=r"is corrupt: its sha256 is [0-9a-f]{64}"):
+            resolve_model("yolov8n", env=env, download=False)

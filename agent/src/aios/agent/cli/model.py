@@ -1,8 +1,10 @@
 """``aios-agent model``: inspect and fetch models.
 
 - ``model info PATH``: inputs, outputs, classes, metadata, providers available;
-- ``model fetch NAME``: download a manifest model into the cache folder, with a progress bar and
-  a sha256 check.
+- ``model fetch NAME``: install a manifest model into the cache folder: download its official
+  source with a progress bar and a sha256 check, export a PyTorch source to ONNX with
+  Ultralytics (a subprocess), check the result and record its sha256 beside it;
+- ``model fetch URL --sha256 HEX``: the same for an ONNX file at any URL.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rich.console import Console
 
 from aios.agent.errors import AgentError
 from aios.agent.inference.detector import Detector
+from aios.agent.inference.manifest import direct_onnx_entry
 from aios.agent.inference.model_store import fetch, load_manifest, models_dir
 from aios.agent.inference.session import available_providers
 
@@ -68,17 +71,33 @@ def info(
 
 @model_app.command("fetch")
 def fetch_model(
-    name: Annotated[str, typer.Argument(help="A model name from the manifest (e.g. yolov8n).")],
+    name: Annotated[
+        str,
+        typer.Argument(help="A model name from the manifest (e.g. yolov8n), or an ONNX URL."),
+    ],
     sha256: Annotated[
-        str | None, typer.Option(help="Expected sha256, when the manifest pins none.")
+        str | None,
+        typer.Option(help="Expected sha256: required for a URL, or when the manifest pins none."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Fetch again even if the model is installed.")
+    ] = False,
 ) -> None:
-    """Download a model into the cache folder (AIOS_AGENT_CACHE_DIR/models) and verify it."""
+    """Install a model into the cache folder (AIOS_AGENT_CACHE_DIR/models) and verify it."""
+    err = Console(stderr=True, soft_wrap=True)
     try:
-        entry = load_manifest().get(name)
-        path = fetch(entry, models_dir(), sha256=sha256)
+        if name.startswith(("https://", "http://")):
+            if not sha256:
+                err.print("[red]error:[/red] a URL needs --sha256 (the file's expected sha256)")
+                raise typer.Exit(2)
+            entry = direct_onnx_entry(name, sha256)
+        else:
+            entry = load_manifest().get(name)
+        if entry.source.format == "pt":
+            err.print(f"fetching {entry.source.url}, then exporting it to ONNX with Ultralytics")
+        path = fetch(entry, models_dir(), sha256=sha256, force=force)
     except AgentError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     typer.echo(str(path))
 

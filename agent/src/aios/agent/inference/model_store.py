@@ -1,78 +1,58 @@
-"""Where a model file comes from: a path, the cache folder, or a verified download.
+"""Where a model file comes from: a path, the cache folder, or a verified fetch.
 
 Resolution order for :func:`resolve_model`:
 
 1. an explicit path (the pipeline's ``model`` when it names a file, or ``--model``);
 2. ``AIOS_MODEL_PATH``;
 3. ``<cache>/models/<file>`` for a manifest name (cache: ``AIOS_AGENT_CACHE_DIR``, default
-   ``~/.cache/aios``);
-4. a download of the manifest's URL, with a progress bar, kept only if its sha256 matches.
+   ``~/.cache/aios``), refused when it no longer matches the sha256 recorded beside it;
+4. :func:`fetch`: download the manifest's official source with a progress bar, keep it only if
+   its sha256 matches the pinned one, and for a PyTorch source export it to ONNX with
+   Ultralytics in a subprocess (:mod:`~aios.agent.inference.onnx_export`), check that the
+   result is a YOLOv8 detector and record its sha256 beside it.
 
-Offline with no model, the error says where to put one. The manifest is package data (a copy
-of the repository's ``models/manifest.json``; a test keeps them identical).
+Offline with no model, the error says where to put one.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 
-import msgspec
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-
 from aios.agent.errors import ModelError
+from aios.agent.inference.download import download_verified
+from aios.agent.inference.manifest import (
+    DEFAULT_MODEL,
+    Manifest,
+    ManifestEntry,
+    load_manifest,
+)
+from aios.agent.inference.onnx_export import (
+    SIDECAR_SUFFIX,
+    check_sidecar,
+    export_to_onnx,
+    inspect_onnx,
+    write_sidecar,
+)
+from aios.agent.inference.providers import file_sha256
+
+__all__ = [
+    "CACHE_DIR_ENV",
+    "MODEL_PATH_ENV",
+    "ManifestEntry",
+    "cache_root",
+    "fetch",
+    "load_manifest",
+    "models_dir",
+    "resolve_model",
+]
+
+log = logging.getLogger(__name__)
 
 MODEL_PATH_ENV = "AIOS_MODEL_PATH"
 CACHE_DIR_ENV = "AIOS_AGENT_CACHE_DIR"
-DOWNLOAD_TIMEOUT_S = 30.0
-
-
-class ManifestEntry(msgspec.Struct, frozen=True, kw_only=True):
-    """One fetchable model. ``sha256`` ``None`` means not pinned: it cannot be auto-installed."""
-
-    name: str
-    file: str
-    url: str
-    sha256: str | None
-    input_size: int
-    task: str
-    classes: int
-    license: str
-    source_pt_url: str | None = None
-
-
-class Manifest(msgspec.Struct, frozen=True, kw_only=True):
-    schema: int
-    notes: str
-    models: list[ManifestEntry]
-
-    def get(self, name: str) -> ManifestEntry:
-        for entry in self.models:
-            if entry.name == name:
-                return entry
-        known = ", ".join(e.name for e in self.models)
-        raise ModelError(f"unknown model name {name!r}: the manifest has {known}")
-
-
-def load_manifest() -> Manifest:
-    data = resources.files("aios.agent.inference").joinpath("manifest.json").read_bytes()
-    try:
-        return msgspec.json.decode(data, type=Manifest)
-    except msgspec.ValidationError as exc:
-        raise ModelError(f"the packaged model manifest is invalid: {exc}") from exc
 
 
 def cache_root(env: Mapping[str, str] | None = None) -> Path:
@@ -96,6 +76,7 @@ def resolve_model(
     env: Mapping[str, str] | None = None,
     download: bool = True,
     progress: bool = True,
+    manifest: Manifest | None = None,
 ) -> Path:
     """The model file to load for ``model`` (a path or a manifest name; default ``yolov8n``)."""
     environ = os.environ if env is None else env
@@ -110,23 +91,29 @@ def resolve_model(
         if not path.is_file():
             raise ModelError(f"{MODEL_PATH_ENV} points at {path}, which is not a file")
         return path
-    entry = load_manifest().get(model or "yolov8n")
+    entry = (manifest or load_manifest(environ)).get(model or DEFAULT_MODEL)
     cached = models_dir(environ) / entry.file
+    why_not_cached = f"{cached} does not exist"
     if cached.is_file():
-        return cached
+        try:
+            check_sidecar(cached)
+            return cached
+        except ModelError as exc:
+            why_not_cached = str(exc)
+            log.warning("%s", exc)
     if not download:
-        raise _missing(entry, cached, "downloads are off")
+        raise _missing(entry, cached, why_not_cached, "downloads are off")
     try:
-        return fetch(entry, models_dir(environ), progress=progress)
+        return fetch(entry, models_dir(environ), env=environ, progress=progress)
     except ModelError as exc:
-        raise _missing(entry, cached, str(exc)) from exc
+        raise _missing(entry, cached, why_not_cached, str(exc)) from exc
 
 
-def _missing(entry: ManifestEntry, cached: Path, why: str) -> ModelError:
+def _missing(entry: ManifestEntry, cached: Path, why_not_cached: str, why: str) -> ModelError:
     return ModelError(
-        f"no model {entry.name!r}: {MODEL_PATH_ENV} is not set, {cached} does not exist, and "
-        f"it could not be downloaded ({why}). Put an Ultralytics YOLOv8 ONNX export at "
-        f"{cached} or set {MODEL_PATH_ENV}=/path/to/model.onnx"
+        f"no model {entry.name!r}: {MODEL_PATH_ENV} is not set, {why_not_cached}, and it could "
+        f"not be fetched ({why}). Put an Ultralytics YOLOv8 ONNX export at {cached} or set "
+        f"{MODEL_PATH_ENV}=/path/to/model.onnx"
     )
 
 
@@ -135,51 +122,50 @@ def fetch(
     dest_dir: Path,
     *,
     sha256: str | None = None,
+    env: Mapping[str, str] | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> Path:
-    """Download ``entry`` into ``dest_dir``, check its sha256 (the manifest's, or ``sha256``),
-    and move it into place atomically. A file whose hash cannot be checked is never kept."""
-    expected = (sha256 or entry.sha256 or "").lower()
+    """Install ``entry`` as ``dest_dir/<file>`` from its official source; return its path.
+
+    The download is kept only if its sha256 is the manifest's (or ``sha256``, for a source the
+    manifest does not pin). A ``pt`` source is exported to ONNX (see
+    :func:`~aios.agent.inference.onnx_export.export_to_onnx`); an ``onnx`` source is checked
+    the same way. Either way the ONNX file's sha256 is recorded in ``<file>.sha256``. An
+    installed file whose sidecar still matches is kept unless ``force``."""
+    environ = os.environ if env is None else env
+    expected = (sha256 or entry.source.sha256 or "").lower()
     if not expected:
         raise ModelError(
-            f"the manifest pins no sha256 for {entry.name!r} ({entry.url}), so a download "
-            "cannot be verified: pass the expected sha256 or place the file yourself"
+            f"the manifest pins no sha256 for {entry.name!r} ({entry.source.url}), so a "
+            "download cannot be verified: pass the expected sha256 or place the file yourself"
         )
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / entry.file
-    digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=dest_dir)
-    tmp = Path(tmp_name)
+    if not force and _installed(target):
+        return target
+    if entry.source.format == "onnx":
+        download_verified(entry.source.url, target, expected, progress=progress)
+        try:
+            inspect_onnx(target)
+        except ModelError:
+            target.unlink(missing_ok=True)
+            raise
+        write_sidecar(target)
+        return target
+    assert entry.export is not None  # a pt source without a recipe fails manifest decoding
+    source = dest_dir / entry.source_file
+    if force or not source.is_file() or file_sha256(source) != expected:
+        download_verified(entry.source.url, source, expected, progress=progress)
+    return export_to_onnx(source, target, entry.export, env=environ)
+
+
+def _installed(target: Path) -> bool:
+    """``target`` is installed by a fetch (sidecar present) and still matches its sidecar."""
+    if not target.with_name(target.name + SIDECAR_SUFFIX).is_file() or not target.is_file():
+        return False
     try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(entry.url, timeout=DOWNLOAD_TIMEOUT_S) as response,
-        ):
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with _progress(progress) as bar:
-                task = bar.add_task(entry.file, total=total)
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    out.write(block)
-                    digest.update(block)
-                    bar.update(task, advance=len(block))
-        found = digest.hexdigest()
-        if found != expected:
-            raise ModelError(f"{entry.url}: sha256 mismatch, expected {expected}, got {found}")
-        os.replace(tmp, target)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ModelError(f"download of {entry.url} failed: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=True,
-    )
+        check_sidecar(target)
+    except ModelError:
+        return False
+    return True
