@@ -1,21 +1,37 @@
 """Benchmark the ingest: a fleet simulator through real Mosquitto into real PostgreSQL.
 
     uv run python scripts/bench_ingest.py --json [--database-url URL] [--mqtt-url URL]
-        [--seconds N] [--rate R] [--devices D]
+        [--seconds N] [--rate R] [--devices D] [--runs K]
 
-A fresh database is created (and dropped after) on the server of ``--database-url`` (asyncpg
-style, default the local server); the real :class:`IngestService` subscribes under a unique
-topic prefix. Prints one JSON object:
+Set-up, the same as in production:
 
-- ``stored_per_s``: detections stored per second while D devices publish pre-encoded
-  ``DetectionBatch`` messages (5 frames x 20 objects) as fast as Mosquitto takes them, from the
-  first publish to the commit of the last batch;
+- a fresh database on the server of ``--database-url`` (asyncpg style; created, migrated and
+  dropped after);
+- the broker: by default a *private* Mosquitto (``/usr/sbin/mosquitto -c <tmp conf>`` on a free
+  port) with the settings recommended in ``docker/mosquitto/mosquitto.conf`` (no 1,000-message
+  queue limit, a large in-flight window), so that a system broker's defaults don't distort the
+  result; ``--mqtt-url mqtt://host:port`` uses an existing broker instead;
+- the ingest is the real ``aios ingest`` command in its own process (MQTT 5 shared
+  subscription, manual acks after commit, default batch size and 200 ms flush interval);
+- publishers are separate processes (paho, QoS 1) whose payloads are all encoded before the
+  timed phase, so neither their CPU nor the GIL is shared with the ingest.
+
+Prints one JSON object (medians over ``--runs`` runs, each on a fresh database and ingest):
+
+- ``stored_per_s``: detections stored per second while D devices publish ``DetectionBatch``
+  messages (5 frames x 20 objects) at ``--throughput-rate`` messages/s, from the first publish
+  to the moment the bench sees the last batch committed;
 - ``raw_copy_per_s``: the same rows loaded by asyncpg ``copy_records_to_table`` (same run, same
-  database, a table with the same columns, key and indexes); ``ratio_vs_copy``;
+  database, a table with the same columns, key and indexes, same batch size); ``ratio_vs_copy``;
 - ``orm_per_s``: per-row ORM inserts (``session.add`` + ``flush`` per row); ``ratio_vs_orm``;
 - ``latency_p50_ms`` / ``latency_p99_ms``: publish-to-commit at ``--rate`` messages/s (1 frame
-  x 5 objects each; the publish time is the frame's ``ts``, the commit time is taken by an
-  ingest observer after the flush committed).
+  x 5 objects each). Method: message ``i`` is scheduled at ``t0 + i / rate`` and that scheduled
+  time is written into its payload (the frame's ``ts``) before the timed phase; the publisher
+  sends it at that time (a publisher that falls behind makes the latency worse, never better).
+  The commit time is when the bench first sees the batch's ``(device_id, seq)`` row in
+  ``detection_batches`` (written in the same transaction as the detections), polling every
+  ``--poll-ms`` (default 10 ms) from its own connection: the figure is an upper bound, by at most
+  one polling interval plus one query. All processes share one clock.
 """
 
 from __future__ import annotations
@@ -25,31 +41,32 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg  # type: ignore[import-untyped]
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.db import migrate
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.db.models import Detection
 from aios.controlplane.settings import Settings
-from aios.controlplane.telemetry.ingest import IngestService
-from aios.controlplane.telemetry.records import DETECTION_COLUMNS, Accepted, detection_rows
+from aios.controlplane.telemetry.records import DETECTION_COLUMNS, detection_rows
 from aios.shared.codec import encode
 from aios.shared.messages import Detection as WireDetection
 from aios.shared.messages import DetectionBatch, FrameDetections
 from aios.shared.topics import Channel, build_topic
+from scripts.bench_mqtt import Publishers, private_broker, publish_all
 
 LABELS = ("person", "car", "truck", "bicycle", "dog")
+ORG = "benchorg"
+LATENCY_SEQ = 1_000_000
 
 
 def batch(device: str, seq: int, ts: float, frames: int, objects: int) -> DetectionBatch:
@@ -80,75 +97,61 @@ def batch(device: str, seq: int, ts: float, frames: int, objects: int) -> Detect
     )
 
 
-def publisher(mqtt: tuple[str, int]) -> paho.Client:
-    client = paho.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id="bench-pub-" + uuid.uuid4().hex[:8],
-        protocol=paho.MQTTv5,
-    )
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect(*mqtt)
-    client.loop_start()
-    return client
+async def stored(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT coalesce(sum(objects), 0) FROM detection_batches"))
 
 
-def publish_all(mqtt: tuple[str, int], messages: list[tuple[str, bytes]], rate: float) -> None:
-    """Publish with QoS 1; paced at ``rate`` messages/s (0: as fast as possible)."""
-    client = publisher(mqtt)
-    start = time.perf_counter()
-    infos = []
-    for i, (topic, payload) in enumerate(messages):
-        if rate:
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-        infos.append(client.publish(topic, payload, qos=1))
-    for info in infos:
-        info.wait_for_publish(timeout=60)
-    client.disconnect()
-    client.loop_stop()
-
-
-async def wait_for(ingest: IngestService, detections: int, timeout: float) -> float:
+async def wait_stored(conn: asyncpg.Connection, detections: int, timeout: float) -> float:
     deadline = time.monotonic() + timeout
-    while ingest.stats.detections_stored < detections:
+    while (n := await stored(conn)) < detections:
         if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"stored {ingest.stats.detections_stored} of {detections} in {timeout} s"
-            )
+            raise RuntimeError(f"stored {n} of {detections} in {timeout} s")
         await asyncio.sleep(0.01)
-    return time.perf_counter()
+    return time.time()
 
 
-async def run(args: argparse.Namespace) -> dict[str, object]:
+def start_ingest(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    aios = Path(sys.executable).with_name("aios")
+    cmd = [str(aios)] if aios.exists() else [sys.executable, "-m", "aios.controlplane.cli"]
+    with log.open("wb") as out:
+        return subprocess.Popen([*cmd, "ingest"], env={**os.environ, **env}, stderr=out)
+
+
+async def run(args: argparse.Namespace, mqtt_url: str, workdir: Path) -> dict[str, float]:
     admin = args.database_url
     name = f"aios_bench_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(admin)
     await conn.execute(f'CREATE DATABASE "{name}"')
     await conn.close()
     db_url = admin.rsplit("/", 1)[0] + f"/{name}"
-    parts = urlsplit(args.mqtt_url)
-    mqtt = (parts.hostname or "127.0.0.1", parts.port or 1883)
-    prefix = f"aiosbench/{uuid.uuid4().hex[:10]}"
-    settings = Settings.from_env(
-        {
-            "AIOS_DATA_DIR": tempfile.mkdtemp(),
-            "AIOS_SECRET_KEY": "bench",
-            "AIOS_DATABASE_URL": db_url.replace("postgresql://", "postgresql+asyncpg://", 1),
-            "AIOS_MQTT_URL": args.mqtt_url,
-            "AIOS_MQTT_TOPIC_PREFIX": prefix,
-            "AIOS_MQTT_CLIENT_ID": "bench-ingest-" + uuid.uuid4().hex[:8],
-            "AIOS_INGEST_BATCH_SIZE": str(args.batch_size),
-            "AIOS_INGEST_FLUSH_INTERVAL_MS": str(args.flush_ms),
-            "AIOS_INGEST_QUEUE_SIZE": "20000",
-        }
-    )
+    env = {
+        "AIOS_DATA_DIR": str(workdir),
+        "AIOS_SECRET_KEY": "bench",
+        "AIOS_DATABASE_URL": db_url.replace("postgresql://", "postgresql+asyncpg://", 1),
+        "AIOS_MQTT_URL": mqtt_url,
+        "AIOS_MQTT_TOPIC_PREFIX": f"aiosbench/{uuid.uuid4().hex[:10]}",
+        "AIOS_MQTT_CLIENT_ID": "bench-ingest-" + uuid.uuid4().hex[:8],
+        "AIOS_AUTO_REGISTER_DEVICES": "true",
+        "AIOS_LOG_LEVEL": "WARNING",
+        "AIOS_INGEST_BATCH_SIZE": str(args.batch_size),
+        "AIOS_INGEST_FLUSH_INTERVAL_MS": str(args.flush_ms),
+        "AIOS_INGEST_QUEUE_SIZE": "20000",
+    }
+    settings = Settings.from_env(env)
     engine = create_engine(settings)
+    ingest: subprocess.Popen[bytes] | None = None
     try:
         await migrate.upgrade(engine)
-        return await measure(args, settings, engine, db_url, mqtt, prefix)
+        ingest = start_ingest(env, workdir / f"ingest-{name}.log")
+        conn = await asyncpg.connect(db_url)
+        try:
+            return await measure(args, settings, conn, db_url, mqtt_url)
+        finally:
+            await conn.close()
     finally:
+        if ingest is not None:
+            ingest.terminate()
+            ingest.wait(30)
         await engine.dispose()
         conn = await asyncpg.connect(admin)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -156,34 +159,35 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 async def measure(
-    args: argparse.Namespace,
-    settings: Settings,
-    engine: AsyncEngine,
-    db_url: str,
-    mqtt: tuple[str, int],
-    prefix: str,
-) -> dict[str, object]:
-    commits: dict[tuple[str, int], float] = {}
-
-    def observe(accepted: object) -> None:
-        now = time.time()
-        for a in accepted:  # type: ignore[attr-defined]
-            if isinstance(a, Accepted) and isinstance(a.message, DetectionBatch):
-                commits.setdefault((a.device_id, a.message.seq), now)
-
-    ingest = IngestService(settings, engine)
-    ingest.observers.append(observe)
-    await ingest.start()
-    if not await ingest.subscriber.wait_connected(10):
-        raise RuntimeError("ingest did not connect")
-    org = "benchorg"
+    args: argparse.Namespace, settings: Settings, conn: asyncpg.Connection, db_url: str,
+    mqtt_url: str,
+) -> dict[str, float]:  # fmt: skip
+    parts = urlsplit(mqtt_url)
+    mqtt = (parts.hostname or "127.0.0.1", parts.port or 1883)
+    prefix = settings.mqtt_topic_prefix
     devices = [f"dev{d:04d}" for d in range(args.devices)]
-    # warm-up: registers the devices
-    warm = [(build_topic(org, d, Channel.DETECTIONS, prefix=prefix),
-             encode(batch(d, 0, time.time(), 1, 1))) for d in devices]  # fmt: skip
-    await asyncio.to_thread(publish_all, mqtt, warm, 0)
-    await wait_for(ingest, len(devices), 30)
+    topics = {d: build_topic(ORG, d, Channel.DETECTIONS, prefix=prefix) for d in devices}
+    # warm-up: the ingest subscribes (its session is new: wait until it takes messages), and
+    # the devices get registered
+    warm = [(topics[d], encode(batch(d, 0, time.time(), 1, 1))) for d in devices]
+    deadline = time.monotonic() + 30
+    while await stored(conn) < len(devices):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the ingest stored nothing in 30 s (see its log in the data dir)")
+        await asyncio.to_thread(publish_all, mqtt, warm)
+        await asyncio.sleep(1)
 
+    pubs = Publishers(mqtt, args.publishers)
+    try:
+        return await timed(args, conn, settings, pubs, devices, topics)
+    finally:
+        pubs.close()
+
+
+async def timed(
+    args: argparse.Namespace, conn: asyncpg.Connection, settings: Settings, pubs: Publishers,
+    devices: list[str], topics: dict[str, str],
+) -> dict[str, float]:  # fmt: skip
     # 1. throughput
     frames, objects = 5, 20
     per_device = max(1, int(args.seconds * args.throughput_rate / len(devices)))
@@ -194,98 +198,149 @@ async def measure(
         for d in devices:
             b = batch(d, s, now + s * 0.2, frames, objects)
             wire.append(b)
-            msgs.append((build_topic(org, d, Channel.DETECTIONS, prefix=prefix), encode(b)))
+            msgs.append((topics[d], encode(b)))
     total = len(msgs) * frames * objects
-    before = ingest.stats.detections_stored
+    before = await stored(conn)
     shards = [msgs[i :: args.publishers] for i in range(args.publishers)]
-    t0 = time.perf_counter()
-    pace = args.throughput_rate / args.publishers  # Mosquitto drops past max_queued_messages
-    threads = [threading.Thread(target=publish_all, args=(mqtt, sh, pace)) for sh in shards]
-    for t in threads:
-        t.start()
-    t1 = await wait_for(ingest, before + total, 120)
-    for t in threads:
-        t.join()
+    t0 = time.time() + 0.5  # the publishers are connected and idle until t0
+    pubs.start(shards, args.throughput_rate / args.publishers, t0)
+    t1 = await wait_stored(conn, before + total, 120)
+    await asyncio.to_thread(pubs.join, len(shards))
     stored_per_s = total / (t1 - t0)
 
     # 2. raw COPY of the same rows
-    rows = [r for b in wire for r in detection_rows(org, b)]
-    conn = await asyncpg.connect(db_url)
-    try:
-        await conn.execute("CREATE TABLE bench_copy (LIKE detections INCLUDING ALL)")
-        t0 = time.perf_counter()
-        for i in range(0, len(rows), args.batch_size * frames * objects):
-            async with conn.transaction():
-                await conn.copy_records_to_table(
-                    "bench_copy",
-                    records=rows[i : i + args.batch_size * frames * objects],
-                    columns=DETECTION_COLUMNS,
-                )
-        raw_copy_per_s = len(rows) / (time.perf_counter() - t0)
-    finally:
-        await conn.close()
+    rows = [r for b in wire for r in detection_rows(ORG, b)]
+    await conn.execute("CREATE TABLE bench_copy (LIKE detections INCLUDING ALL)")
+    c0 = time.perf_counter()
+    for i in range(0, len(rows), args.batch_size * frames * objects):
+        async with conn.transaction():
+            await conn.copy_records_to_table(
+                "bench_copy",
+                records=rows[i : i + args.batch_size * frames * objects],
+                columns=DETECTION_COLUMNS,
+            )
+    raw_copy_per_s = len(rows) / (time.perf_counter() - c0)
+    await conn.execute("DROP TABLE bench_copy")
 
     # 3. per-row ORM baseline
     orm_rows = [
         r for b in wire[: max(1, 2000 // (frames * objects))] for r in detection_rows("ormorg", b)
     ]
-    async with AsyncSession(engine) as session:
-        t0 = time.perf_counter()
-        for r in orm_rows:
-            values = dict(zip(DETECTION_COLUMNS, r, strict=True))
-            values["device_id"] = "orm-" + str(values["device_id"])
-            session.add(Detection(**values))
-            await session.flush()
-        await session.commit()
-        orm_per_s = len(orm_rows) / (time.perf_counter() - t0)
+    engine = create_engine(settings)
+    try:
+        async with AsyncSession(engine) as session:
+            c0 = time.perf_counter()
+            for r in orm_rows:
+                values = dict(zip(DETECTION_COLUMNS, r, strict=True))
+                values["device_id"] = "orm-" + str(values["device_id"])
+                session.add(Detection(**values))
+                await session.flush()
+            await session.commit()
+            orm_per_s = len(orm_rows) / (time.perf_counter() - c0)
+    finally:
+        await engine.dispose()
 
-    # 4. latency at --rate messages/s (ts in the payload = publish time, re-stamped when sent)
-    commits.clear()
+    # 4. latency at --rate messages/s: payloads stamped with their scheduled publish time
     n = int(args.rate * args.latency_seconds)
-    client = publisher(mqtt)
+    t0 = time.time() + 2.0  # encoding and handing over 10k payloads takes < 1 s here
     sent: dict[tuple[str, int], float] = {}
-    before = ingest.stats.detections_stored
+    lat_msgs: list[tuple[str, bytes]] = []
+    for i in range(n):
+        d = devices[i % len(devices)]
+        seq = LATENCY_SEQ + i // len(devices)
+        ts = t0 + i / args.rate
+        sent[(d, seq)] = ts
+        lat_msgs.append((topics[d], encode(batch(d, seq, ts, 1, 5))))
+    pubs.start([lat_msgs], args.rate, t0)
+    commits: dict[tuple[str, int], float] = {}
+    low = LATENCY_SEQ  # every seq below it is committed already
+    deadline = time.monotonic() + 120 + args.latency_seconds
+    while len(commits) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"latency: {len(commits)} of {n} committed")
+        found = await conn.fetch(
+            "SELECT device_id, seq FROM detection_batches WHERE seq >= $1", low
+        )
+        seen = time.time()
+        for r in found:
+            commits.setdefault((r["device_id"], r["seq"]), seen)
+        pending = [seq for key in sent if key not in commits for seq in (key[1],)]
+        low = min(pending, default=low)
+        await asyncio.sleep(args.poll_ms / 1000)
+    await asyncio.to_thread(pubs.join, 1)
+    lat = sorted((commits[k] - t) * 1000 for k, t in sent.items())
+    return {
+        "stored_per_s": stored_per_s,
+        "raw_copy_per_s": raw_copy_per_s,
+        "orm_per_s": orm_per_s,
+        "latency_p50_ms": statistics.median(lat),
+        "latency_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "latency_max_ms": lat[-1],
+        "latency_messages": float(len(lat)),
+        "throughput_messages": float(len(msgs)),
+        "detections": float(total),
+    }
 
-    def paced() -> None:
-        start = time.perf_counter()
-        infos = []
-        for i in range(n):
-            delay = start + i / args.rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            d = devices[i % len(devices)]
-            seq = 1_000_000 + i // len(devices)
-            ts = time.time()
-            sent[(d, seq)] = ts
-            payload = encode(batch(d, seq, ts, 1, 5))
-            infos.append(
-                client.publish(build_topic(org, d, Channel.DETECTIONS, prefix=prefix), payload, 1)
-            )
-        for info in infos:
-            info.wait_for_publish(timeout=60)
 
-    await asyncio.to_thread(paced)
-    await wait_for(ingest, before + n * 5, 120)
-    client.disconnect()
-    client.loop_stop()
-    await ingest.stop()
-    lat = sorted((commits[k] - t) * 1000 for k, t in sent.items() if k in commits)
+def summarize(
+    runs: list[dict[str, float]], args: argparse.Namespace, broker: str
+) -> dict[str, object]:
+    def med(key: str) -> float:
+        return float(statistics.median(r[key] for r in runs))
+
+    stored_per_s, copy, orm = med("stored_per_s"), med("raw_copy_per_s"), med("orm_per_s")
     return {
         "stored_per_s": round(stored_per_s),
-        "raw_copy_per_s": round(raw_copy_per_s),
-        "ratio_vs_copy": round(stored_per_s / raw_copy_per_s, 3),
-        "orm_per_s": round(orm_per_s),
-        "ratio_vs_orm": round(stored_per_s / orm_per_s, 1),
-        "latency_p50_ms": round(statistics.median(lat), 1),
-        "latency_p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1),
+        "raw_copy_per_s": round(copy),
+        "ratio_vs_copy": round(
+            float(
+                statistics.median(
+                    float(r["stored_per_s"]) / float(r["raw_copy_per_s"]) for r in runs
+                )
+            ),
+            3,
+        ),
+        "orm_per_s": round(orm),
+        "ratio_vs_orm": round(
+            float(
+                statistics.median(float(r["stored_per_s"]) / float(r["orm_per_s"]) for r in runs)
+            ),
+            1,
+        ),
+        "latency_p50_ms": round(med("latency_p50_ms"), 1),
+        "latency_p99_ms": round(med("latency_p99_ms"), 1),
+        "latency_max_ms": round(med("latency_max_ms"), 1),
+        "latency_p99_ms_runs": [round(r["latency_p99_ms"], 1) for r in runs],
         "latency_rate_msgs_per_s": args.rate,
-        "latency_messages": len(lat),
-        "throughput_messages": len(msgs),
-        "detections": total,
-        "devices": len(devices),
+        "latency_messages": int(runs[0]["latency_messages"]),
+        "throughput_messages": int(runs[0]["throughput_messages"]),
+        "detections": int(runs[0]["detections"]),
+        "devices": args.devices,
         "batch_size": args.batch_size,
+        "flush_ms": args.flush_ms,
+        "runs": len(runs),
+        "broker": broker,
+        "ingest": "aios ingest (own process)",
         "cpus": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="aios-bench-") as tmp:
+        workdir = Path(tmp)
+        broker_proc = None
+        mqtt_url = args.mqtt_url
+        if mqtt_url == "private":
+            broker_proc, mqtt_url = private_broker(workdir)
+        try:
+            runs = [await run(args, mqtt_url, workdir) for _ in range(args.runs)]
+        finally:
+            if broker_proc is not None:
+                broker_proc.terminate()
+                broker_proc.wait(10)
+        broker = "private mosquitto (recommended config)" if broker_proc else mqtt_url
+        return summarize(runs, args, broker)
 
 
 def main() -> int:
@@ -297,20 +352,24 @@ def main() -> int:
         help="asyncpg URL of a maintenance database on the server (a fresh one is created)",
     )
     parser.add_argument(
-        "--mqtt-url", default=os.environ.get("AIOS_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+        "--mqtt-url",
+        default="private",
+        help="'private' (default: start a Mosquitto with the recommended config) or mqtt://h:p",
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="throughput workload size")
     parser.add_argument("--rate", type=float, default=1000.0, help="messages/s for latency")
-    parser.add_argument("--latency-seconds", type=float, default=5.0)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--poll-ms", type=float, default=10.0)
     parser.add_argument("--devices", type=int, default=50)
     parser.add_argument(
-        "--throughput-rate", type=float, default=500.0, help="messages/s offered (100 det each)"
+        "--throughput-rate", type=float, default=1000.0, help="messages/s offered (100 det each)"
     )
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--flush-ms", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3, help="report the median of this many")
     args = parser.parse_args()
-    result = asyncio.run(run(args))
+    result = asyncio.run(main_async(args))
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0
 

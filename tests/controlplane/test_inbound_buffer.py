@@ -39,7 +39,8 @@ async def test_a_burst_from_another_thread_arrives_in_order_with_few_wakeups() -
 async def test_put_waits_while_full_and_resumes_when_the_consumer_takes() -> None:
     buf: InboundBuffer[int] = InboundBuffer(2)
     buf.bind(asyncio.get_running_loop())
-    assert buf.put(1, cancelled=lambda: False) and buf.put(2, cancelled=lambda: False)
+    assert buf.put(1, cancelled=lambda: False)
+    assert buf.put(2, cancelled=lambda: False)
     done = threading.Event()
 
     def third() -> None:
@@ -67,5 +68,25 @@ async def test_wait_times_out_empty() -> None:
     buf: InboundBuffer[int] = InboundBuffer(4)
     buf.bind(asyncio.get_running_loop())
     assert not await buf.wait(0.05)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="maxsize"):
         InboundBuffer[int](0)
+
+
+async def test_a_consumer_filling_a_batch_is_woken_once_the_batch_is_full() -> None:
+    buf: InboundBuffer[int] = InboundBuffer(100)
+    buf.bind(asyncio.get_running_loop())
+
+    def produce() -> None:
+        for i in range(10):
+            buf.put(i, cancelled=lambda: False)
+            time.sleep(0.005)
+
+    producer = threading.Thread(target=produce)
+    start = time.monotonic()
+    producer.start()
+    assert await buf.wait(5, items=10)
+    assert buf.qsize() == 10  # not woken by the first nine
+    assert time.monotonic() - start < 4
+    producer.join()
+    assert buf.take(100) == list(range(10))
+    assert not await buf.wait(0.05, items=5)

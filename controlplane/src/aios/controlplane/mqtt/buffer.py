@@ -11,6 +11,7 @@ a coroutine, a task and a cross-thread future (``run_coroutine_threadsafe(queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class InboundBuffer(Generic[T]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: asyncio.Event | None = None
         self._wake_pending = False
+        self._want = 1  # wake the consumer once this many items are there
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach the consumer's loop (call from that loop, before the first :meth:`wait`)."""
@@ -70,7 +72,7 @@ class InboundBuffer(Generic[T]):
         return True
 
     def _arm(self) -> bool:  # under the lock: one wake-up per burst
-        if self._wake_pending:
+        if self._wake_pending or len(self._items) < self._want:
             return False
         self._wake_pending = True
         return True
@@ -79,10 +81,8 @@ class InboundBuffer(Generic[T]):
         loop = self._loop
         if loop is None:
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # loop closed: nobody consumes any more
             loop.call_soon_threadsafe(self._wake)
-        except RuntimeError:  # loop closed: nobody is consuming any more
-            pass
 
     # --- consumer side (the event loop) ------------------------------------------------------
 
@@ -103,23 +103,30 @@ class InboundBuffer(Generic[T]):
                 self._ready.clear()
         return out
 
-    async def wait(self, timeout: float | None = None) -> bool:
-        """Wait until an item is there (at most ``timeout`` seconds); whether one is."""
+    async def wait(self, timeout: float | None = None, *, items: int = 1) -> bool:
+        """Wait until ``items`` items are there (at most ``timeout`` seconds); whether at least
+        one is. The producer wakes the loop only once that many are there, so a consumer that
+        is filling a batch is not woken once per message."""
         ready = self._ready
         if ready is None:
             raise RuntimeError("InboundBuffer.bind() was not called")
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        items = max(1, min(items, self.maxsize))
         while True:
             with self._lock:
-                if self._items:
+                if len(self._items) >= items:
+                    self._want = 1
                     return True
                 # a wake-up already scheduled still sets the event after this: none is lost
                 ready.clear()
+                self._want = items
             remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return False
             try:
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError
                 await asyncio.wait_for(ready.wait(), remaining)
             except TimeoutError:
-                return bool(self._items)
+                with self._lock:
+                    self._want = 1
+                    return bool(self._items)

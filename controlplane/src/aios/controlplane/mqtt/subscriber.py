@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -78,8 +77,12 @@ class MqttSubscriber:
             self._client.username_pw_set(
                 endpoint.username, endpoint.password.get() if endpoint.password else None
             )
-        if endpoint.tls:
-            self._client.tls_set_context(ssl.create_default_context())
+        if endpoint.tls:  # AIOS_MQTT_CA_FILE / _CLIENT_CERT_FILE / _CLIENT_KEY_FILE
+            try:
+                context = endpoint.ssl_context()
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                raise BrokerError(f"MQTT TLS setup failed: {exc}") from exc
+            self._client.tls_set_context(context)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -172,7 +175,11 @@ class MqttSubscriber:
         except UnicodeDecodeError:
             topic = msg._topic.decode("utf-8", "replace")
         item = Inbound(
-            topic=topic, payload=bytes(msg.payload), qos=msg.qos, mid=msg.mid, received_at=time.time()
+            topic=topic,
+            payload=bytes(msg.payload),
+            qos=msg.qos,
+            mid=msg.mid,
+            received_at=time.time(),
         )
         if msg.qos == 0:
             if not self._queue.offer(item):

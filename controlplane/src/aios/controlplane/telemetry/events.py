@@ -5,9 +5,12 @@ An event's lifecycle (``start`` -> ``update``... -> ``end`` under one ``id``) fo
 order-insensitive: ``started_at`` is the earliest time seen, ``ended_at`` the latest ``end``,
 and the descriptive fields (phase, severity, attributes...) come from the latest message. A
 replayed or reordered message therefore leaves the row as it was. The rows are read ``FOR
-UPDATE`` (PostgreSQL) before the merge, so concurrent ingest replicas never lose an update; no
-``ON CONFLICT`` is used, so a TimescaleDB hypertable (whose key includes ``started_at``) works
-the same.
+UPDATE`` (PostgreSQL, after a transaction-level advisory lock per ``(device_id, id)``, which
+also covers an event not stored yet) before the merge, so concurrent ingest replicas never lose
+an update nor store one event twice; no ``ON CONFLICT`` is used, so a TimescaleDB hypertable
+(whose key includes ``started_at``) works the same. When a late message moves ``started_at``
+earlier, the row is deleted and inserted again rather than updated (a hypertable cannot move a
+row between chunks by ``UPDATE``).
 
 Pipeline reports are stored as received (``pipeline_reports``, a redelivery is ignored); the
 pipelines domain reads them to follow deployments.
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -101,17 +104,37 @@ async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> int
     columns = [getattr(EventRecord, c.name) for c in EventRecord.__table__.columns]
     stmt = select(*columns).where(tuple_(EventRecord.device_id, EventRecord.id).in_(keys))
     if conn.dialect.name == "postgresql":
+        # FOR UPDATE cannot lock a row that does not exist yet, and a hypertable has no unique
+        # key on (device_id, id): a transaction lock per key, in key order, serializes replicas
+        # that see the same new event.
+        await conn.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+                " FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
+            ),
+            {"keys": [f"aios.event/{d}/{i}" for d, i in keys]},
+        )
         stmt = stmt.order_by(EventRecord.device_id, EventRecord.id).with_for_update()
     existing = {(r.device_id, r.id): dict(r._mapping) for r in await conn.execute(stmt)}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    moved: list[tuple[str, str]] = []
     for key in keys:
         if key not in existing:
             inserts.append(folded[key])
             continue
         merged = merge_event(existing[key], folded[key])
-        if merged != existing[key]:
+        if merged["started_at"] != existing[key]["started_at"]:
+            # an earlier message arrived late: the row's time changes. A TimescaleDB chunk
+            # rejects an UPDATE that moves a row out of its time range, so delete and insert.
+            moved.append(key)
+            inserts.append(merged)
+        elif merged != existing[key]:
             updates.append({**merged, "b_device_id": key[0], "b_id": key[1]})
+    if moved:
+        await conn.execute(
+            delete(EventRecord).where(tuple_(EventRecord.device_id, EventRecord.id).in_(moved))
+        )
     if inserts:
         await conn.execute(insert(EventRecord), inserts)
     if updates:

@@ -2,7 +2,8 @@
 
 One asyncio task collects messages until ``batch_size`` of them or ``flush_interval`` after the
 first one was *received* (its time in the MQTT thread, so time spent waiting while the previous
-flush ran counts: a message never waits more than one interval plus one flush), classifies them (:func:`~aios.controlplane.telemetry.records.classify`), writes them in
+flush ran counts: a message never waits more than one interval plus one flush), classifies them
+(:func:`~aios.controlplane.telemetry.records.classify`), writes them in
 one transaction (:class:`~aios.controlplane.telemetry.store.TelemetryStore`) and only then
 acknowledges them to the broker. When the database fails, the same flush is retried with backoff
 and nothing is acknowledged: the queue fills, the MQTT thread waits, the broker holds the rest;
@@ -141,7 +142,7 @@ class IngestService:
             remaining = deadline - time.time()
             if remaining <= 0 or self._stopping.is_set():
                 break
-            if await self.queue.wait(remaining):
+            if await self.queue.wait(remaining, items=size - len(items)):
                 items.extend(self.queue.take(size - len(items)))
         return items
 
