@@ -90,10 +90,10 @@ def merge_event(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> int:
-    """Merge the flush's events into ``events``; how many rows were inserted or changed."""
+async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> list[dict[str, Any]]:
+    """Merge the flush's events into ``events``; the rows inserted or changed (as stored)."""
     if not events:
-        return 0
+        return []
     folded: dict[tuple[str, str], dict[str, Any]] = {}
     for a in events:
         assert isinstance(a.message, Event)
@@ -148,7 +148,7 @@ async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> int
             .values(values),
             updates,
         )
-    return len(inserts) + len(updates)
+    return inserts + [{k: v for k, v in u.items() if not k.startswith("b_")} for u in updates]
 
 
 async def store_reports(conn: AsyncConnection, reports: Sequence[Accepted]) -> int:

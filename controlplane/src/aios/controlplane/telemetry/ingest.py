@@ -87,7 +87,11 @@ class IngestService:
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
         self.settings = settings
         self.stats = IngestStats()
-        self.store = TelemetryStore(engine, auto_register=settings.auto_register_devices)
+        self.store = TelemetryStore(
+            engine,
+            auto_register=settings.auto_register_devices,
+            webhook_cooldown_s=settings.webhook_cooldown_s,
+        )
         self.queue: InboundBuffer[Inbound] = InboundBuffer(settings.ingest_queue_size)
         self.subscriber = MqttSubscriber(
             settings.mqtt_endpoint(),

@@ -38,6 +38,7 @@ from aios.controlplane.db.models import (
     Organization,
 )
 from aios.controlplane.db.storage.backend import StorageKind, detect_kind
+from aios.controlplane.telemetry.announce import announce_events, announce_reports
 from aios.controlplane.telemetry.events import store_events, store_reports
 from aios.controlplane.telemetry.records import (
     Accepted,
@@ -68,10 +69,16 @@ class TelemetryStore:
     """Writes flushes of accepted messages and dead letters; see the module docstring."""
 
     def __init__(
-        self, engine: AsyncEngine, *, auto_register: bool, sink: DetectionSink | None = None
+        self,
+        engine: AsyncEngine,
+        *,
+        auto_register: bool,
+        sink: DetectionSink | None = None,
+        webhook_cooldown_s: float = 300.0,
     ) -> None:
         self.engine = engine
         self.auto_register = auto_register
+        self.webhook_cooldown_s = webhook_cooldown_s
         self.dialect = engine.dialect.name
         self.sink = sink or sink_for(self.dialect)
         # TimescaleDB's continuous aggregates replace the rollup tables (see write())
@@ -95,12 +102,12 @@ class TelemetryStore:
             ok = await self._check_devices(conn, accepted, dead_rows)
             batches = [a for a in ok if isinstance(a.message, DetectionBatch)]
             await self._store_batches(conn, batches, result)
-            result.events = await store_events(
-                conn, [a for a in ok if isinstance(a.message, Event)]
-            )
-            result.reports = await store_reports(
-                conn, [a for a in ok if isinstance(a.message, PipelineReport)]
-            )
+            changed = await store_events(conn, [a for a in ok if isinstance(a.message, Event)])
+            await announce_events(conn, changed, cooldown_s=self.webhook_cooldown_s)
+            result.events = len(changed)
+            reports = [a for a in ok if isinstance(a.message, PipelineReport)]
+            result.reports = await store_reports(conn, reports)
+            await announce_reports(conn, reports)
             await self._update_devices(conn, ok, result)
             if dead_rows:
                 await conn.execute(insert(DeadLetter), [d.as_params() for d in dead_rows])
