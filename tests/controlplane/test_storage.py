@@ -1,7 +1,8 @@
 """Storage strategy: rollups and events at ingest, retention/partitions, TimescaleDB SQL.
 
-Plain PostgreSQL and SQLite run for real; the TimescaleDB path (extension not installed here)
-is checked through the SQL it emits.
+Plain PostgreSQL and SQLite run for real. The TimescaleDB path runs for real when the test
+server preloads the extension (``AIOS_TEST_PG_URL`` pointing at such a server; the PostgreSQL
+cases then take that path); otherwise it is checked through the SQL it emits.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import TableClause, column, func, insert, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db import migrate
@@ -27,7 +28,7 @@ from aios.controlplane.db.models import (
     PipelineReportRecord,
 )
 from aios.controlplane.db.storage import timescale
-from aios.controlplane.db.storage.backend import Storage, StorageKind, StoragePolicy
+from aios.controlplane.db.storage.backend import Storage, StorageKind, StoragePolicy, detect_kind
 from aios.controlplane.db.storage.partitions import PARTITION_SCHEMA
 from aios.controlplane.mqtt.subscriber import Inbound
 from aios.controlplane.telemetry.events import event_row, merge_event
@@ -72,6 +73,13 @@ def _event(device: str, eid: str, phase: str, ts: float, severity: str = "warnin
     return encode(msg)
 
 
+def _rollup(name: str, kind: StorageKind) -> TableClause:
+    """A rollup table, or on TimescaleDB the continuous aggregate that stands in for it."""
+    if kind is StorageKind.TIMESCALE:
+        name = timescale.cagg_name(name)
+    return table(name, *(column(c) for c in ("org_id", "bucket", "device_id", "label", "count")))
+
+
 async def test_rollups_count_each_stored_batch_once(engine: AsyncEngine) -> None:
     org, device = "org-" + uuid.uuid4().hex[:8], "dev-" + uuid.uuid4().hex[:8]
     ts = NOW.timestamp()
@@ -82,23 +90,41 @@ async def test_rollups_count_each_stored_batch_once(engine: AsyncEngine) -> None
     await _write(engine, det)
     await _write(engine, det[:2])  # a redelivery: no double count
     async with engine.connect() as conn:
+        kind = await conn.run_sync(detect_kind)
+        m = _rollup(DetectionCount1m.__tablename__, kind).c
+        h = _rollup(DetectionCount1h.__tablename__, kind).c
         minute = dict(
             (
                 await conn.execute(
-                    select(DetectionCount1m.label, func.sum(DetectionCount1m.count))
-                    .where(DetectionCount1m.device_id == device)
-                    .group_by(DetectionCount1m.label)
+                    select(m.label, func.sum(m.count))
+                    .where(m.device_id == device)
+                    .group_by(m.label)
                 )
             ).all()
         )
-        hour = await conn.scalar(
-            select(func.sum(DetectionCount1h.count)).where(DetectionCount1h.device_id == device)
-        )
+        hour = await conn.scalar(select(func.sum(h.count)).where(h.device_id == device))
         raw = await conn.scalar(
             select(func.count()).select_from(Detection).where(Detection.device_id == device)
         )
     assert minute == {"person": 8, "car": 4}  # objects 0, 2 are persons, 1 is a car
     assert hour == raw == 12
+
+
+async def test_event_start_arriving_late_moves_the_row(engine: AsyncEngine) -> None:
+    """A late ``start`` moves ``started_at`` 40 days back (across a TimescaleDB chunk)."""
+    org, device = "org-" + uuid.uuid4().hex[:8], "dev-" + uuid.uuid4().hex[:8]
+    t1 = NOW.timestamp()
+    t0 = t1 - 40 * 86400
+    await _write(engine, [_inbound(org, device, Channel.EVENTS, _event(device, "e", "update", t1))])
+    await _write(engine, [_inbound(org, device, Channel.EVENTS, _event(device, "e", "start", t0))])
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(select(EventRecord).where(EventRecord.device_id == device))
+        ).all()
+    start, last = datetime.fromtimestamp(t0, UTC), datetime.fromtimestamp(t1, UTC)
+    assert [(r.id, r.phase, r.started_at, r.last_ts) for r in rows] == [
+        ("e", "update", start, last)
+    ]
 
 
 STEPS = (("start", 10.0, "info"), ("update", 20.0, "warning"), ("end", 30.0, "critical"))
@@ -191,8 +217,10 @@ def _det(device: str, seq: int, ts: datetime) -> dict[str, object]:
 async def test_retention_and_partitions(fresh_engine: AsyncEngine) -> None:
     storage = Storage(fresh_engine, StoragePolicy(detections_retention_days=30))
     kind = await storage.kind()
-    assert kind is (
-        StorageKind.SQLITE if fresh_engine.dialect.name == "sqlite" else StorageKind.PARTITIONED
+    assert kind in (
+        (StorageKind.SQLITE,)
+        if fresh_engine.dialect.name == "sqlite"
+        else (StorageKind.PARTITIONED, StorageKind.TIMESCALE)
     )
     old, new = NOW - timedelta(days=40), NOW - timedelta(hours=1)
     if kind is StorageKind.PARTITIONED:  # a partition for the old day, as if made back then
@@ -234,6 +262,35 @@ async def test_retention_and_partitions(fresh_engine: AsyncEngine) -> None:
             )
     assert list(seqs) == [2]
     assert list(buckets) == [new]
+    if kind is StorageKind.TIMESCALE:
+        assert report.partitions_dropped >= 1  # the old day's chunk
+        jobs_sql = text(
+            "SELECT job_id, hypertable_name, proc_name, config FROM timescaledb_information.jobs"
+            " WHERE hypertable_schema = current_schema() ORDER BY job_id"
+        )
+        async with fresh_engine.connect() as conn:
+            jobs = (await conn.execute(jobs_sql)).all()
+        assert {(j.hypertable_name, j.proc_name) for j in jobs} == {
+            ("detections", "policy_compression"),
+            ("detections", "policy_retention"),
+            ("events", "policy_compression"),
+            ("events", "policy_retention"),
+            ("detection_counts_1m_cagg", "policy_refresh_continuous_aggregate"),
+            ("detection_counts_1m_cagg", "policy_retention"),
+            ("detection_counts_1h_cagg", "policy_refresh_continuous_aggregate"),
+            ("detection_counts_1h_cagg", "policy_retention"),
+        }
+        await storage.maintain(NOW)  # unchanged settings: the same jobs
+        await Storage(fresh_engine, StoragePolicy(detections_retention_days=14)).maintain(NOW)
+        async with fresh_engine.connect() as conn:
+            after = (await conn.execute(jobs_sql)).all()
+        before = {(j.job_id, j.hypertable_name, j.proc_name) for j in jobs}
+        changed = {(j[1], j[2]) for j in after if (j.job_id, j[1], j[2]) not in before}
+        assert changed == {
+            ("detections", "policy_retention"),
+            ("detection_counts_1m_cagg", "policy_retention"),
+        }
+        assert all(j.config["drop_after"] == "14 days" for j in after if (j[1], j[2]) in changed)
     if kind is StorageKind.PARTITIONED:
         assert report.partitions_dropped == 5  # the old day -1 .. +3
         days = [NOW.date() + timedelta(days=d) for d in range(-1, 4)]

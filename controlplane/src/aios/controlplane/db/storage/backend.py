@@ -1,17 +1,16 @@
 """The one storage interface: which backend a database is, and its periodic maintenance.
 
-:func:`detect_kind` answers ``timescale`` (the extension is installed in the database),
+:func:`detect_kind` answers ``timescale`` (the extension is installed in this database,
+per ``pg_extension``: a server that merely offers it counts as plain PostgreSQL),
 ``partitioned`` (plain PostgreSQL) or ``sqlite``. :class:`Storage` holds the retention settings
 and runs :meth:`Storage.maintain` (called by the maintenance job, the benchmarks and tests):
 
-========== ================================= ========================= =====================
-backend    detections retention              rollups (1m, 1h)          events retention
-========== ================================= ========================= =====================
-timescale  ``add_retention_policy`` (chunks) continuous aggregates     ``add_retention_policy``
-partitioned daily partitions dropped,        tables, at ingest;        ``DELETE``
-           created ahead                     ``DELETE`` when expired
-sqlite     ``DELETE``                        tables, at ingest         ``DELETE``
-========== ================================= ========================= =====================
+- ``timescale``: detections and events are hypertables; their retention (and the continuous
+  aggregates' that replace the rollup tables) is a TimescaleDB policy, and ``maintain`` also drops
+  the chunks past retention at once (``drop_chunks``) and replaces a policy whose setting changed;
+- ``partitioned``: daily partitions of detections created ahead and dropped for retention;
+  rollup tables maintained at ingest, expired rows and events deleted;
+- ``sqlite``: expired detections, rollup rows and events deleted.
 
 The 1-minute rollup is kept as long as detections, the 1-hour rollup as long as events.
 """
@@ -20,11 +19,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import weakref
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from sqlalchemy import Connection, delete
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, Engine, delete
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aios.controlplane.db.models import (
     Detection,
@@ -74,6 +74,23 @@ def detect_kind(conn: Connection) -> StorageKind:
     return StorageKind.TIMESCALE if timescale_installed(conn) else StorageKind.PARTITIONED
 
 
+# engine -> its database's kind; weak, so a disposed and dropped engine leaves no entry
+_KINDS: weakref.WeakKeyDictionary[Engine, StorageKind] = weakref.WeakKeyDictionary()
+
+
+async def cached_kind(conn: AsyncConnection) -> StorageKind:
+    """:func:`detect_kind`, asked once per engine rather than once per request.
+
+    The kind only changes when migration ``0003_storage`` runs (before anything reads
+    detections), so hot read paths such as the dashboard analytics use this one.
+    """
+    engine = conn.sync_engine
+    kind = _KINDS.get(engine)
+    if kind is None:
+        kind = _KINDS[engine] = await conn.run_sync(detect_kind)
+    return kind
+
+
 class StoragePolicy(msgspec.Struct, frozen=True, kw_only=True):
     detections_retention_days: int = 30
     events_retention_days: int = 365
@@ -118,12 +135,18 @@ class Storage:
         kind = detect_kind(conn)
         det_cutoff = now - timedelta(days=self.policy.detections_retention_days)
         evt_cutoff = now - timedelta(days=self.policy.events_retention_days)
-        if kind is StorageKind.TIMESCALE:
-            for sql in timescale.policy_sql(self.policy.timescale()):
-                conn.exec_driver_sql(sql)
-            return MaintenanceReport(kind=kind)
         created = dropped = deleted = 0
-        if kind is StorageKind.PARTITIONED:
+        if kind is StorageKind.TIMESCALE:
+            # Policies are replaced only when a setting changed (replacing one starts a new job
+            # and loses its history); chunks past retention are dropped now, as elsewhere.
+            for job in timescale.policy_jobs(self.policy.timescale()):
+                if conn.exec_driver_sql(timescale.job_matches_sql(job)).first() is None:
+                    for sql in job.sql():
+                        conn.exec_driver_sql(sql)
+            for sql in timescale.drop_chunks_sql(det_cutoff.isoformat(), evt_cutoff.isoformat()):
+                dropped += len(conn.exec_driver_sql(sql).all())
+            # the rollup tables are unused (the continuous aggregates replace them): no-ops
+        elif kind is StorageKind.PARTITIONED:
             created = partitions.ensure_partitions(
                 conn,
                 now,
@@ -139,9 +162,10 @@ class Storage:
         deleted += conn.execute(
             delete(DetectionCount1h).where(DetectionCount1h.bucket < evt_cutoff)
         ).rowcount
-        deleted += conn.execute(
-            delete(EventRecord).where(EventRecord.started_at < evt_cutoff)
-        ).rowcount
+        if kind is not StorageKind.TIMESCALE:
+            deleted += conn.execute(
+                delete(EventRecord).where(EventRecord.started_at < evt_cutoff)
+            ).rowcount
         return MaintenanceReport(
             kind=kind, partitions_created=created, partitions_dropped=dropped, rows_deleted=deleted
         )
