@@ -60,6 +60,30 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
     raise SystemExit(f"the control plane did not answer on {url}; see {WORK}/aios.log")
 
 
+def _operator(base: str) -> tuple[str, dict[str, str]]:
+    """Register a demo organization and its owner; their org id and auth header."""
+    email, password = f"demo-{int(time.time())}@example.com", "demo password 123"
+    reg = httpx.post(
+        f"{base}/api/v1/auth/register",
+        timeout=30,
+        json={
+            "email": email,
+            "password": password,
+            "full_name": "Demo Operator",
+            "organization_name": "Demo",
+        },
+    )
+    reg.raise_for_status()
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+    login.raise_for_status()
+    console.print(f"Registered [bold]{email}[/] / {password!r} (organization Demo)")
+    return reg.json()["organization"]["id"], {
+        "Authorization": f"Bearer {login.json()['access_token']}"
+    }
+
+
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     api_port, mqtt_port = _free_port(), _free_port()
@@ -72,6 +96,8 @@ def main() -> None:
         "AIOS_DATA_DIR": str(WORK / "controlplane"),
         "AIOS_MQTT_URL": "embedded",
         "AIOS_EMBEDDED_MQTT_PORT": str(mqtt_port),
+        # the demo's agent is configured by hand, not enrolled: demos only
+        "AIOS_EMBEDDED_MQTT_ANONYMOUS": "true",
     }
     subprocess.run([BIN / "aios", "db", "upgrade"], env=env, check=True)
     log = (WORK / "aios.log").open("wb")
@@ -82,18 +108,24 @@ def main() -> None:
     agent: subprocess.Popen[bytes] | None = None
     try:
         _wait_ready(f"{base}/health", server)
-        console.print(f"[bold green]Control plane[/] on {base} (API docs: {base}/docs), "
-                      f"embedded MQTT broker on 127.0.0.1:{mqtt_port}")
+        console.print(
+            f"[bold green]Control plane[/] on {base} (API docs: {base}/docs), "
+            f"embedded MQTT broker on 127.0.0.1:{mqtt_port}"
+        )
+        org_id, auth = _operator(base)
         config: dict[str, Any] = {
-            "device": {"org_id": "demo", "device_id": "gateway-1"},
+            "device": {"org_id": org_id, "device_id": "gateway-1"},
             "mqtt": {"url": f"mqtt://127.0.0.1:{mqtt_port}", "protocol": "3.1.1"},
             "heartbeat_interval_s": 5,
             "state_dir": str(WORK / "agent-state"),
             "pipeline": {
                 "name": "demo",
                 "nodes": [
-                    {"id": "cam", "type": "source",
-                     "params": {"kind": "file", "uri": str(video), "loop": True}},
+                    {
+                        "id": "cam",
+                        "type": "source",
+                        "params": {"kind": "file", "uri": str(video), "loop": True},
+                    },
                     {"id": "det", "type": "detect", "params": {"model": _model(), "every_n": 3}},
                     {"id": "out", "type": "sink", "params": {"kind": "mqtt_detections"}},
                 ],
@@ -107,9 +139,11 @@ def main() -> None:
             stdout=(WORK / "agent.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
-        console.print(f"[bold green]Agent[/] gateway-1 on {video.name} for {SECONDS:.0f} s "
-                      f"(config: {config_path})")
-        _follow(base, agent)
+        console.print(
+            f"[bold green]Agent[/] gateway-1 on {video.name} for {SECONDS:.0f} s "
+            f"(config: {config_path})"
+        )
+        _follow(base, agent, auth)
     finally:
         for proc in (agent, server):
             if proc is not None and proc.poll() is None:
@@ -120,12 +154,14 @@ def main() -> None:
                     proc.kill()
 
 
-def _follow(base: str, agent: subprocess.Popen[bytes]) -> None:
+def _follow(base: str, agent: subprocess.Popen[bytes], auth: dict[str, str]) -> None:
     seen: set[tuple[str, str, float]] = set()
     labels: Counter[str] = Counter()
     while agent.poll() is None:
         time.sleep(3)
-        page = httpx.get(f"{base}/api/v1/dashboard/detections", params={"limit": 200}, timeout=10)
+        page = httpx.get(
+            f"{base}/api/v1/dashboard/detections", params={"limit": 200}, headers=auth, timeout=10
+        )
         page.raise_for_status()
         fresh = []
         for item in page.json()["items"]:
@@ -139,9 +175,13 @@ def _follow(base: str, agent: subprocess.Popen[bytes]) -> None:
             for col in ("time", "device", "label", "conf", "xyxy (normalized)"):
                 table.add_column(col)
             for item in fresh[:8]:
-                table.add_row(str(item["ts"]), item["device_id"], item["label"],
-                              f"{item['confidence']:.2f}",
-                              " ".join(f"{v:.3f}" for v in item["xyxy"]))
+                table.add_row(
+                    str(item["ts"]),
+                    item["device_id"],
+                    item["label"],
+                    f"{item['confidence']:.2f}",
+                    " ".join(f"{v:.3f}" for v in item["xyxy"]),
+                )
             console.print(table)
     if agent.returncode != 0:
         raise SystemExit(f"the agent exited with {agent.returncode}; see {WORK}/agent.log")

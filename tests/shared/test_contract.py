@@ -17,8 +17,15 @@ import pytest
 from aios.shared import codec
 from aios.shared import messages as m
 from aios.shared.codec import Rejection, RejectReason, decode_message, encode
+from aios.shared.enrollment import Enrollment, EnrollRequest, HardwareFacts, MqttCredentials
+from aios.shared.live import (
+    DeviceStatusUpdate,
+    LiveMessage,
+    NewEvent,
+    PipelineStatusUpdate,
+)
 from aios.shared.pipeline import decode_pipeline
-from aios.shared.topics import Channel
+from aios.shared.topics import Channel, device_client_id
 
 PINNED = Path(__file__).parent / "data" / "contract_schema.json"
 
@@ -172,3 +179,121 @@ def test_schema_is_pinned() -> None:
         "the wire contract changed: if intended, run `uv run python -m tests.shared.pin_schema`, "
         "review the diff and bump SCHEMA_VERSION for breaking changes"
     )
+
+
+# -- HTTP bodies (enrollment) and live WebSocket messages ------------------------------------
+
+ENROLL_REQUEST = EnrollRequest(
+    token="aios_enr_secret-token",
+    name="jetson-01",
+    hardware=HardwareFacts(
+        hostname="jetson-01",
+        arch="aarch64",
+        os="Linux 5.15",
+        cpu_count=6,
+        memory_mb=7620,
+        accelerator="Orin",
+        agent_version="0.1.0",
+    ),
+)
+ENROLLMENT = Enrollment(
+    device_id="3f2a9c",
+    org_id="org-1",
+    mqtt=MqttCredentials(
+        url="mqtts://broker.example:8883",
+        username="3f2a9c@org-1",
+        password="aios_dev_very-secret",
+        topic_prefix="aios",
+    ),
+)
+HTTP_BODIES: list[EnrollRequest | Enrollment] = [ENROLL_REQUEST, ENROLLMENT]
+LIVE_SAMPLES: list[LiveMessage] = [
+    DeviceStatusUpdate(
+        org_id="org-1",
+        device_id="dev-1",
+        status="offline",
+        previous="online",
+        reason="missed heartbeats",
+        changed_at=1_700_000_000.0,
+    ),
+    NewEvent(
+        org_id="org-1",
+        device_id="dev-1",
+        event_id="e-1",
+        stream_id="cam",
+        event_type="intrusion",
+        severity="critical",
+        phase="start",
+        ts=1_700_000_001.0,
+        snapshot_url="/api/v1/dashboard/events/e-1/snapshot",
+    ),
+    PipelineStatusUpdate(
+        org_id="org-1",
+        device_id="dev-1",
+        pipeline_id="p-1",
+        deployment_id=None,
+        version=4,
+        status="rolled_back",
+        error="camera 'cam' did not open",
+    ),
+]
+
+
+@pytest.mark.parametrize("body", HTTP_BODIES, ids=lambda b: type(b).__name__)
+def test_http_bodies_round_trip_and_ignore_unknown_fields(
+    body: EnrollRequest | Enrollment,
+) -> None:
+    data = msgspec.json.encode(body)
+    assert json.loads(data)["v"] == m.SCHEMA_VERSION
+    assert msgspec.json.decode(data, type=type(body)) == body
+    doc = json.loads(data)
+    doc["added_in_a_later_release"] = {"nested": [1]}
+    doc["hardware" if isinstance(body, EnrollRequest) else "mqtt"]["later"] = True
+    assert msgspec.json.decode(json.dumps(doc).encode(), type=type(body)) == body
+
+
+def test_enrollment_secrets_stay_out_of_reprs() -> None:
+    assert ENROLL_REQUEST.token not in repr(ENROLL_REQUEST)
+    assert ENROLLMENT.mqtt.password not in repr(ENROLLMENT)
+    assert ENROLLMENT.mqtt.username in repr(ENROLLMENT)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [(("token",), ""), (("hardware", "hostname"), ""), (("hardware", "cpu_count"), -1)],
+    ids=["empty-token", "empty-hostname", "negative-cpus"],
+)
+def test_enroll_request_is_validated(path: tuple[str, ...], value: object) -> None:
+    doc = json.loads(msgspec.json.encode(ENROLL_REQUEST))
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(msgspec.ValidationError, match=path[-1]):
+        msgspec.json.decode(json.dumps(doc).encode(), type=EnrollRequest)
+
+
+@pytest.mark.parametrize("msg", LIVE_SAMPLES, ids=lambda s: type(s).__name__)
+def test_live_messages_round_trip(msg: LiveMessage) -> None:
+    data = msgspec.json.encode(msg)
+    doc = json.loads(data)
+    assert doc["v"] == 1
+    assert doc["org_id"] == "org-1"
+    assert msgspec.json.decode(data, type=LiveMessage) == msg
+    doc["added_in_a_later_release"] = 1
+    assert msgspec.json.decode(json.dumps(doc).encode(), type=LiveMessage) == msg
+
+
+def test_contract_schema_covers_http_bodies_and_live_messages() -> None:
+    schema = codec.contract_schema()
+    defs = schema["$defs"]
+    assert isinstance(defs, dict)
+    for name in ("EnrollRequest", "Enrollment", "MqttCredentials", "HardwareFacts"):
+        assert name in defs
+    for name in ("DeviceStatusUpdate", "NewEvent", "PipelineStatusUpdate"):
+        assert name in defs
+
+
+def test_device_client_ids_are_unambiguous() -> None:
+    assert device_client_id("a-b", "c") != device_client_id("a", "b-c")
+    assert device_client_id("org-1", "dev-1") == "aios:org-1:dev-1"

@@ -112,7 +112,7 @@ async def test_enrollment_single_use(
     body = enrolled.json()
     assert body["org_id"] == owner.org_id
     assert body["mqtt"]["topic_prefix"] == api_settings.mqtt_topic_prefix
-    assert body["mqtt"]["username"] == body["device_id"]
+    assert body["mqtt"]["username"] == f"{body['device_id']}@{owner.org_id}"
     assert body["mqtt"]["url"].startswith("mqtt://")
     assert "@" not in body["mqtt"]["url"]
 

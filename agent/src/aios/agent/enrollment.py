@@ -1,7 +1,6 @@
 """Enrollment: exchange a one-time token for device credentials (``POST /api/v1/fleet/enroll``).
 
-The request and response shapes mirror the control plane's ``EnrollRequest`` / ``Enrollment``
-(``aios.controlplane.fleet.schemas``; the agent never imports the control plane). Unknown
+The request and response bodies are the contract's (:mod:`aios.shared.enrollment`). Unknown
 response fields are ignored so that a newer control plane does not break an older agent.
 HTTP goes through :mod:`urllib.request` (no extra dependency); its errors are translated to
 :class:`EnrollmentError` here. The token and the returned password are never logged.
@@ -24,6 +23,9 @@ import psutil
 from aios.agent.credentials import BrokerCredentials, DeviceCredentials
 from aios.agent.errors import AgentError
 from aios.agent.version import AGENT_VERSION
+from aios.shared.enrollment import Enrollment, EnrollRequest, HardwareFacts
+
+__all__ = ["EnrollRequest", "EnrollmentError", "HardwareFacts", "enroll", "hardware_facts"]
 
 ENROLL_PATH = "/api/v1/fleet/enroll"
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
@@ -32,38 +34,6 @@ DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
 
 class EnrollmentError(AgentError):
     """Enrollment was refused or the control plane could not be reached."""
-
-
-class HardwareFacts(msgspec.Struct, frozen=True, kw_only=True):
-    hostname: str
-    arch: str = ""
-    os: str = ""
-    cpu_count: int | None = None
-    memory_mb: int | None = None
-    accelerator: str | None = None
-    agent_version: str | None = None
-
-
-class EnrollRequest(msgspec.Struct, frozen=True, kw_only=True):
-    token: str
-    hardware: HardwareFacts
-    name: str | None = None
-
-    def __repr__(self) -> str:
-        return f"EnrollRequest(token=***, hardware={self.hardware!r}, name={self.name!r})"
-
-
-class _MqttCredentials(msgspec.Struct, frozen=True, kw_only=True):
-    url: str
-    username: str
-    password: str
-    topic_prefix: str
-
-
-class _Enrollment(msgspec.Struct, frozen=True, kw_only=True):
-    device_id: str
-    org_id: str
-    mqtt: _MqttCredentials
 
 
 def accelerator() -> str | None:
@@ -154,7 +124,7 @@ def enroll(
         reason = getattr(exc, "reason", exc)
         raise EnrollmentError(f"cannot reach the control plane at {base}: {reason}") from None
     try:
-        answer = msgspec.json.decode(payload, type=_Enrollment)
+        answer = msgspec.json.decode(payload, type=Enrollment)
     except msgspec.DecodeError as exc:
         raise EnrollmentError(f"unexpected enrollment response from {base}: {exc}") from None
     return DeviceCredentials(

@@ -32,11 +32,16 @@ from aios.controlplane.accounts.dependencies import (
     auth_middleware,
     token_codec,
 )
+from aios.controlplane.brokers import controllers as brokers
+from aios.controlplane.brokers.controllers import emqx_dependencies
+from aios.controlplane.brokers.emqx import EmqxPolicy
+from aios.controlplane.brokers.provisioning import DeviceCredentialsProvisioner
 from aios.controlplane.dashboard import controllers as dashboard
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.db.scoped_session import scoped_sessionmaker
 from aios.controlplane.error_handlers import EXCEPTION_HANDLERS
 from aios.controlplane.fleet import controllers as fleet
+from aios.controlplane.fleet.broker_credentials import provide_broker_credentials
 from aios.controlplane.jobs.scheduler import Job
 from aios.controlplane.live import controllers as live
 from aios.controlplane.live.hub import LiveHub
@@ -59,6 +64,7 @@ DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     dashboard.ROUTES,
     live.ROUTES,
     notifications.ROUTES,
+    brokers.ROUTES,
 )
 
 
@@ -68,13 +74,16 @@ def create_app(
     engine: AsyncEngine | None = None,
     config_publisher: ConfigPublisher | None = None,
     run_ingest: bool | None = None,
+    provisioner: DeviceCredentialsProvisioner | None = None,
 ) -> Litestar:
     """The Litestar application for ``settings``.
 
     ``engine`` defaults to one built from ``settings.database_url``; ``run_ingest`` defaults to
-    ``settings.ingest_enabled``. The lifespan starts the embedded broker (when
-    ``AIOS_MQTT_URL=embedded``) and the ingest, and stops them in reverse order. The schema is
-    not created here: run ``aios db upgrade`` (or :func:`aios.controlplane.db.migrate.upgrade`).
+    ``settings.ingest_enabled``; ``provisioner`` (what enrollment and device deletion use on
+    the broker) defaults to the one :class:`Runtime` builds from ``AIOS_MQTT_PROVISIONER``.
+    The lifespan starts the embedded broker (when ``AIOS_MQTT_URL=embedded``) and the ingest,
+    and stops them in reverse order. The schema is not created here: run ``aios db upgrade``
+    (or :func:`aios.controlplane.db.migrate.upgrade`).
     """
     engine = engine or create_engine(settings)
     runtime = Runtime(
@@ -92,6 +101,14 @@ def create_app(
             await runtime.stop()
 
     codec = token_codec(settings)
+    broker_provisioner = provisioner or runtime.provisioner
+    endpoint = settings.mqtt_endpoint()
+    emqx_policy = EmqxPolicy(
+        prefix=settings.mqtt_topic_prefix,
+        service_username=endpoint.username,
+        service_password=endpoint.password,
+        hook_secret=settings.emqx_hook_secret,
+    )
     publisher = config_publisher or MqttConfigPublisher(settings)
     runtime.background.scheduler.add(Job(ROLLOUT_JOB, 5.0, rollout_job(publisher)))
     hub = LiveHub(engine)
@@ -118,6 +135,9 @@ def create_app(
             **accounts_dependencies(settings, codec),
             "config_publisher": Provide(lambda: publisher, sync_to_thread=False),
             "live_hub": Provide(lambda: hub, sync_to_thread=False),
+            "broker_provisioner": Provide(lambda: broker_provisioner, sync_to_thread=False),
+            **emqx_dependencies(emqx_policy),
+            "broker_credentials": Provide(provide_broker_credentials),
         },
         middleware=[auth_middleware(codec)],
         plugins=[

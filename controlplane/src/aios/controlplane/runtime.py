@@ -2,7 +2,8 @@
 
 :class:`Runtime` starts them in order (embedded broker, then ingest) and stops them in reverse.
 It is created by :func:`aios.controlplane.app.create_app` (and by ``aios ingest``) from the
-settings, and reaches handlers through the ``runtime`` dependency, never as a global.
+settings, with the broker provisioner enrollment uses (:func:`build_provisioner`), and
+reaches handlers through the ``runtime`` dependency, never as a global.
 """
 
 from __future__ import annotations
@@ -11,8 +12,16 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aios.controlplane.brokers.dynsec import DynsecEndpoint, MosquittoDynsecProvisioner
+from aios.controlplane.brokers.provisioning import (
+    BrokerLookupProvisioner,
+    DeviceCredentialsProvisioner,
+)
+from aios.controlplane.errors import SettingsError
+from aios.controlplane.fleet.broker_credentials import EngineCredentialsLookup
 from aios.controlplane.jobs.background import BackgroundServices
 from aios.controlplane.mqtt.embedded import EmbeddedBroker
+from aios.controlplane.mqtt.embedded_access import EmbeddedAccess, EmbeddedProvisioner
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.ingest import IngestService
 
@@ -23,11 +32,21 @@ class Runtime:
     def __init__(self, settings: Settings, engine: AsyncEngine, *, ingest: bool) -> None:
         self.settings = settings
         self.engine = engine
+        access = (
+            EmbeddedAccess(
+                EngineCredentialsLookup(engine),
+                service_password=settings.embedded_mqtt_service_password,
+                prefix=settings.mqtt_topic_prefix,
+            )
+            if settings.embedded_broker and not settings.embedded_mqtt_anonymous
+            else None
+        )
         self.broker = (
-            EmbeddedBroker(settings.embedded_mqtt_host, settings.embedded_mqtt_port)
+            EmbeddedBroker(settings.embedded_mqtt_host, settings.embedded_mqtt_port, access=access)
             if settings.embedded_broker
             else None
         )
+        self.provisioner = build_provisioner(settings, access)
         self.ingest = IngestService(settings, engine) if ingest else None
         self.background = BackgroundServices(settings, engine, ingest=self.ingest)
 
@@ -48,3 +67,36 @@ class Runtime:
             await self.ingest.stop()
         if self.broker is not None:
             await self.broker.stop()
+
+
+def build_provisioner(
+    settings: Settings, embedded: EmbeddedAccess | None = None
+) -> DeviceCredentialsProvisioner:
+    """What enrollment uses to give devices their broker identity (``AIOS_MQTT_PROVISIONER``):
+    Mosquitto's dynamic security, the embedded broker's, or nothing to push (EMQX, which asks
+    the control plane through its HTTP hook)."""
+    if settings.mqtt_provisioner == "dynsec":
+        endpoint = settings.mqtt_endpoint()
+        username = settings.dynsec_admin_username or endpoint.username
+        password = settings.dynsec_admin_password or endpoint.password
+        if username is None or password is None:
+            raise SettingsError(
+                "AIOS_MQTT_DYNSEC_ADMIN_USERNAME",
+                "dynsec needs an admin user and password (or AIOS_MQTT_USERNAME/PASSWORD)",
+            )
+        try:
+            tls = endpoint.ssl_context()
+        except (OSError, ValueError) as exc:
+            raise SettingsError("AIOS_MQTT_CA_FILE", f"TLS setup failed: {exc}") from exc
+        return MosquittoDynsecProvisioner(
+            DynsecEndpoint(
+                host=endpoint.host,
+                port=endpoint.port,
+                username=username,
+                password=password,
+                tls=tls,
+            )
+        )
+    if embedded is not None:
+        return EmbeddedProvisioner(embedded)
+    return BrokerLookupProvisioner()

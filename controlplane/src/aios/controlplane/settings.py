@@ -23,6 +23,20 @@ AIOS_MQTT_SHARE_GROUP           MQTT 5 shared-subscription group                
 AIOS_MQTT_SESSION_EXPIRY_S      MQTT 5 session expiry                                  ``86400``
 AIOS_EMBEDDED_MQTT_HOST         bind address of the embedded broker                    127.0.0.1
 AIOS_EMBEDDED_MQTT_PORT         port of the embedded broker                            ``18830``
+AIOS_EMBEDDED_MQTT_ANONYMOUS    the embedded broker lets anyone connect and use any    ``false``
+                                topic (demos only); else devices log in with their
+                                enrollment credentials and use only their own topics
+AIOS_MQTT_CA_FILE               CA bundle to verify an ``mqtts://`` broker             system CAs
+AIOS_MQTT_CLIENT_CERT_FILE      client certificate (PEM) for an ``mqtts://`` broker
+AIOS_MQTT_CLIENT_KEY_FILE       its private key (PEM; needs the certificate)
+AIOS_MQTT_PROVISIONER           ``none`` (the broker asks the control plane: embedded, ``none``
+                                EMQX) or ``dynsec`` (enrollment creates the device on
+                                Mosquitto's dynamic security plugin)
+AIOS_MQTT_DYNSEC_ADMIN_USERNAME dynamic security admin user                            MQTT user
+AIOS_MQTT_DYNSEC_ADMIN_PASSWORD its password                                           MQTT
+  (_FILE)                                                                              password
+AIOS_EMQX_HOOK_SECRET(_FILE)    shared secret EMQX presents to the HTTP auth hook
+                                (``/api/v1/brokers/emqx``); unset: the hook refuses
 AIOS_INGEST_ENABLED             ``aios serve`` runs the ingest in process              ``true``
 AIOS_INGEST_BATCH_SIZE          flush after this many messages                         ``1000``
 AIOS_INGEST_FLUSH_INTERVAL_MS   ... or after this long                                 ``200``
@@ -53,6 +67,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -70,6 +85,9 @@ SECRET_KEY_FILENAME = "secret_key"
 
 Environment = Literal["dev", "production"]
 MqttProtocol = Literal["5", "3.1.1"]
+Provisioner = Literal["none", "dynsec"]
+EMBEDDED_SERVICE_USERNAME = "aios-control-plane"
+"""The control plane's own login on the embedded broker (its password is generated per run)."""
 
 
 class Secret:
@@ -102,6 +120,25 @@ class MqttEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     protocol: MqttProtocol
     username: str | None = None
     password: Secret | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of a client of this broker (``None`` without TLS): verifies the
+        broker against ``ca_file`` (else the system CAs), presents ``cert_file`` if set."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if self.cert_file is not None:
+            context.load_cert_chain(
+                str(self.cert_file), str(self.key_file) if self.key_file else None
+            )
+        return context
+
+
+def _service_secret() -> Secret:
+    return Secret(secrets.token_urlsafe(32))
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,6 +158,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mqtt_session_expiry_s: int = 86400
     embedded_mqtt_host: str = "127.0.0.1"
     embedded_mqtt_port: int = 18830
+    embedded_mqtt_anonymous: bool = False
+    embedded_mqtt_service_password: Secret = msgspec.field(default_factory=_service_secret)
+    mqtt_ca_file: Path | None = None
+    mqtt_client_cert_file: Path | None = None
+    mqtt_client_key_file: Path | None = None
+    mqtt_provisioner: Provisioner = "none"
+    dynsec_admin_username: str | None = None
+    dynsec_admin_password: Secret | None = None
+    emqx_hook_secret: Secret | None = None
     ingest_enabled: bool = True
     ingest_batch_size: int = 1000
     ingest_flush_interval_ms: int = 200
@@ -161,13 +207,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.database_url.startswith("sqlite")
 
     def mqtt_endpoint(self) -> MqttEndpoint:
-        """The broker the ingest connects to (the embedded one speaks MQTT 3.1.1 only)."""
+        """The broker the control plane's clients connect to (the embedded one speaks MQTT
+        3.1.1 only; the control plane logs in there with its generated internal credential)."""
         if self.embedded_broker:
             return MqttEndpoint(
                 host=self.embedded_mqtt_host,
                 port=self.embedded_mqtt_port,
                 tls=False,
                 protocol="3.1.1",
+                username=EMBEDDED_SERVICE_USERNAME,
+                password=self.embedded_mqtt_service_password,
             )
         parts = urlsplit(self.mqtt_url)
         tls = parts.scheme in {"mqtts", "ssl", "tls"}
@@ -182,6 +231,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             protocol=self.mqtt_protocol,
             username=username,
             password=password,
+            ca_file=self.mqtt_ca_file,
+            cert_file=self.mqtt_client_cert_file,
+            key_file=self.mqtt_client_key_file,
         )
 
     @classmethod
@@ -206,6 +258,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not all(is_identifier(p) for p in prefix.split("/")):
             raise SettingsError("AIOS_MQTT_TOPIC_PREFIX", "must be '/'-separated identifiers")
         password = _secret(environ, "AIOS_MQTT_PASSWORD")
+        tls_url = mqtt_url != EMBEDDED and urlsplit(mqtt_url).scheme in {"mqtts", "ssl", "tls"}
+        ca_file = _file(environ, "AIOS_MQTT_CA_FILE", tls_url)
+        cert_file = _file(environ, "AIOS_MQTT_CLIENT_CERT_FILE", tls_url)
+        key_file = _file(environ, "AIOS_MQTT_CLIENT_KEY_FILE", tls_url)
+        if key_file is not None and cert_file is None:
+            raise SettingsError("AIOS_MQTT_CLIENT_KEY_FILE", "needs AIOS_MQTT_CLIENT_CERT_FILE")
+        provisioner = _choice(environ, "AIOS_MQTT_PROVISIONER", ("none", "dynsec"), "none")
+        if provisioner == "dynsec" and mqtt_url == EMBEDDED:
+            raise SettingsError(
+                "AIOS_MQTT_PROVISIONER", "'dynsec' needs an external Mosquitto (AIOS_MQTT_URL)"
+            )
         secret_key = _secret(environ, "AIOS_SECRET_KEY")
         if secret_key is None:
             if env == "production":
@@ -228,6 +291,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             mqtt_session_expiry_s=_int(environ, "AIOS_MQTT_SESSION_EXPIRY_S", 86400, minimum=0),
             embedded_mqtt_host=environ.get("AIOS_EMBEDDED_MQTT_HOST", "127.0.0.1"),
             embedded_mqtt_port=_int(environ, "AIOS_EMBEDDED_MQTT_PORT", 18830, 1, 65535),
+            embedded_mqtt_anonymous=_bool(environ, "AIOS_EMBEDDED_MQTT_ANONYMOUS", False),
+            mqtt_ca_file=ca_file,
+            mqtt_client_cert_file=cert_file,
+            mqtt_client_key_file=key_file,
+            mqtt_provisioner=provisioner,  # type: ignore[arg-type]
+            dynsec_admin_username=environ.get("AIOS_MQTT_DYNSEC_ADMIN_USERNAME") or None,
+            dynsec_admin_password=_secret(environ, "AIOS_MQTT_DYNSEC_ADMIN_PASSWORD"),
+            emqx_hook_secret=_secret(environ, "AIOS_EMQX_HOOK_SECRET"),
             ingest_enabled=_bool(environ, "AIOS_INGEST_ENABLED", True),
             ingest_batch_size=_int(environ, "AIOS_INGEST_BATCH_SIZE", 1000, 1, 100_000),
             ingest_flush_interval_ms=_int(environ, "AIOS_INGEST_FLUSH_INTERVAL_MS", 200, 1),
@@ -240,8 +311,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 environ, "AIOS_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
             access_token_ttl_s=60 * _int(environ, "AIOS_ACCESS_TOKEN_TTL_MIN", 60, 1, 24 * 60),
-            refresh_token_ttl_s=86400
-            * _int(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
+            refresh_token_ttl_s=86400 * _int(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
             device_mqtt_url=environ.get("AIOS_DEVICE_MQTT_URL", ""),
             presence_heartbeat_interval_s=_int(environ, "AIOS_HEARTBEAT_INTERVAL_S", 10, 1, 86400),
             presence_missed_heartbeats=_int(environ, "AIOS_PRESENCE_MISSED_HEARTBEATS", 3, 1, 100),
@@ -320,6 +390,19 @@ def _secret(environ: Mapping[str, str], name: str) -> Secret | None:
         if not value:
             raise SettingsError(f"{name}_FILE", f"{path} is empty")
     return Secret(value) if value else None
+
+
+def _file(environ: Mapping[str, str], name: str, tls: bool) -> Path | None:
+    """An existing file named by ``name`` (a TLS setting: only with an ``mqtts://`` URL)."""
+    raw = environ.get(name)
+    if not raw:
+        return None
+    if not tls:
+        raise SettingsError(name, "needs an mqtts:// AIOS_MQTT_URL")
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise SettingsError(name, f"{path} is not a readable file")
+    return path
 
 
 def _dev_secret_key(data_dir: Path) -> Secret:

@@ -12,6 +12,8 @@ import enum
 import msgspec
 from msgspec import Struct
 
+from aios.shared.enrollment import Enrollment, EnrollRequest
+from aios.shared.live import LIVE_SCHEMA_VERSION, LiveMessage
 from aios.shared.messages import MESSAGE_TYPES, SCHEMA_VERSION, Message, message_type
 from aios.shared.topics import Channel
 
@@ -132,13 +134,19 @@ def _classify(data: bytes | bytearray | memoryview) -> Rejection:
 
 
 def contract_schema() -> dict[str, object]:
-    """The JSON schema of every message (pinned by a contract test)."""
+    """The JSON schema of the whole contract (pinned by a contract test): every MQTT message,
+    the agent-to-cloud HTTP bodies (enrollment) and the live WebSocket messages."""
     schemas, components = msgspec.json.schema_components(
-        [Message, Rejection], ref_template="#/$defs/{name}"
+        [Message, Rejection, EnrollRequest, Enrollment, LiveMessage],
+        ref_template="#/$defs/{name}",
     )
+    message, rejection, enroll_request, enrollment, live = schemas
     return {
         "schema_version": SCHEMA_VERSION,
-        "message": schemas[0],
-        "rejection": schemas[1],
+        "live_schema_version": LIVE_SCHEMA_VERSION,
+        "message": message,
+        "rejection": rejection,
+        "http": {"enroll_request": enroll_request, "enrollment": enrollment},
+        "live": live,
         "$defs": components,
     }

@@ -1,9 +1,11 @@
 """Messages the control plane pushes to dashboards over its WebSocket (``/api/v1/ws``).
 
-They never travel over MQTT, so they are not part of :data:`aios.shared.messages.Message`
-(whose schema is pinned); they follow the same conventions: frozen, keyword-only, a ``type``
-tag, a schema version ``v``, times as Unix seconds (UTC). Every message belongs to one
-organization (``org_id``) and is only ever sent to that organization's connections.
+They never travel over MQTT, so they are not part of :data:`aios.shared.messages.Message`,
+but their schema is pinned with the rest of the contract
+(:func:`aios.shared.codec.contract_schema`); they follow the same conventions: frozen,
+keyword-only, a ``type`` tag, a schema version ``v``, times as Unix seconds (UTC). Every
+message belongs to one organization (``org_id``) and is only ever sent to that organization's
+connections.
 """
 
 from __future__ import annotations

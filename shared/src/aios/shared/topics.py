@@ -75,6 +75,19 @@ def build_topic(
     return f"{prefix}/{TOPIC_VERSION}/{org_id}/{device_id}/{channel.value}"
 
 
+def device_client_id(org_id: str, device_id: str) -> str:
+    """The MQTT client id of a device: ``aios:{org_id}:{device_id}``.
+
+    The agent connects with it and the control plane binds the device's broker login to it
+    (Mosquitto's dynamic security ``clientid``, the embedded broker and the EMQX hook check it),
+    so a device cannot take over another device's session. ``:`` cannot occur in an
+    identifier, so two different devices never share a client id.
+    """
+    _check_ident("org_id", org_id)
+    _check_ident("device_id", device_id)
+    return f"aios:{org_id}:{device_id}"
+
+
 def parse_topic(topic: str, *, prefix: str = DEFAULT_PREFIX) -> Topic:
     """Parse a device topic; raises :class:`TopicError` if it is not one of the scheme's."""
     head = f"{prefix}/{TOPIC_VERSION}/"

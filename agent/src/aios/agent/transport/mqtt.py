@@ -37,7 +37,7 @@ from aios.agent.transport.spool import Priority, Spool
 from aios.agent.version import AGENT_VERSION
 from aios.shared.codec import channel_for, encode
 from aios.shared.messages import DetectionBatch, DeviceStatus, Message
-from aios.shared.topics import Channel, build_topic
+from aios.shared.topics import Channel, build_topic, device_client_id
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class MqttTransport:
     def _make_client(self) -> paho.Client:
         s = self._settings
         v5 = s.protocol == "5"
-        client_id = f"aios-{self._org_id}-{self._device_id}"
+        client_id = device_client_id(self._org_id, self._device_id)
         if v5:
             client = paho.Client(
                 callback_api_version=CallbackAPIVersion.VERSION2,

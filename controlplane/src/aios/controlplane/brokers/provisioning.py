@@ -18,7 +18,7 @@ revoking a device the broker does not know is not an error. Failures raise
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from aios.controlplane.brokers.access import DeviceIdentity
 from aios.controlplane.errors import BrokerError
@@ -29,6 +29,7 @@ class BrokerAdminError(BrokerError):
     """The broker refused or did not answer an administration request (provisioning)."""
 
 
+@runtime_checkable  # Litestar checks injected dependencies against the annotation
 class DeviceCredentialsProvisioner(Protocol):
     """Creates and removes a device's identity on the MQTT broker."""
 

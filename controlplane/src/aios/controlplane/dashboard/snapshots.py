@@ -47,7 +47,8 @@ def check_jpeg(body: bytes) -> None:
 
 
 async def authenticate_device(session: AsyncSession, authorization: str | None) -> DeviceCredential:
-    """The credential of the device named by HTTP Basic ``authorization``; raises 401."""
+    """The credential of the device named by HTTP Basic ``authorization`` (user: its device id
+    or its MQTT user name); raises 401."""
     if not authorization or not authorization.lower().startswith("basic "):
         raise AuthenticationError("device credentials required")
     try:
@@ -55,9 +56,9 @@ async def authenticate_device(session: AsyncSession, authorization: str | None) 
     except (binascii.Error, UnicodeDecodeError):
         raise AuthenticationError("malformed credentials") from None
     username, _, password = decoded.partition(":")
-    credential = await session.scalar(
-        select(DeviceCredential).where(DeviceCredential.mqtt_username == username)
-    )
+    # the MQTT user name ({device_id}@{org_id}) or the bare device id (ids are unique)
+    column = DeviceCredential.mqtt_username if "@" in username else DeviceCredential.device_id
+    credential = await session.scalar(select(DeviceCredential).where(column == username))
     ok = await verify_password(credential.password_hash if credential else None, password)
     if credential is None or not ok:
         raise AuthenticationError("wrong device credentials")

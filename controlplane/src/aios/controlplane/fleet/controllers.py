@@ -14,19 +14,17 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_OPERATE, Caller
+from aios.controlplane.brokers.provisioning import DeviceCredentialsProvisioner
 from aios.controlplane.db.models import Device, EnrollmentToken
 from aios.controlplane.db.models.organizations import new_identifier
 from aios.controlplane.fleet.schemas import (
     DeviceCreate,
     DeviceOut,
     DeviceUpdate,
-    Enrollment,
     EnrollmentTokenCreate,
     EnrollmentTokenIssued,
     EnrollmentTokenOut,
-    EnrollRequest,
     FleetSummary,
-    MqttCredentials,
     StatusUpdate,
     TagCount,
 )
@@ -34,6 +32,7 @@ from aios.controlplane.fleet.services import DeviceService, EnrollmentTokenServi
 from aios.controlplane.pagination import PAGE_DEPENDENCY, to_page
 from aios.controlplane.settings import Settings
 from aios.controlplane.tenancy import OrgScope
+from aios.shared.enrollment import Enrollment, EnrollRequest, MqttCredentials
 
 
 async def provide_device_service(db_session: AsyncSession, org_scope: OrgScope) -> DeviceService:
@@ -115,8 +114,13 @@ class FleetController(Controller):
         return _device(await device_service.update({"status": data.status}, item_id=device_id))
 
     @delete("/{device_id:str}", guards=[CAN_OPERATE], status_code=HTTP_204_NO_CONTENT)
-    async def delete_device(self, device_id: str, device_service: DeviceService) -> None:
-        await device_service.delete(device_id)
+    async def delete_device(
+        self,
+        device_id: str,
+        device_service: DeviceService,
+        broker_provisioner: DeviceCredentialsProvisioner,
+    ) -> None:
+        await device_service.remove(device_id, broker_provisioner)
 
     @post("/enrollment-tokens", guards=[CAN_OPERATE], summary="Issue a token (shown once)")
     async def issue_token(
@@ -148,15 +152,17 @@ class FleetController(Controller):
     @post("/enroll", exclude_from_auth=True, summary="A device exchanges a token for credentials")
     async def enroll(
         self, data: EnrollRequest, settings: Settings, db_session: AsyncSession,
-        system_scope: OrgScope,
+        system_scope: OrgScope, broker_provisioner: DeviceCredentialsProvisioner,
     ) -> Enrollment:  # fmt: skip
-        device, password = await enroll_device(db_session, data)
+        device, credential, password = await enroll_device(
+            db_session, data, provisioner=broker_provisioner, prefix=settings.mqtt_topic_prefix
+        )
         return Enrollment(
             device_id=device.id,
             org_id=device.org_id,
             mqtt=MqttCredentials(
                 url=settings.device_broker_url(),
-                username=device.id,
+                username=credential.mqtt_username,
                 password=password,
                 topic_prefix=settings.mqtt_topic_prefix,
             ),

@@ -1,4 +1,8 @@
-"""REST shapes of the fleet domain."""
+"""REST shapes of the fleet domain.
+
+The enrollment bodies (``POST /fleet/enroll``) are part of the wire contract and live in
+:mod:`aios.shared.enrollment`; they are used as they are, never redefined here.
+"""
 
 from __future__ import annotations
 
@@ -85,34 +89,3 @@ class EnrollmentTokenIssued(msgspec.Struct, frozen=True, kw_only=True):
 
     token: str
     enrollment_token: EnrollmentTokenOut
-
-
-class HardwareFacts(msgspec.Struct, frozen=True, kw_only=True):
-    hostname: Annotated[str, Meta(min_length=1, max_length=253)]
-    arch: Annotated[str, Meta(max_length=32)] = ""
-    os: Annotated[str, Meta(max_length=128)] = ""
-    cpu_count: Annotated[int, Meta(ge=0, le=4096)] | None = None
-    memory_mb: Annotated[int, Meta(ge=0, le=16_777_216)] | None = None
-    accelerator: Annotated[str, Meta(max_length=128)] | None = None
-    agent_version: Annotated[str, Meta(max_length=64)] | None = None
-
-
-class EnrollRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    token: Annotated[str, Meta(min_length=1, max_length=256)]
-    hardware: HardwareFacts
-    name: DeviceName | None = None
-
-
-class MqttCredentials(msgspec.Struct, frozen=True, kw_only=True):
-    url: str
-    username: str
-    password: str
-    topic_prefix: str
-
-
-class Enrollment(msgspec.Struct, frozen=True, kw_only=True):
-    """What an agent keeps after enrolling (the password is not retrievable again)."""
-
-    device_id: str
-    org_id: str
-    mqtt: MqttCredentials

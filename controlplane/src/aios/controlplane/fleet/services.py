@@ -21,15 +21,14 @@ from sqlalchemy.sql.elements import ColumnClause
 
 from aios.controlplane.accounts.bearer import new_secret, token_digest
 from aios.controlplane.accounts.passwords import hash_password
+from aios.controlplane.brokers.access import device_username
+from aios.controlplane.brokers.provisioning import DeviceCredentialsProvisioner
 from aios.controlplane.db.models import Device, DeviceCredential, DeviceState, EnrollmentToken
 from aios.controlplane.db.models.organizations import new_identifier
 from aios.controlplane.errors import AuthenticationError
-from aios.controlplane.fleet.schemas import (
-    EnrollRequest,
-    FleetSummary,
-    StreamProblem,
-    TagCount,
-)
+from aios.controlplane.fleet.schemas import FleetSummary, StreamProblem, TagCount
+from aios.shared.enrollment import EnrollRequest
+from aios.shared.topics import device_client_id
 
 ENROLLMENT_TOKEN_PREFIX = "aios_enr_"
 DEVICE_PASSWORD_PREFIX = "aios_dev_"
@@ -96,6 +95,13 @@ class DeviceService(SQLAlchemyAsyncRepositoryService[Device, DeviceRepository]):
             unhealthy_streams=problems[:500],
         )
 
+    async def remove(self, device_id: str, provisioner: DeviceCredentialsProvisioner) -> None:
+        """Delete the device (its credentials go with it) and remove it from the broker; if
+        the broker refuses, the error propagates and the request's transaction rolls back."""
+        device = await self.get(device_id)
+        await self.delete(device_id)
+        await provisioner.revoke_device(device.org_id, device.id)
+
     async def tag_counts(self) -> list[TagCount]:
         counts: Counter[str] = Counter()
         for tags in (await self.repository.session.scalars(select(Device.tags))).all():
@@ -159,9 +165,18 @@ class EnrollmentTokenService(
         return row
 
 
-async def enroll_device(session: AsyncSession, request: EnrollRequest) -> tuple[Device, str]:
-    """Consume the token (atomically: concurrent enrollments cannot exceed ``max_uses``) and
-    create the device with fresh MQTT credentials. Returns the device and its password."""
+async def enroll_device(
+    session: AsyncSession,
+    request: EnrollRequest,
+    *,
+    provisioner: DeviceCredentialsProvisioner,
+    prefix: str,
+) -> tuple[Device, DeviceCredential, str]:
+    """Consume the token (atomically: concurrent enrollments cannot exceed ``max_uses``),
+    create the device with fresh MQTT credentials and provision them on the broker (user
+    ``{device_id}@{org_id}``, bound to the client id the agent uses,
+    :func:`~aios.shared.topics.device_client_id`). Returns the device, its credential row and
+    its password. A broker failure propagates, and the request's transaction rolls back."""
     now = datetime.now(UTC)
     consumed = (
         await session.execute(
@@ -197,15 +212,21 @@ async def enroll_device(session: AsyncSession, request: EnrollRequest) -> tuple[
     session.add(device)
     await session.flush()
     password = new_secret(DEVICE_PASSWORD_PREFIX, 24)
-    session.add(
-        DeviceCredential(
-            device_id=device.id,
-            org_id=org_id,
-            mqtt_username=device.id,
-            password_hash=await hash_password(password),
-            enrollment_token_id=token_id,
-            hardware=hardware,
-        )
+    credential = DeviceCredential(
+        device_id=device.id,
+        org_id=org_id,
+        mqtt_username=device_username(org_id, device.id),
+        password_hash=await hash_password(password),
+        enrollment_token_id=token_id,
+        hardware=hardware,
     )
+    session.add(credential)
     await session.flush()
-    return device, password
+    await provisioner.provision_device(
+        org_id,
+        device.id,
+        password,
+        prefix=prefix,
+        client_id=device_client_id(org_id, device.id),
+    )
+    return device, credential, password

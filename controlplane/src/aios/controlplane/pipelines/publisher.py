@@ -7,7 +7,6 @@ the embedded one). aiomqtt errors are translated to :class:`BrokerError` here, n
 
 from __future__ import annotations
 
-import ssl
 import uuid
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
@@ -48,6 +47,10 @@ class MqttConfigPublisher:
             return
         ep = self._endpoint
         try:
+            tls = ep.ssl_context()
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise BrokerError(f"MQTT TLS setup failed: {exc}") from exc
+        try:
             async with aiomqtt.Client(
                 ep.host,
                 ep.port,
@@ -57,7 +60,7 @@ class MqttConfigPublisher:
                 protocol=aiomqtt.ProtocolVersion.V5
                 if ep.protocol == "5"
                 else aiomqtt.ProtocolVersion.V311,
-                tls_context=ssl.create_default_context() if ep.tls else None,
+                tls_context=tls,
                 timeout=self._timeout_s,
             ) as client:
                 for org_id, device_id, config in configs:

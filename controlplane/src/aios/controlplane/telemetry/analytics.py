@@ -4,8 +4,16 @@ Detection counts come only from the rollups (``detection_counts_1m`` / ``_1h``, 
 TimescaleDB continuous aggregates), never from raw detections: a bucket of a whole number of
 hours reads the hourly rollup, anything finer the per-minute one. The database sums per source
 bucket and group; coarser buckets are folded here (at most a few thousand rows). Event counts by
-type and severity come from ``events`` (indexed by ``(org_id, started_at)``). Every statement is
-scoped by the caller's organization (:class:`~aios.controlplane.tenancy.OrgScope`).
+type and severity come from ``events`` (indexed by ``(org_id, started_at)``), unless the caller
+opts out (``events=false``). Every statement is scoped by the caller's organization
+(:class:`~aios.controlplane.tenancy.OrgScope`).
+
+Per request this is one or two Core statements on the session's connection (no ORM entities,
+no per-row objects); the storage kind (rollup tables or continuous aggregates) is detected once
+per engine (:func:`~aios.controlplane.db.storage.backend.cached_kind`). The rollups' primary
+keys start with ``(org_id, bucket)``, and TimescaleDB gives a continuous aggregate an index
+``(org_id, bucket DESC)`` per group column by default, so a day of one organization is an
+index range scan either way (no further index needed).
 """
 
 from __future__ import annotations
@@ -16,15 +24,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, column, func, select, table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, TableClause, column, func, select, table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from aios.controlplane.db.base import Base
 from aios.controlplane.db.models import DetectionCount1h, DetectionCount1m, EventRecord
-from aios.controlplane.db.storage.backend import StorageKind, detect_kind
+from aios.controlplane.db.storage.backend import StorageKind, cached_kind
 from aios.controlplane.db.storage.timescale import cagg_name
 from aios.controlplane.errors import InvalidRequestError
 from aios.controlplane.tenancy import OrgScope
 
+ROLLUP_COLUMNS = ("org_id", "bucket", "device_id", "stream_id", "label", "count")
 BUCKETS: dict[str, int] = {
     "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "1d": 86400,
 }  # fmt: skip
@@ -76,6 +86,7 @@ class AnalyticsQuery(msgspec.Struct, frozen=True, kw_only=True):
     device_id: str | None = None
     stream_id: str | None = None
     label: str | None = None
+    events: bool = True  # also count events (one more indexed query)
 
 
 def _floor(t: datetime, width: int) -> datetime:
@@ -83,15 +94,18 @@ def _floor(t: datetime, width: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % width, UTC)
 
 
-def _source(width: int, kind: StorageKind) -> tuple[str, Any]:
-    model: Any = DetectionCount1h if width % 3600 == 0 else DetectionCount1m
-    name = model.__tablename__
+def _source(width: int, kind: StorageKind) -> TableClause:
+    """The coarsest rollup that answers buckets of ``width`` seconds, as a Core table."""
+    name = (DetectionCount1h if width % 3600 == 0 else DetectionCount1m).__tablename__
     if kind is StorageKind.TIMESCALE:
-        name = cagg_name(name)
-        cols = ("org_id", "bucket", "device_id", "stream_id", "label", "count")
-        view = table(name, *(column(c) for c in cols))
-        return name, view.c
-    return name, model
+        return _CAGGS[name]
+    return Base.metadata.tables[name]
+
+
+_CAGGS: dict[str, TableClause] = {
+    t: table(cagg_name(t), *(column(c) for c in ROLLUP_COLUMNS))
+    for t in (DetectionCount1m.__tablename__, DetectionCount1h.__tablename__)
+}
 
 
 async def detection_analytics(
@@ -105,9 +119,10 @@ async def detection_analytics(
         raise InvalidRequestError("must be after since", field="until")
     if until - since > MAX_RANGE or (until - since).total_seconds() / width > MAX_POINTS:
         raise InvalidRequestError("range too long for this bucket", field="since")
+    # Core statements on the session's connection: no ORM compilation, no per-row objects
     conn = await session.connection()
-    kind = await conn.run_sync(detect_kind)
-    name, src = _source(width, kind)
+    rollup = _source(width, await cached_kind(conn))
+    src = rollup.c
     key_col: ColumnElement[Any] = {
         GroupBy.LABEL: src.label,
         GroupBy.DEVICE: src.device_id,
@@ -127,7 +142,7 @@ async def detection_analytics(
         if value is not None:
             stmt = stmt.where(col == value)
     buckets: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
-    for bucket, key, n in await session.execute(stmt):
+    for bucket, key, n in await conn.execute(stmt):
         b = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
         b = b.replace(tzinfo=UTC) if b.tzinfo is None else b
         buckets[str(key)][_floor(b, width)] += int(n)
@@ -144,27 +159,30 @@ async def detection_analytics(
         until=until,
         bucket=query.bucket,
         group_by=query.group_by,
-        source=name,
+        source=rollup.name,
         series=series,
-        events=await event_counts(session, scope, since, until, query),
+        events=await event_counts(conn, scope, since, until, query) if query.events else [],
     )
 
 
 async def event_counts(
-    session: AsyncSession, scope: OrgScope, since: datetime, until: datetime, q: AnalyticsQuery
+    conn: AsyncConnection, scope: OrgScope, since: datetime, until: datetime, q: AnalyticsQuery
 ) -> list[EventCount]:
+    """Events by type and severity that started in ``[since, until)`` (index
+    ``(org_id, started_at)``)."""
+    events = Base.metadata.tables[EventRecord.__tablename__].c
     stmt: Any = (
-        select(EventRecord.event_type, EventRecord.severity, func.count().label("n"))
-        .where(EventRecord.started_at >= since, EventRecord.started_at < until)
-        .group_by(EventRecord.event_type, EventRecord.severity)
-        .order_by(EventRecord.event_type, EventRecord.severity)
+        select(events.event_type, events.severity, func.count().label("n"))
+        .where(events.started_at >= since, events.started_at < until)
+        .group_by(events.event_type, events.severity)
+        .order_by(events.event_type, events.severity)
     )
-    stmt = scope.where(stmt, EventRecord.org_id)
+    stmt = scope.where(stmt, events.org_id)
     if q.device_id is not None:
-        stmt = stmt.where(EventRecord.device_id == q.device_id)
+        stmt = stmt.where(events.device_id == q.device_id)
     if q.stream_id is not None:
-        stmt = stmt.where(EventRecord.stream_id == q.stream_id)
+        stmt = stmt.where(events.stream_id == q.stream_id)
     return [
         EventCount(event_type=t, severity=s, count=int(n))
-        for t, s, n in await session.execute(stmt)
+        for t, s, n in await conn.execute(stmt)
     ]

@@ -85,6 +85,9 @@ class DashboardAnalyticsController(Controller):
         device_id: str | None = None,
         stream_id: str | None = None,
         label: str | None = None,
+        events: Annotated[
+            bool, Parameter(description="also count events by type and severity")
+        ] = True,
     ) -> Analytics:
         end = datetime.now(UTC) if until is None else parse_time(until, field="until")
         start = end - timedelta(hours=24) if since is None else parse_time(since, field="since")
@@ -96,6 +99,7 @@ class DashboardAnalyticsController(Controller):
             device_id=device_id,
             stream_id=stream_id,
             label=label,
+            events=events,
         )
         return await detection_analytics(db_session, org_scope, query)
 
