@@ -9,6 +9,7 @@ Images for the sample video: ``AIOS_TEST_DATA/images`` (default ``../shared/test
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "data" / "demo"
 BIN = Path(sys.executable).parent
 SECONDS = float(os.environ.get("AIOS_DEMO_SECONDS", "40"))
-console = Console()
+console = Console(width=max(100, Console().width))
 
 
 def _free_port() -> int:
@@ -84,6 +85,35 @@ def _operator(base: str) -> tuple[str, dict[str, str]]:
     }
 
 
+def _enroll(base: str, auth: dict[str, str], state_dir: Path) -> str:
+    """Enroll the demo gateway the way an operator would: a single-use token from the API,
+    then ``aios-agent enroll`` on the device; returns the device id it was given."""
+    issued = httpx.post(
+        f"{base}/api/v1/fleet/enrollment-tokens",
+        json={"name": "demo gateway", "max_uses": 1, "expires_in_s": 600},
+        headers=auth,
+        timeout=30,
+    )
+    issued.raise_for_status()
+    subprocess.run(
+        [
+            BIN / "aios-agent",
+            "enroll",
+            base,
+            "--token",
+            issued.json()["token"],
+            "--state-dir",
+            str(state_dir),
+            "--name",
+            "gateway-1",
+            "--force",
+        ],
+        check=True,
+    )
+    creds = json.loads((state_dir / "credentials.json").read_text())
+    return str(creds["device_id"])
+
+
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     api_port, mqtt_port = _free_port(), _free_port()
@@ -96,8 +126,6 @@ def main() -> None:
         "AIOS_DATA_DIR": str(WORK / "controlplane"),
         "AIOS_MQTT_URL": "embedded",
         "AIOS_EMBEDDED_MQTT_PORT": str(mqtt_port),
-        # the demo's agent is configured by hand, not enrolled: demos only
-        "AIOS_EMBEDDED_MQTT_ANONYMOUS": "true",
     }
     subprocess.run([BIN / "aios", "db", "upgrade"], env=env, check=True)
     log = (WORK / "aios.log").open("wb")
@@ -112,10 +140,10 @@ def main() -> None:
             f"[bold green]Control plane[/] on {base} (API docs: {base}/docs), "
             f"embedded MQTT broker on 127.0.0.1:{mqtt_port}"
         )
-        org_id, auth = _operator(base)
+        _, auth = _operator(base)
+        device_id = _enroll(base, auth, WORK / "agent-state")
+        # No device or broker settings here: they come from the enrollment's credentials.
         config: dict[str, Any] = {
-            "device": {"org_id": org_id, "device_id": "gateway-1"},
-            "mqtt": {"url": f"mqtt://127.0.0.1:{mqtt_port}", "protocol": "3.1.1"},
             "heartbeat_interval_s": 5,
             "state_dir": str(WORK / "agent-state"),
             "pipeline": {
@@ -140,7 +168,7 @@ def main() -> None:
             stderr=subprocess.STDOUT,
         )
         console.print(
-            f"[bold green]Agent[/] gateway-1 on {video.name} for {SECONDS:.0f} s "
+            f"[bold green]Agent[/] {device_id} on {video.name} for {SECONDS:.0f} s "
             f"(config: {config_path})"
         )
         _follow(base, agent, auth)
@@ -176,8 +204,8 @@ def _follow(base: str, agent: subprocess.Popen[bytes], auth: dict[str, str]) -> 
                 table.add_column(col)
             for item in fresh[:8]:
                 table.add_row(
-                    str(item["ts"]),
-                    item["device_id"],
+                    str(item["ts"])[11:23],
+                    item["device_id"][:12],
                     item["label"],
                     f"{item['confidence']:.2f}",
                     " ".join(f"{v:.3f}" for v in item["xyxy"]),

@@ -311,6 +311,8 @@ def _with_credentials(
             changes["url"] = creds.mqtt.url
         if "topic_prefix" not in explicit:
             changes["topic_prefix"] = creds.mqtt.topic_prefix
+        if "protocol" not in explicit:
+            changes["protocol"] = creds.mqtt.protocol
         try:
             builtins = msgspec.to_builtins(mqtt)
             mqtt = msgspec.convert({**builtins, **changes}, MqttSettings)

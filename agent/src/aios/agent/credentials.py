@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -23,6 +24,7 @@ class BrokerCredentials(msgspec.Struct, frozen=True, kw_only=True):
     username: str
     password: str
     topic_prefix: str
+    protocol: Literal["5", "3.1.1"] = "5"
 
 
 class DeviceCredentials(msgspec.Struct, frozen=True, kw_only=True):

@@ -75,7 +75,9 @@ class Detections:
     def filter(self, mask: npt.NDArray[np.bool_]) -> Detections:
         """A new instance holding the rows where ``mask`` is true."""
         if mask.dtype != np.bool_ or mask.shape != (len(self),):
-            raise ValueError(f"mask must be bool of shape ({len(self)},), got {mask.dtype} {mask.shape}")
+            raise ValueError(
+                f"mask must be bool of shape ({len(self)},), got {mask.dtype} {mask.shape}"
+            )
         return Detections(
             xyxy=self.xyxy[mask],
             confidence=self.confidence[mask],
@@ -85,7 +87,10 @@ class Detections:
 
     def with_tracker_ids(self, tracker_id: npt.NDArray[np.int64]) -> Detections:
         return Detections(
-            xyxy=self.xyxy, confidence=self.confidence, class_id=self.class_id, tracker_id=tracker_id
+            xyxy=self.xyxy,
+            confidence=self.confidence,
+            class_id=self.class_id,
+            tracker_id=tracker_id,
         )
 
     def anchors(self) -> npt.NDArray[np.float32]:

@@ -135,6 +135,7 @@ def enroll(
             username=answer.mqtt.username,
             password=answer.mqtt.password,
             topic_prefix=answer.mqtt.topic_prefix,
+            protocol=answer.mqtt.protocol,
         ),
         control_plane_url=base,
         enrolled_at=time.time(),

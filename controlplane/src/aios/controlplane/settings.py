@@ -202,6 +202,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         host = parts.hostname or "127.0.0.1"
         return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
 
+    def device_broker_protocol(self) -> MqttProtocol:
+        """The MQTT version devices should speak to the broker they are told at enrollment."""
+        return "3.1.1" if self.embedded_broker and not self.device_mqtt_url else self.mqtt_protocol
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

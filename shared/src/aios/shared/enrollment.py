@@ -19,7 +19,7 @@ The MQTT identity a device receives (and must use):
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
@@ -57,13 +57,15 @@ class MqttCredentials(Struct, frozen=True, kw_only=True):
 
     ``url`` carries no credentials; ``username`` is ``{device_id}@{org_id}``; ``password`` is
     shown once (the control plane keeps only its hash); ``topic_prefix`` is the first segments
-    of every topic (:func:`aios.shared.topics.build_topic`).
+    of every topic (:func:`aios.shared.topics.build_topic`); ``protocol`` is the MQTT version
+    the broker speaks (an embedded control-plane broker speaks 3.1.1 only).
     """
 
     url: str
     username: str
     password: str
     topic_prefix: str
+    protocol: Literal["5", "3.1.1"] = "5"
 
     def __repr__(self) -> str:
         return (

@@ -4,7 +4,9 @@
 - ``model fetch NAME``: install a manifest model into the cache folder: download its official
   source with a progress bar and a sha256 check, export a PyTorch source to ONNX with
   Ultralytics (a subprocess), check the result and record its sha256 beside it;
-- ``model fetch URL --sha256 HEX``: the same for an ONNX file at any URL.
+- ``model fetch URL --sha256 HEX``: the same for an ONNX file at any URL;
+- ``model quantize SRC DST --calibration PATH``: a static int8 copy of a model, calibrated on
+  a folder of images or a video (needs ``aios-agent[quantize]``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aios.agent.errors import AgentError
 from aios.agent.inference.detector import Detector
 from aios.agent.inference.manifest import direct_onnx_entry
 from aios.agent.inference.model_store import fetch, load_manifest, models_dir
+from aios.agent.inference.quantize import METHODS, QuantizeOptions, quantize
 from aios.agent.inference.session import available_providers
 
 model_app = typer.Typer(help="Inspect and fetch models.", no_args_is_help=True)
@@ -100,6 +103,37 @@ def fetch_model(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     typer.echo(str(path))
+
+
+@model_app.command("quantize")
+def quantize_model(
+    source: Annotated[Path, typer.Argument(help="fp32 YOLOv8 ONNX model.")],
+    output: Annotated[Path, typer.Argument(help="Where to write the int8 model.")],
+    calibration: Annotated[
+        Path, typer.Option(help="A folder of images or a video, like the camera's scenes.")
+    ],
+    frames: Annotated[int, typer.Option(min=1, help="Calibration frames.")] = 32,
+    method: Annotated[
+        str, typer.Option(help=f"Calibration method: {', '.join(METHODS)}.")
+    ] = "minmax",
+) -> None:
+    """Quantize a model to static int8 (QDQ) with calibration frames."""
+    err = Console(stderr=True, soft_wrap=True)
+    if method not in METHODS:
+        err.print(f"[red]error:[/red] --method must be one of {', '.join(METHODS)}")
+        raise typer.Exit(2)
+    try:
+        report = quantize(
+            source, output, calibration, QuantizeOptions(frames=frames, method=method)
+        )
+    except AgentError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    err.print(
+        f"calibrated on {report.frames} frames ({report.method}), "
+        f"{report.excluded_nodes} head nodes kept in float32, {report.seconds:.1f} s"
+    )
+    typer.echo(str(report.output))
 
 
 def register(app: typer.Typer) -> None:

@@ -165,6 +165,7 @@ class FleetController(Controller):
                 username=credential.mqtt_username,
                 password=password,
                 topic_prefix=settings.mqtt_topic_prefix,
+                protocol=settings.device_broker_protocol(),
             ),
         )
 

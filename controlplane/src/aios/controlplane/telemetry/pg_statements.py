@@ -36,6 +36,12 @@ class Driver(Protocol):
     async def execute(self, query: str, *args: Any) -> str: ...
 
 
+BATCH_COLUMNS = (
+    "device_id", "seq", "org_id", "stream_id", "pipeline_version", "frames", "objects",
+    "received_at",
+)  # fmt: skip
+BatchRow = tuple[str, int, str, str, int, int, int, datetime]  # in BATCH_COLUMNS order
+
 INSERT_BATCHES = """
 INSERT INTO detection_batches
     (device_id, seq, org_id, stream_id, pipeline_version, frames, objects, received_at)
@@ -90,10 +96,8 @@ def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
     return cols
 
 
-async def insert_batches(
-    driver: Driver, rows: Sequence[tuple[str, int, str, str, int, int, int, datetime]]
-) -> set[tuple[str, int]]:
-    """Insert ``detection_batches`` rows (in the statement's column order); the new keys."""
+async def insert_batches(driver: Driver, rows: Sequence[BatchRow]) -> set[tuple[str, int]]:
+    """Insert ``detection_batches`` rows; the keys that were not there yet."""
     if not rows:
         return set()
     found = await driver.fetch(INSERT_BATCHES, *_columns(rows, 8))

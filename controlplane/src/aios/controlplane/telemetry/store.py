@@ -38,6 +38,7 @@ from aios.controlplane.db.models import (
     Organization,
 )
 from aios.controlplane.db.storage.backend import StorageKind, detect_kind
+from aios.controlplane.telemetry import pg_statements
 from aios.controlplane.telemetry.announce import announce_events, announce_reports
 from aios.controlplane.telemetry.events import store_events, store_reports
 from aios.controlplane.telemetry.records import (
@@ -194,28 +195,7 @@ class TelemetryStore:
                 result.duplicates += 1
             else:
                 unique[key] = a
-        params = []
-        for (device_id, seq), a in unique.items():
-            msg = a.message
-            assert isinstance(msg, DetectionBatch)
-            params.append(
-                {
-                    "device_id": device_id,
-                    "seq": seq,
-                    "org_id": a.org_id,
-                    "stream_id": msg.stream_id,
-                    "pipeline_version": msg.pipeline_version,
-                    "frames": len(msg.frames),
-                    "objects": sum(len(f.detections) for f in msg.frames),
-                    "received_at": a.received_at,
-                }
-            )
-        stmt = (
-            self._insert(DetectionBatchRecord)
-            .on_conflict_do_nothing()
-            .returning(DetectionBatchRecord.device_id, DetectionBatchRecord.seq)
-        )
-        new = {(r.device_id, r.seq) for r in await conn.execute(stmt, params)}
+        new = await self._insert_batches(conn, unique)
         result.duplicates += len(unique) - len(new)
         rows: list[DetectionRow] = []
         counts = RollupCounts()
@@ -226,10 +206,54 @@ class TelemetryStore:
             if self.rollups_at_ingest:
                 count_batch(counts, a.org_id, a.message)
         await self.sink.insert(conn, rows)
-        await upsert_rollups(conn, counts)
+        driver = await self._driver(conn)
+        if driver is not None:
+            await pg_statements.upsert_rollups(driver, counts)
+        else:
+            await upsert_rollups(conn, counts)
         result.batches_stored = len(new)
         result.detections_stored = len(rows)
         await self._track(conn, unique, new, repeated)
+
+    async def _driver(self, conn: AsyncConnection) -> pg_statements.Driver | None:
+        """The asyncpg connection under ``conn`` on PostgreSQL (set-based statements), else
+        ``None`` (SQLAlchemy statements)."""
+        if self.dialect != "postgresql":
+            return None
+        raw = await conn.get_raw_connection()
+        driver: pg_statements.Driver | None = raw.driver_connection
+        return driver
+
+    async def _insert_batches(
+        self, conn: AsyncConnection, unique: dict[tuple[str, int], Accepted]
+    ) -> set[tuple[str, int]]:
+        """Record the batches in ``detection_batches``; the keys that were not there yet."""
+        rows: list[pg_statements.BatchRow] = []
+        for (device_id, seq), a in unique.items():
+            msg = a.message
+            assert isinstance(msg, DetectionBatch)
+            rows.append(
+                (
+                    device_id,
+                    seq,
+                    a.org_id,
+                    msg.stream_id,
+                    msg.pipeline_version,
+                    len(msg.frames),
+                    sum(len(f.detections) for f in msg.frames),
+                    a.received_at,
+                )
+            )
+        driver = await self._driver(conn)
+        if driver is not None:
+            return await pg_statements.insert_batches(driver, sorted(rows))
+        stmt = (
+            self._insert(DetectionBatchRecord)
+            .on_conflict_do_nothing()
+            .returning(DetectionBatchRecord.device_id, DetectionBatchRecord.seq)
+        )
+        params = [dict(zip(pg_statements.BATCH_COLUMNS, r, strict=True)) for r in rows]
+        return {(r.device_id, r.seq) for r in await conn.execute(stmt, params)}
 
     async def _track(
         self,
@@ -241,6 +265,53 @@ class TelemetryStore:
         """Update per-device completeness for every device that sent a batch."""
         now = datetime.now(UTC)
         devices = {d: a.org_id for (d, _), a in unique.items()}
+        driver = await self._driver(conn)
+        if driver is not None:
+            progress = await pg_statements.lock_ingest_state(driver, devices, now)
+        else:
+            progress = await self._lock_progress(conn, devices, now)
+        for device_id, seq in sorted(unique):
+            p = progress[device_id]
+            if (device_id, seq) in new:
+                p.add(seq)
+            else:
+                p.duplicates += 1
+        for device_id, n in repeated.items():
+            progress[device_id].duplicates += n
+        if driver is not None:
+            await pg_statements.save_ingest_state(driver, progress, now)
+            return
+        await conn.execute(
+            update(IngestState)
+            .where(IngestState.device_id == bindparam("b_device_id"))
+            .values(
+                first_seq=bindparam("first_seq"),
+                contiguous_seq=bindparam("contiguous_seq"),
+                max_seq=bindparam("max_seq"),
+                received=bindparam("received"),
+                duplicates=bindparam("duplicates"),
+                gaps=bindparam("gaps"),
+                updated_at=bindparam("updated_at"),
+            ),
+            [
+                {
+                    "b_device_id": d,
+                    "first_seq": p.first_seq,
+                    "contiguous_seq": p.contiguous_seq,
+                    "max_seq": p.max_seq,
+                    "received": p.received,
+                    "duplicates": p.duplicates,
+                    "gaps": p.gaps,
+                    "updated_at": now,
+                }
+                for d, p in progress.items()
+            ],
+        )
+
+    async def _lock_progress(
+        self, conn: AsyncConnection, devices: dict[str, str], now: datetime
+    ) -> dict[str, SeqProgress]:
+        """Create the missing ``ingest_state`` rows, then read them all locked (SQLite path)."""
         await conn.execute(
             self._insert(IngestState).on_conflict_do_nothing(),
             [
@@ -272,7 +343,7 @@ class TelemetryStore:
             .order_by(IngestState.device_id)
             .with_for_update()
         )
-        progress = {
+        return {
             r.device_id: SeqProgress(
                 first_seq=r.first_seq,
                 contiguous_seq=r.contiguous_seq,
@@ -283,40 +354,6 @@ class TelemetryStore:
             )
             for r in rows
         }
-        for device_id, seq in sorted(unique):
-            p = progress[device_id]
-            if (device_id, seq) in new:
-                p.add(seq)
-            else:
-                p.duplicates += 1
-        for device_id, n in repeated.items():
-            progress[device_id].duplicates += n
-        await conn.execute(
-            update(IngestState)
-            .where(IngestState.device_id == bindparam("b_device_id"))
-            .values(
-                first_seq=bindparam("first_seq"),
-                contiguous_seq=bindparam("contiguous_seq"),
-                max_seq=bindparam("max_seq"),
-                received=bindparam("received"),
-                duplicates=bindparam("duplicates"),
-                gaps=bindparam("gaps"),
-                updated_at=bindparam("updated_at"),
-            ),
-            [
-                {
-                    "b_device_id": d,
-                    "first_seq": p.first_seq,
-                    "contiguous_seq": p.contiguous_seq,
-                    "max_seq": p.max_seq,
-                    "received": p.received,
-                    "duplicates": p.duplicates,
-                    "gaps": p.gaps,
-                    "updated_at": now,
-                }
-                for d, p in progress.items()
-            ],
-        )
 
     async def _update_devices(
         self, conn: AsyncConnection, accepted: Sequence[Accepted], result: FlushResult
