@@ -112,7 +112,7 @@ def quantize_model(
     calibration: Annotated[
         Path, typer.Option(help="A folder of images or a video, like the camera's scenes.")
     ],
-    frames: Annotated[int, typer.Option(min=1, help="Calibration frames.")] = 32,
+    frames: Annotated[int, typer.Option(min=1, help="Calibration frames.")] = 24,
     method: Annotated[
         str, typer.Option(help=f"Calibration method: {', '.join(METHODS)}.")
     ] = "minmax",
