@@ -217,6 +217,35 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
         await asyncio.wait_for(task2, 20)
 
 
+@pytest.mark.slow
+async def test_a_broken_first_deployment_rolls_back_to_the_local_pipeline(
+    tmp_path: Path, model_path: Path
+) -> None:
+    """Before any remote config was applied, the local pipeline (v0) is the last good one: a
+    broken deployment must bring it back, not leave the device running nothing."""
+    transport = MemoryTransport()
+    agent = Agent(
+        make_config(tmp_path, model_path),
+        transport=transport,
+        cameras=cameras(),
+        registry=registry(),
+        options=RunOptions(install_signal_handlers=False),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        await until(lambda: bool(transport.batches()))
+        transport.deliver_config(desired(1, spec(uri="missing.mp4")))
+        report = await next_report(transport, 1)
+        assert (report.status, report.active_version) == ("rolled_back", 0)
+        n = len(transport.batches())
+        await until(lambda: len(transport.batches()) > n)
+        assert transport.batches()[-1].pipeline_version == 0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
 async def test_a_file_that_does_not_exist_fails_naming_the_camera(
     tmp_path: Path, model_path: Path
 ) -> None:

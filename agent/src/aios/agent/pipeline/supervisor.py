@@ -75,6 +75,7 @@ class PipelineSupervisor:
         self.current: PipelineRunner | None = None
         self._current_config: PipelineConfig | None = None
         self._last_good: PipelineConfig | None = None
+        self._local: PipelineSpec | None = None
         self._seen: set[tuple[str, int]] = set()
         self._restart_backoff = Backoff(initial=1.0, cap=30.0)
         self._started_at = 0.0
@@ -100,6 +101,7 @@ class PipelineSupervisor:
             await self._start_runner(saved.spec, saved.pipeline_id, saved.version)
             self._current_config = saved
         elif local is not None:
+            self._local = local  # the rollback target until a remote config is applied
             await self._start_runner(local, LOCAL_PIPELINE_ID, 0)
         else:
             log.info("no pipeline yet: waiting for one from the control plane")
@@ -243,15 +245,20 @@ class PipelineSupervisor:
         return runner.failure()
 
     async def _roll_back(self, raw: _LenientConfig, error: str) -> PipelineReport:
+        """Start the last good pipeline again, else the local one (version 0)."""
         good = self._last_good
-        if good is None:
+        if good is not None:
+            spec, pipeline_id, version = good.spec, good.pipeline_id, good.version
+        elif self._local is not None:
+            spec, pipeline_id, version = self._local, LOCAL_PIPELINE_ID, 0
+        else:
             return self._report(raw, "failed", error=error)
         try:
-            await self._start_runner(good.spec, good.pipeline_id, good.version)
+            await self._start_runner(spec, pipeline_id, version)
         except AgentError as exc:
             return self._report(raw, "failed", error=f"{error}; rollback failed too: {exc}")
         self._current_config = good
-        return self._report(raw, "rolled_back", error=error, active=good.version)
+        return self._report(raw, "rolled_back", error=error, active=version)
 
     def _report(
         self,

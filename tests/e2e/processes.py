@@ -1,0 +1,127 @@
+"""Real processes for the end-to-end tests: ``aios serve`` and ``aios-agent`` as subprocesses,
+bounded waits on them, and an operator account on the running control plane.
+
+Every wait has a deadline and fails with the tail of the process's log; :func:`stop` ends a
+process with SIGTERM, then SIGKILL if it does not exit within 20 s.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from scripts.sample_video import make_sample_video
+
+BIN = Path(sys.executable).parent
+VIDEO_SIZE = (960, 540)
+"""The sample video's frame size (bus.jpg then zidane.jpg, letterboxed into it)."""
+
+
+def sample_video(out: Path, testdata_dir: Path) -> Path:
+    """A 6 s, 10 fps sample video of the test images at ``out``."""
+    images = [testdata_dir / "images" / "bus.jpg", testdata_dir / "images" / "zidane.jpg"]
+    return make_sample_video(out, images, seconds=6, fps=10, size=VIDEO_SIZE)
+
+
+def tail(log: Path, chars: int = 4000) -> str:
+    try:
+        return log.read_text(errors="replace")[-chars:]
+    except OSError as exc:
+        return f"<cannot read {log}: {exc}>"
+
+
+def head_and_tail(log: Path, chars: int = 3000) -> str:
+    """The start of ``log`` (where a startup error is) and its end."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError as exc:
+        return f"<cannot read {log}: {exc}>"
+    if len(text) <= 2 * chars:
+        return text
+    return f"{text[:chars]}\n[...]\n{text[-chars:]}"
+
+
+def unused_port() -> int:
+    """A TCP port nothing listens on now (the ``free_port`` fixture gives one per test)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    """Until ``url`` answers 200; fails (with the log) if ``proc`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"process exited with {proc.returncode}:\n{head_and_tail(log)}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{url} not ready after {timeout} s:\n{head_and_tail(log)}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start(
+    args: list[str | Path], log: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` with stdout and stderr going to ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            args, env=None if env is None else dict(env), stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+@contextmanager
+def control_plane(settings: Mapping[str, str], log: Path, port: int) -> Iterator[str]:
+    """``aios db upgrade`` then ``aios serve`` with ``settings`` (``AIOS_*``) on ``port``;
+    yields the base URL once ``/health`` answers, stops the server after."""
+    env = {**os.environ, **settings}
+    subprocess.run([BIN / "aios", "db", "upgrade"], env=env, check=True, timeout=120)
+    proc = start([BIN / "aios", "serve", "--host", "127.0.0.1", "--port", str(port)], log, env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/health", proc, log)
+        yield base
+    finally:
+        stop(proc)
+
+
+def register_operator(base: str) -> tuple[str, dict[str, str]]:
+    """Register an organization with its owner; returns its id and the owner's auth header."""
+    email = f"ops-{uuid.uuid4().hex[:8]}@example.com"
+    password = "correct horse battery staple"
+    reg = httpx.post(
+        f"{base}/api/v1/auth/register",
+        json={"email": email, "password": password, "full_name": "Ops", "organization_name": "E2E"},
+        timeout=30,
+    )
+    assert reg.status_code == 201, reg.text
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+    assert login.status_code == 200, login.text
+    return reg.json()["organization"]["id"], {
+        "Authorization": f"Bearer {login.json()['access_token']}"
+    }
