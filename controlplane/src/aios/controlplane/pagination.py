@@ -13,15 +13,15 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 MAX_PAGE = 200
 T = TypeVar("T")
 
 
 async def provide_page(
-    limit: Annotated[int, Parameter(query="limit", ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Parameter(query="offset", ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
 ) -> LimitOffset:
     return LimitOffset(limit=limit, offset=offset)
 

@@ -8,6 +8,8 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,8 +42,8 @@ class AuthController(Controller):
 
     @post("/register", exclude_from_auth=True, summary="Create an organization and its owner")
     async def register(
-        self, data: RegisterRequest, auth_service: AuthService, db_session: AsyncSession,
-        system_scope: OrgScope,
+        self, data: JSONBody[RegisterRequest], auth_service: NamedDependency[AuthService],
+        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope],
     ) -> Registration:  # fmt: skip
         org, user = await auth_service.register(
             db_session,
@@ -57,8 +59,9 @@ class AuthController(Controller):
 
     @post("/login", exclude_from_auth=True, status_code=HTTP_200_OK, summary="Access + refresh")
     async def login(
-        self, request: Request[Any, Any, Any], data: LoginRequest, auth_service: AuthService,
-        db_session: AsyncSession, system_scope: OrgScope,
+        self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest],
+        auth_service: NamedDependency[AuthService], db_session: NamedDependency[AsyncSession],
+        system_scope: NamedDependency[OrgScope],
     ) -> TokenPair:  # fmt: skip
         address = request.client.host if request.client else "unknown"
         return await auth_service.login(
@@ -67,21 +70,26 @@ class AuthController(Controller):
 
     @post("/refresh", exclude_from_auth=True, status_code=HTTP_200_OK, summary="Rotate tokens")
     async def refresh(
-        self, data: RefreshRequest, auth_service: AuthService, db_session: AsyncSession,
-        system_scope: OrgScope,
+        self, data: JSONBody[RefreshRequest], auth_service: NamedDependency[AuthService],
+        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope],
     ) -> TokenPair:  # fmt: skip
         return await auth_service.refresh(db_session, data.refresh_token)
 
     @post("/logout", exclude_from_auth=True, status_code=HTTP_204_NO_CONTENT)
     async def logout(
-        self, data: RefreshRequest, auth_service: AuthService, db_session: AsyncSession,
-        system_scope: OrgScope,
+        self, data: JSONBody[RefreshRequest], auth_service: NamedDependency[AuthService],
+        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope],
     ) -> None:  # fmt: skip
         """Revoke the refresh token and every token rotated from the same login."""
         await auth_service.logout(db_session, data.refresh_token)
 
     @get("/me", summary="The caller and their organization")
-    async def me(self, caller: Caller, user_service: UserService, db_session: AsyncSession) -> Me:
+    async def me(
+        self,
+        caller: NamedDependency[Caller],
+        user_service: NamedDependency[UserService],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Me:
         user = await user_service.get(caller.user_id)
         org = await OrganizationService(session=db_session).get(caller.org_id)
         return Me(
@@ -98,14 +106,17 @@ class OrganizationUsersController(Controller):
 
     @get("/", summary="Users of the caller's organization")
     async def list_users(
-        self, user_service: UserService, page: LimitOffset
+        self, user_service: NamedDependency[UserService], page: NamedDependency[LimitOffset]
     ) -> OffsetPagination[UserOut]:
         rows, total = await user_service.list_and_count(page, order_by=[("created_at", False)])
         return to_page(rows, total, page, UserOut)
 
     @post("/", summary="Add a user with a role")
     async def add_user(
-        self, data: UserCreate, caller: Caller, user_service: UserService
+        self,
+        data: JSONBody[UserCreate],
+        caller: NamedDependency[Caller],
+        user_service: NamedDependency[UserService],
     ) -> UserOut:
         await user_service.check_can_manage(caller.role, data.role)
         user = await user_service.create_user(
@@ -120,12 +131,18 @@ class OrganizationUsersController(Controller):
         return _user(user)
 
     @get("/{user_id:str}")
-    async def get_user(self, user_id: str, user_service: UserService) -> UserOut:
+    async def get_user(
+        self, user_id: FromPath[str], user_service: NamedDependency[UserService]
+    ) -> UserOut:
         return _user(await user_service.get(user_id))
 
     @patch("/{user_id:str}", summary="Change a user's name, role or active flag")
     async def update_user(
-        self, user_id: str, data: UserUpdate, caller: Caller, user_service: UserService
+        self,
+        user_id: FromPath[str],
+        data: JSONBody[UserUpdate],
+        caller: NamedDependency[Caller],
+        user_service: NamedDependency[UserService],
     ) -> UserOut:
         user = await user_service.get(user_id)
         await user_service.check_can_manage(caller.role, Role(user.role))
@@ -139,7 +156,12 @@ class OrganizationUsersController(Controller):
         return _user(await user_service.update(changes, item_id=user_id))
 
     @delete("/{user_id:str}", status_code=HTTP_204_NO_CONTENT)
-    async def delete_user(self, user_id: str, caller: Caller, user_service: UserService) -> None:
+    async def delete_user(
+        self,
+        user_id: FromPath[str],
+        caller: NamedDependency[Caller],
+        user_service: NamedDependency[UserService],
+    ) -> None:
         user = await user_service.get(user_id)
         await user_service.check_can_manage(caller.role, Role(user.role))
         await user_service.ensure_owner_remains(user, None, active=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,17 +56,21 @@ async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
     return caller_of(request)
 
 
-async def provide_org_scope(caller: Caller, db_session: AsyncSession) -> OrgScope:
+async def provide_org_scope(
+    caller: NamedDependency[Caller], db_session: NamedDependency[AsyncSession]
+) -> OrgScope:
     """The caller's organization, applied to the request's session."""
     return _stamp(db_session, OrgScope.single(caller.org_id))
 
 
-async def provide_system_scope(db_session: AsyncSession) -> OrgScope:
+async def provide_system_scope(db_session: NamedDependency[AsyncSession]) -> OrgScope:
     """Every organization: only for endpoints without a caller (login, enroll...)."""
     return _stamp(db_session, OrgScope.unrestricted())
 
 
-async def provide_user_service(db_session: AsyncSession, org_scope: OrgScope) -> UserService:
+async def provide_user_service(
+    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
+) -> UserService:
     return UserService(session=db_session)
 
 

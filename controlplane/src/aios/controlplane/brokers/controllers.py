@@ -18,7 +18,8 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from aios.controlplane.brokers.emqx import CredentialsLookup, EmqxAuth, EmqxPolicy, Verdict
@@ -70,10 +71,10 @@ class EmqxHookController(Controller):
     )
     async def authn(
         self,
-        data: EmqxAuthnRequest,
+        data: JSONBody[EmqxAuthnRequest],
         request: Request[Any, Any, Any],
-        emqx_policy: EmqxPolicy,
-        broker_credentials: CredentialsLookup,
+        emqx_policy: NamedDependency[EmqxPolicy],
+        broker_credentials: NamedDependency[CredentialsLookup],
     ) -> EmqxAuthnResponse:
         _checked(request, emqx_policy)
         auth = EmqxAuth(emqx_policy, broker_credentials)
@@ -88,10 +89,10 @@ class EmqxHookController(Controller):
     )
     async def authz(
         self,
-        data: EmqxAuthzRequest,
+        data: JSONBody[EmqxAuthzRequest],
         request: Request[Any, Any, Any],
-        emqx_policy: EmqxPolicy,
-        broker_credentials: CredentialsLookup,
+        emqx_policy: NamedDependency[EmqxPolicy],
+        broker_credentials: NamedDependency[CredentialsLookup],
     ) -> EmqxAuthzResponse:
         _checked(request, emqx_policy)
         auth = EmqxAuth(emqx_policy, broker_credentials)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, put
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,10 +25,10 @@ from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.queries import parse_time
 from aios.controlplane.tenancy import OrgScope
 
-Ident = Annotated[str, Parameter(max_length=64)]
+Ident = Annotated[str, QueryParameter(max_length=64)]
 
 
-async def provide_snapshot_store(settings: Settings) -> SnapshotStore:
+async def provide_snapshot_store(settings: NamedDependency[Settings]) -> SnapshotStore:
     return SnapshotStore(settings.data_dir / "snapshots")
 
 
@@ -40,16 +40,16 @@ class DashboardEventsController(Controller):
     @get("/", summary="Events, newest first (keyset pagination)")
     async def list_events(
         self,
-        db_session: AsyncSession,
-        org_scope: OrgScope,
-        device_id: Ident | None = None,
-        stream_id: Ident | None = None,
-        event_type: Ident | None = None,
-        severity: Annotated[str | None, Parameter(max_length=16)] = None,
-        since: Annotated[str | None, Parameter(max_length=64)] = None,
-        until: Annotated[str | None, Parameter(max_length=64)] = None,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 100,
+        db_session: NamedDependency[AsyncSession],
+        org_scope: NamedDependency[OrgScope],
+        device_id: FromQuery[Ident | None] = None,
+        stream_id: FromQuery[Ident | None] = None,
+        event_type: FromQuery[Ident | None] = None,
+        severity: Annotated[str | None, QueryParameter(max_length=16)] = None,
+        since: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        until: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 100,
     ) -> EventPage:
         filters = EventFilter(
             device_id=device_id,
@@ -64,11 +64,11 @@ class DashboardEventsController(Controller):
     @get("/{event_id:str}", summary="One event, with its snapshot URL")
     async def get_event(
         self,
-        event_id: str,
-        db_session: AsyncSession,
-        org_scope: OrgScope,
-        snapshot_store: SnapshotStore,
-        device_id: Ident | None = None,
+        event_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        org_scope: NamedDependency[OrgScope],
+        snapshot_store: NamedDependency[SnapshotStore],
+        device_id: FromQuery[Ident | None] = None,
     ) -> EventItem:
         row = await get_event(db_session, event_id, device_id)
         stored = await snapshot_store.exists(row.org_id, row.device_id, row.id)
@@ -77,11 +77,11 @@ class DashboardEventsController(Controller):
     @get("/{event_id:str}/snapshot", media_type="image/jpeg", summary="The event's JPEG")
     async def get_snapshot(
         self,
-        event_id: str,
-        db_session: AsyncSession,
-        org_scope: OrgScope,
-        snapshot_store: SnapshotStore,
-        device_id: Ident | None = None,
+        event_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        org_scope: NamedDependency[OrgScope],
+        snapshot_store: NamedDependency[SnapshotStore],
+        device_id: FromQuery[Ident | None] = None,
     ) -> Response[bytes]:
         row = await get_event(db_session, event_id, device_id)
         body = await snapshot_store.read(row.org_id, row.device_id, row.id)
@@ -106,11 +106,11 @@ class SnapshotUploadController(Controller):
     )
     async def upload(
         self,
-        event_id: str,
+        event_id: FromPath[str],
         request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        system_scope: OrgScope,
-        snapshot_store: SnapshotStore,
+        db_session: NamedDependency[AsyncSession],
+        system_scope: NamedDependency[OrgScope],
+        snapshot_store: NamedDependency[SnapshotStore],
     ) -> SnapshotStored:
         check_segment(event_id, "event_id")
         credential = await authenticate_device(db_session, request.headers.get("authorization"))

@@ -12,6 +12,7 @@ the user name (``{device_id}@{org_id}``). The bound client id is
 
 from __future__ import annotations
 
+from litestar.di import NamedDependency
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -62,7 +63,7 @@ class EngineCredentialsLookup:
 
 
 async def provide_broker_credentials(
-    db_session: AsyncSession, system_scope: OrgScope
+    db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope]
 ) -> CredentialsLookup:
     """The ``broker_credentials`` dependency of the EMQX hook."""
     return SessionCredentialsLookup(db_session)

@@ -8,8 +8,8 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, delete, get, patch, post, put
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,12 +35,14 @@ from aios.controlplane.tenancy import OrgScope
 from aios.shared.enrollment import Enrollment, EnrollRequest, MqttCredentials
 
 
-async def provide_device_service(db_session: AsyncSession, org_scope: OrgScope) -> DeviceService:
+async def provide_device_service(
+    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
+) -> DeviceService:
     return DeviceService(session=db_session)
 
 
 async def provide_token_service(
-    db_session: AsyncSession, org_scope: OrgScope
+    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
 ) -> EnrollmentTokenService:
     return EnrollmentTokenService(session=db_session)
 
@@ -65,11 +67,11 @@ class FleetController(Controller):
     @get("/", summary="Devices (filters: status, tag, search)")
     async def list_devices(
         self,
-        device_service: DeviceService,
-        page: LimitOffset,
-        status: Annotated[str | None, Parameter(max_length=16)] = None,
-        tag: Annotated[str | None, Parameter(max_length=64)] = None,
-        search: Annotated[str | None, Parameter(max_length=200)] = None,
+        device_service: NamedDependency[DeviceService],
+        page: NamedDependency[LimitOffset],
+        status: Annotated[str | None, QueryParameter(max_length=16)] = None,
+        tag: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        search: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> OffsetPagination[DeviceOut]:
         clauses = device_service.filters(status=status, tag=tag, search=search)
         rows, total = await device_service.list_and_count(
@@ -79,7 +81,10 @@ class FleetController(Controller):
 
     @post("/", guards=[CAN_OPERATE], summary="Register a device by hand")
     async def create_device(
-        self, data: DeviceCreate, caller: Caller, device_service: DeviceService
+        self,
+        data: JSONBody[DeviceCreate],
+        caller: NamedDependency[Caller],
+        device_service: NamedDependency[DeviceService],
     ) -> DeviceOut:
         device = await device_service.create(
             Device(id=new_identifier(), org_id=caller.org_id, name=data.name, tags=data.tags)
@@ -87,20 +92,25 @@ class FleetController(Controller):
         return _device(device)
 
     @get("/summary", summary="Counts by status and camera health")
-    async def summary(self, device_service: DeviceService) -> FleetSummary:
+    async def summary(self, device_service: NamedDependency[DeviceService]) -> FleetSummary:
         return await device_service.summary()
 
     @get("/tags", summary="Tags in use, with their device counts")
-    async def tags_in_use(self, device_service: DeviceService) -> list[TagCount]:
+    async def tags_in_use(self, device_service: NamedDependency[DeviceService]) -> list[TagCount]:
         return await device_service.tag_counts()
 
     @get("/{device_id:str}")
-    async def get_device(self, device_id: str, device_service: DeviceService) -> DeviceOut:
+    async def get_device(
+        self, device_id: FromPath[str], device_service: NamedDependency[DeviceService]
+    ) -> DeviceOut:
         return _device(await device_service.get(device_id))
 
     @patch("/{device_id:str}", guards=[CAN_OPERATE])
     async def update_device(
-        self, device_id: str, data: DeviceUpdate, device_service: DeviceService
+        self,
+        device_id: FromPath[str],
+        data: JSONBody[DeviceUpdate],
+        device_service: NamedDependency[DeviceService],
     ) -> DeviceOut:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
         await device_service.get(device_id)
@@ -108,7 +118,10 @@ class FleetController(Controller):
 
     @put("/{device_id:str}/status", guards=[CAN_OPERATE])
     async def set_status(
-        self, device_id: str, data: StatusUpdate, device_service: DeviceService
+        self,
+        device_id: FromPath[str],
+        data: JSONBody[StatusUpdate],
+        device_service: NamedDependency[DeviceService],
     ) -> DeviceOut:
         await device_service.get(device_id)
         return _device(await device_service.update({"status": data.status}, item_id=device_id))
@@ -116,15 +129,18 @@ class FleetController(Controller):
     @delete("/{device_id:str}", guards=[CAN_OPERATE], status_code=HTTP_204_NO_CONTENT)
     async def delete_device(
         self,
-        device_id: str,
-        device_service: DeviceService,
-        broker_provisioner: DeviceCredentialsProvisioner,
+        device_id: FromPath[str],
+        device_service: NamedDependency[DeviceService],
+        broker_provisioner: NamedDependency[DeviceCredentialsProvisioner],
     ) -> None:
         await device_service.remove(device_id, broker_provisioner)
 
     @post("/enrollment-tokens", guards=[CAN_OPERATE], summary="Issue a token (shown once)")
     async def issue_token(
-        self, data: EnrollmentTokenCreate, caller: Caller, token_service: EnrollmentTokenService
+        self,
+        data: JSONBody[EnrollmentTokenCreate],
+        caller: NamedDependency[Caller],
+        token_service: NamedDependency[EnrollmentTokenService],
     ) -> EnrollmentTokenIssued:
         token, row = await token_service.issue(
             org_id=caller.org_id,
@@ -138,7 +154,9 @@ class FleetController(Controller):
 
     @get("/enrollment-tokens", guards=[CAN_OPERATE])
     async def list_tokens(
-        self, token_service: EnrollmentTokenService, page: LimitOffset
+        self,
+        token_service: NamedDependency[EnrollmentTokenService],
+        page: NamedDependency[LimitOffset],
     ) -> OffsetPagination[EnrollmentTokenOut]:
         rows, total = await token_service.list_and_count(page, order_by=[("created_at", True)])
         return to_page(rows, total, page, EnrollmentTokenOut)
@@ -146,13 +164,16 @@ class FleetController(Controller):
     @delete(
         "/enrollment-tokens/{token_id:str}", guards=[CAN_OPERATE], status_code=HTTP_204_NO_CONTENT
     )
-    async def revoke_token(self, token_id: str, token_service: EnrollmentTokenService) -> None:
+    async def revoke_token(
+        self, token_id: FromPath[str], token_service: NamedDependency[EnrollmentTokenService]
+    ) -> None:
         await token_service.revoke(token_id)
 
     @post("/enroll", exclude_from_auth=True, summary="A device exchanges a token for credentials")
     async def enroll(
-        self, data: EnrollRequest, settings: Settings, db_session: AsyncSession,
-        system_scope: OrgScope, broker_provisioner: DeviceCredentialsProvisioner,
+        self, data: JSONBody[EnrollRequest], settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope],
+        broker_provisioner: NamedDependency[DeviceCredentialsProvisioner],
     ) -> Enrollment:  # fmt: skip
         device, credential, password = await enroll_device(
             db_session, data, provisioner=broker_provisioner, prefix=settings.mqtt_topic_prefix

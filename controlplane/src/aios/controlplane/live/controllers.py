@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.status_codes import WS_1008_POLICY_VIOLATION
 
@@ -35,7 +36,9 @@ async def _drain(socket: WebSocket[Any, Any, Any]) -> None:
 
 @websocket("/api/v1/ws", exclude_from_auth=True)
 async def live(
-    socket: WebSocket[Any, Any, Any], live_hub: LiveHub, token_codec: TokenCodec
+    socket: WebSocket[Any, Any, Any],
+    live_hub: NamedDependency[LiveHub],
+    token_codec: NamedDependency[TokenCodec],
 ) -> None:
     await socket.accept()
     try:

@@ -10,7 +10,8 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, delete, get, patch, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,12 +29,14 @@ from aios.controlplane.pagination import PAGE_DEPENDENCY, to_page
 from aios.controlplane.tenancy import OrgScope
 
 
-async def provide_webhook_service(db_session: AsyncSession, org_scope: OrgScope) -> WebhookService:
+async def provide_webhook_service(
+    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
+) -> WebhookService:
     return WebhookService(session=db_session)
 
 
 async def provide_delivery_service(
-    db_session: AsyncSession, org_scope: OrgScope
+    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
 ) -> DeliveryService:
     return DeliveryService(session=db_session)
 
@@ -54,7 +57,7 @@ class WebhookController(Controller):
 
     @get("/", summary="Webhooks of the organization")
     async def list_webhooks(
-        self, webhook_service: WebhookService, page: LimitOffset
+        self, webhook_service: NamedDependency[WebhookService], page: NamedDependency[LimitOffset]
     ) -> OffsetPagination[WebhookOut]:
         rows, total = await webhook_service.list_and_count(
             page, order_by=[("created_at", False), ("id", False)]
@@ -63,34 +66,44 @@ class WebhookController(Controller):
 
     @post("/", guards=[CAN_ADMIN], summary="Add a webhook (its secret is shown once)")
     async def create_webhook(
-        self, data: WebhookCreate, caller: Caller, webhook_service: WebhookService
+        self,
+        data: JSONBody[WebhookCreate],
+        caller: NamedDependency[Caller],
+        webhook_service: NamedDependency[WebhookService],
     ) -> WebhookCreated:
         row = await webhook_service.create_webhook(caller.org_id, data)
         return WebhookCreated(webhook=_out(row), secret=row.secret)
 
     @get("/{webhook_id:str}")
-    async def get_webhook(self, webhook_id: str, webhook_service: WebhookService) -> WebhookOut:
+    async def get_webhook(
+        self, webhook_id: FromPath[str], webhook_service: NamedDependency[WebhookService]
+    ) -> WebhookOut:
         return _out(await webhook_service.get(webhook_id))
 
     @patch("/{webhook_id:str}", guards=[CAN_ADMIN])
     async def update_webhook(
-        self, webhook_id: str, data: WebhookUpdate, webhook_service: WebhookService
+        self,
+        webhook_id: FromPath[str],
+        data: JSONBody[WebhookUpdate],
+        webhook_service: NamedDependency[WebhookService],
     ) -> WebhookOut:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
         await webhook_service.get(webhook_id)
         return _out(await webhook_service.update(changes, item_id=webhook_id))
 
     @delete("/{webhook_id:str}", guards=[CAN_ADMIN], status_code=HTTP_204_NO_CONTENT)
-    async def delete_webhook(self, webhook_id: str, webhook_service: WebhookService) -> None:
+    async def delete_webhook(
+        self, webhook_id: FromPath[str], webhook_service: NamedDependency[WebhookService]
+    ) -> None:
         await webhook_service.delete(webhook_id)
 
     @get("/{webhook_id:str}/deliveries", summary="Delivery log of a webhook, newest first")
     async def list_deliveries(
         self,
-        webhook_id: str,
-        webhook_service: WebhookService,
-        delivery_service: DeliveryService,
-        page: LimitOffset,
+        webhook_id: FromPath[str],
+        webhook_service: NamedDependency[WebhookService],
+        delivery_service: NamedDependency[DeliveryService],
+        page: NamedDependency[LimitOffset],
     ) -> OffsetPagination[DeliveryOut]:
         await webhook_service.get(webhook_id)
         rows, total = await delivery_service.list_and_count(

@@ -8,8 +8,8 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, delete, get, patch, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,13 +35,13 @@ from aios.shared.errors import PipelineValidationError
 
 
 async def provide_pipeline_service(
-    db_session: AsyncSession, org_scope: OrgScope
+    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
 ) -> PipelineService:
     return PipelineService(session=db_session)
 
 
 async def provide_deployment_service(
-    db_session: AsyncSession, org_scope: OrgScope
+    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
 ) -> DeploymentService:
     return DeploymentService(session=db_session)
 
@@ -66,14 +66,17 @@ class PipelineController(Controller):
 
     @get("/")
     async def list_pipelines(
-        self, pipeline_service: PipelineService, page: LimitOffset
+        self, pipeline_service: NamedDependency[PipelineService], page: NamedDependency[LimitOffset]
     ) -> OffsetPagination[PipelineOut]:
         rows, total = await pipeline_service.list_and_count(page, order_by=[("name", False)])
         return to_page(rows, total, page, PipelineOut)
 
     @post("/", guards=[CAN_OPERATE], summary="Create a pipeline (version 1)")
     async def create_pipeline(
-        self, data: PipelineCreate, caller: Caller, pipeline_service: PipelineService
+        self,
+        data: JSONBody[PipelineCreate],
+        caller: NamedDependency[Caller],
+        pipeline_service: NamedDependency[PipelineService],
     ) -> PipelineOut:
         pipeline, version = await pipeline_service.create_pipeline(
             org_id=caller.org_id,
@@ -86,7 +89,7 @@ class PipelineController(Controller):
 
     @get("/{pipeline_id:str}", summary="A pipeline with its current spec")
     async def get_pipeline(
-        self, pipeline_id: str, pipeline_service: PipelineService
+        self, pipeline_id: FromPath[str], pipeline_service: NamedDependency[PipelineService]
     ) -> PipelineOut:
         pipeline = await pipeline_service.get(pipeline_id)
         return _pipeline(
@@ -95,8 +98,8 @@ class PipelineController(Controller):
 
     @patch("/{pipeline_id:str}", guards=[CAN_OPERATE], summary="Change it (new spec: new version)")
     async def update_pipeline(
-        self, pipeline_id: str, data: PipelineUpdate, caller: Caller,
-        pipeline_service: PipelineService,
+        self, pipeline_id: FromPath[str], data: JSONBody[PipelineUpdate],
+        caller: NamedDependency[Caller], pipeline_service: NamedDependency[PipelineService],
     ) -> PipelineOut:  # fmt: skip
         pipeline, version = await pipeline_service.update_pipeline(
             pipeline_id,
@@ -108,19 +111,24 @@ class PipelineController(Controller):
         return _pipeline(pipeline, version)
 
     @delete("/{pipeline_id:str}", guards=[CAN_OPERATE], status_code=HTTP_204_NO_CONTENT)
-    async def delete_pipeline(self, pipeline_id: str, pipeline_service: PipelineService) -> None:
+    async def delete_pipeline(
+        self, pipeline_id: FromPath[str], pipeline_service: NamedDependency[PipelineService]
+    ) -> None:
         await pipeline_service.delete(pipeline_id)
 
     @get("/{pipeline_id:str}/versions")
     async def list_versions(
-        self, pipeline_id: str, pipeline_service: PipelineService
+        self, pipeline_id: FromPath[str], pipeline_service: NamedDependency[PipelineService]
     ) -> list[VersionOut]:
         rows = await pipeline_service.list_versions(pipeline_id)
         return [msgspec.convert(r, VersionOut, from_attributes=True) for r in rows]
 
     @get("/{pipeline_id:str}/versions/{version:int}")
     async def get_version(
-        self, pipeline_id: str, version: int, pipeline_service: PipelineService
+        self,
+        pipeline_id: FromPath[str],
+        version: FromPath[int],
+        pipeline_service: NamedDependency[PipelineService],
     ) -> VersionOut:
         row = await pipeline_service.version(pipeline_id, version)
         return msgspec.convert(row, VersionOut, from_attributes=True)
@@ -128,16 +136,19 @@ class PipelineController(Controller):
     @get("/{pipeline_id:str}/diff", summary="What changed between two versions")
     async def diff_versions(
         self,
-        pipeline_id: str,
-        pipeline_service: PipelineService,
-        from_version: Annotated[int, Parameter(query="from", ge=1)],
-        to_version: Annotated[int, Parameter(query="to", ge=1)],
+        pipeline_id: FromPath[str],
+        pipeline_service: NamedDependency[PipelineService],
+        from_version: Annotated[int, QueryParameter(name="from", ge=1)],
+        to_version: Annotated[int, QueryParameter(name="to", ge=1)],
     ) -> VersionDiff:
         return await pipeline_service.diff(pipeline_id, from_version, to_version)
 
     @post("/{pipeline_id:str}/validate", status_code=HTTP_200_OK)
     async def validate(
-        self, pipeline_id: str, data: ValidateRequest, pipeline_service: PipelineService
+        self,
+        pipeline_id: FromPath[str],
+        data: JSONBody[ValidateRequest],
+        pipeline_service: NamedDependency[PipelineService],
     ) -> ValidationResult:
         pipeline = await pipeline_service.get(pipeline_id)
         document = data.spec
@@ -153,9 +164,10 @@ class PipelineController(Controller):
 
     @post("/{pipeline_id:str}/execute", guards=[CAN_OPERATE], summary="Deploy to devices")
     async def execute(
-        self, pipeline_id: str, data: ExecuteRequest, caller: Caller,
-        pipeline_service: PipelineService, deployment_service: DeploymentService,
-        config_publisher: ConfigPublisher,
+        self, pipeline_id: FromPath[str], data: JSONBody[ExecuteRequest],
+        caller: NamedDependency[Caller], pipeline_service: NamedDependency[PipelineService],
+        deployment_service: NamedDependency[DeploymentService],
+        config_publisher: NamedDependency[ConfigPublisher],
     ) -> DeploymentOut:  # fmt: skip
         return await deployment_service.execute(
             pipeline_service, config_publisher, pipeline_id, data, user_id=caller.user_id
@@ -163,8 +175,8 @@ class PipelineController(Controller):
 
     @get("/{pipeline_id:str}/deployments")
     async def list_deployments(
-        self, pipeline_id: str, pipeline_service: PipelineService,
-        deployment_service: DeploymentService,
+        self, pipeline_id: FromPath[str], pipeline_service: NamedDependency[PipelineService],
+        deployment_service: NamedDependency[DeploymentService],
     ) -> list[DeploymentOut]:  # fmt: skip
         await pipeline_service.get(pipeline_id)
         return await deployment_service.list_for(pipeline_id)
@@ -176,14 +188,18 @@ class PipelineController(Controller):
         summary="Promote or abort a staged rollout now, if due (a job also does it)",
     )
     async def advance_deployment(
-        self, pipeline_id: str, deployment_id: str, deployment_service: DeploymentService,
-        config_publisher: ConfigPublisher,
+        self, pipeline_id: FromPath[str], deployment_id: FromPath[str],
+        deployment_service: NamedDependency[DeploymentService],
+        config_publisher: NamedDependency[ConfigPublisher],
     ) -> DeploymentOut:  # fmt: skip
         return await deployment_service.advance(config_publisher, pipeline_id, deployment_id)
 
     @get("/{pipeline_id:str}/deployments/{deployment_id:str}")
     async def get_deployment(
-        self, pipeline_id: str, deployment_id: str, deployment_service: DeploymentService
+        self,
+        pipeline_id: FromPath[str],
+        deployment_id: FromPath[str],
+        deployment_service: NamedDependency[DeploymentService],
     ) -> DeploymentOut:
         return await deployment_service.describe(pipeline_id, deployment_id)
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,7 +45,7 @@ class HealthController(Controller):
     tags = ["system"]
 
     @get("/", summary="Liveness and readiness: database, MQTT, ingest")
-    async def health(self, runtime: Runtime) -> Response[Health]:
+    async def health(self, runtime: NamedDependency[Runtime]) -> Response[Health]:
         try:
             async with runtime.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))

@@ -183,6 +183,5 @@ async def event_counts(
     if q.stream_id is not None:
         stmt = stmt.where(events.stream_id == q.stream_id)
     return [
-        EventCount(event_type=t, severity=s, count=int(n))
-        for t, s, n in await conn.execute(stmt)
+        EventCount(event_type=t, severity=s, count=int(n)) for t, s, n in await conn.execute(stmt)
     ]

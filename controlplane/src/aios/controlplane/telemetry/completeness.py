@@ -11,6 +11,8 @@ from datetime import datetime
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,6 +86,9 @@ class CompletenessController(Controller):
         summary="Received, duplicate and missing detection batches of a device",
     )
     async def completeness(
-        self, db_session: AsyncSession, org_scope: OrgScope, device_id: str
+        self,
+        db_session: NamedDependency[AsyncSession],
+        org_scope: NamedDependency[OrgScope],
+        device_id: FromPath[str],
     ) -> Completeness:
         return await device_completeness(db_session, org_scope, device_id)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_READ
@@ -35,22 +36,22 @@ class DashboardDetectionsController(Controller):
     @get("/", summary="Stored detections, newest first (keyset pagination)")
     async def list(
         self,
-        db_session: AsyncSession,
-        org_scope: OrgScope,
-        device_id: str | None = None,
-        stream_id: str | None = None,
-        label: str | None = None,
-        class_id: Annotated[int | None, Parameter(ge=0)] = None,
+        db_session: NamedDependency[AsyncSession],
+        org_scope: NamedDependency[OrgScope],
+        device_id: FromQuery[str | None] = None,
+        stream_id: FromQuery[str | None] = None,
+        label: FromQuery[str | None] = None,
+        class_id: Annotated[int | None, QueryParameter(ge=0)] = None,
         since: Annotated[
-            str | None, Parameter(description="ISO 8601 time or Unix seconds (inclusive)")
+            str | None, QueryParameter(description="ISO 8601 time or Unix seconds (inclusive)")
         ] = None,
         until: Annotated[
-            str | None, Parameter(description="ISO 8601 time or Unix seconds (exclusive)")
+            str | None, QueryParameter(description="ISO 8601 time or Unix seconds (exclusive)")
         ] = None,
         cursor: Annotated[
-            str | None, Parameter(description="next_cursor of the previous page")
+            str | None, QueryParameter(description="next_cursor of the previous page")
         ] = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 100,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 100,
     ) -> DetectionPage:
         filters = DetectionFilter(
             device_id=device_id,
@@ -74,19 +75,19 @@ class DashboardAnalyticsController(Controller):
     )
     async def analytics(
         self,
-        db_session: AsyncSession,
-        org_scope: OrgScope,
+        db_session: NamedDependency[AsyncSession],
+        org_scope: NamedDependency[OrgScope],
         since: Annotated[
-            str | None, Parameter(description="ISO 8601 or Unix seconds; default until - 24 h")
+            str | None, QueryParameter(description="ISO 8601 or Unix seconds; default until - 24 h")
         ] = None,
-        until: Annotated[str | None, Parameter(description="default: now")] = None,
-        bucket: Annotated[str, Parameter(description=", ".join(BUCKETS))] = "1h",
-        group_by: GroupBy = GroupBy.LABEL,
-        device_id: str | None = None,
-        stream_id: str | None = None,
-        label: str | None = None,
+        until: Annotated[str | None, QueryParameter(description="default: now")] = None,
+        bucket: Annotated[str, QueryParameter(description=", ".join(BUCKETS))] = "1h",
+        group_by: FromQuery[GroupBy] = GroupBy.LABEL,
+        device_id: FromQuery[str | None] = None,
+        stream_id: FromQuery[str | None] = None,
+        label: FromQuery[str | None] = None,
         events: Annotated[
-            bool, Parameter(description="also count events by type and severity")
+            bool, QueryParameter(description="also count events by type and severity")
         ] = True,
     ) -> Analytics:
         end = datetime.now(UTC) if until is None else parse_time(until, field="until")

@@ -5,9 +5,12 @@ first one was *received* (its time in the MQTT thread, so time spent waiting whi
 flush ran counts: a message never waits more than one interval plus one flush), classifies them
 (:func:`~aios.controlplane.telemetry.records.classify`), writes them in
 one transaction (:class:`~aios.controlplane.telemetry.store.TelemetryStore`) and only then
-acknowledges them to the broker. When the database fails, the same flush is retried with backoff
-and nothing is acknowledged: the queue fills, the MQTT thread waits, the broker holds the rest;
-ingest resumes by itself when the database is back. Nothing a device sends can crash it.
+acknowledges them to the broker. Collecting and classifying the next flush overlaps the commit of
+the current one (decoding is CPU in this process, the write mostly waits on the database), with
+at most one write in flight, so acknowledgements still follow commits in order. When the
+database fails, the same flush is retried with backoff and nothing is acknowledged: the queue
+fills, the MQTT thread waits, the broker holds the rest; ingest resumes by itself when the
+database is back. Nothing a device sends can crash it.
 
 Subscriptions: ``det``, ``hb`` and ``status`` of every org/device under the topic prefix; MQTT 5
 shared subscriptions (``$share/<group>/...``) so that ``aios ingest`` replicas split the load;
@@ -42,6 +45,7 @@ INGESTED_CHANNELS = (
     Channel.CONFIG_REPORTED,
 )
 MAX_BACKOFF_S = 10.0
+CLASSIFY_SLICE = 16  # messages decoded between two yields to the event loop
 
 
 @dataclass(slots=True)
@@ -71,6 +75,15 @@ class IngestStats:
         self.events += result.events
         self.reports += result.reports
         self.dead_letters.update(result.dead_letters)
+
+
+@dataclass(slots=True)
+class _Flush:
+    """One flush's messages, as received and as classified."""
+
+    items: list[Inbound]
+    accepted: list[Accepted] = field(default_factory=list)
+    dead: list[DeadLetterRow] = field(default_factory=list)
 
 
 def subscription_filters(settings: Settings) -> list[str]:
@@ -126,10 +139,22 @@ class IngestService:
         await self.subscriber.stop()
 
     async def _run(self) -> None:
-        while not self._stopping.is_set():
-            items = await self._collect()
-            if items:
-                await self._flush(items)
+        """Collect and classify the next flush while the previous one commits (a double
+        buffer): at most one write is in flight, and it acknowledges its messages before the
+        next write starts, so acknowledgements stay in arrival order."""
+        in_flight: asyncio.Task[None] | None = None
+        try:
+            while not self._stopping.is_set():
+                items = await self._collect()
+                if not items:
+                    continue
+                flush = await self._classify(items)
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.create_task(self._write(flush), name="aios-ingest-write")
+        finally:
+            if in_flight is not None:
+                await in_flight  # cancelled with this task on a stop timeout: not acknowledged
 
     async def _collect(self) -> list[Inbound]:
         """Wait for a first message (or stop), then gather until size or time."""
@@ -150,15 +175,26 @@ class IngestService:
                 items.extend(self.queue.take(size - len(items)))
         return items
 
-    async def _flush(self, items: list[Inbound]) -> None:
+    async def _classify(self, items: list[Inbound]) -> _Flush:
+        """Decode and check ``items``, yielding to the loop every few messages so that the
+        write in flight keeps streaming its ``COPY`` meanwhile."""
         self.stats.received += len(items)
-        accepted: list[Accepted] = []
-        dead: list[DeadLetterRow] = []
+        flush = _Flush(items)
         prefix = self.settings.mqtt_topic_prefix
         limit = self.settings.ingest_max_payload_bytes
-        for item in items:
+        for i, item in enumerate(items):
+            if i % CLASSIFY_SLICE == CLASSIFY_SLICE - 1:
+                await asyncio.sleep(0)
             outcome = classify(item, prefix=prefix, max_bytes=limit)
-            (accepted if isinstance(outcome, Accepted) else dead).append(outcome)  # type: ignore[arg-type]
+            if isinstance(outcome, Accepted):
+                flush.accepted.append(outcome)
+            else:
+                flush.dead.append(outcome)
+        return flush
+
+    async def _write(self, flush: _Flush) -> None:
+        """Write one flush, retrying with backoff until it commits; then acknowledge it."""
+        accepted, dead, items = flush.accepted, flush.dead, flush.items
         backoff = 0.2
         while True:
             try:

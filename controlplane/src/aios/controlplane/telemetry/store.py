@@ -9,10 +9,14 @@ Order inside the transaction:
 2. detection batches: ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` into ``detection_batches``
    tells which ``(device_id, seq)`` are new; only their detections go to the sink (COPY or
    executemany); the others are counted as duplicates;
-3. per-device completeness (:class:`~aios.controlplane.telemetry.sequence.SeqProgress`), row
-   locked (``FOR UPDATE`` on PostgreSQL) so that concurrent ingest replicas never lose counts;
+3. per-device completeness (:class:`~aios.controlplane.telemetry.sequence.SeqProgress`), rows
+   locked while read and written back, so that concurrent ingest replicas never lose counts;
 4. heartbeats and status messages update the device row (latest per device wins);
 5. dead letters.
+
+On PostgreSQL steps 2 and 3 and the rollups are set-based statements over arrays
+(:mod:`~aios.controlplane.telemetry.pg_statements`): one round trip each, prepared once, whatever
+the flush size; SQLite runs the equivalent SQLAlchemy statements.
 """
 
 from __future__ import annotations
