@@ -108,7 +108,7 @@ class OrganizationUsersController(Controller):
     async def list_users(
         self, user_service: NamedDependency[UserService], page: NamedDependency[LimitOffset]
     ) -> OffsetPagination[UserOut]:
-        rows, total = await user_service.list_and_count(page, order_by=[("created_at", False)])
+        rows, total = await user_service.get_many_and_count(page, order_by=[("created_at", False)])
         return to_page(rows, total, page, UserOut)
 
     @post("/", summary="Add a user with a role")

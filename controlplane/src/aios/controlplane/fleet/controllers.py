@@ -74,7 +74,7 @@ class FleetController(Controller):
         search: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> OffsetPagination[DeviceOut]:
         clauses = device_service.filters(status=status, tag=tag, search=search)
-        rows, total = await device_service.list_and_count(
+        rows, total = await device_service.get_many_and_count(
             page, *clauses, order_by=[("name", False), ("id", False)]
         )
         return to_page(rows, total, page, DeviceOut)
@@ -158,7 +158,7 @@ class FleetController(Controller):
         token_service: NamedDependency[EnrollmentTokenService],
         page: NamedDependency[LimitOffset],
     ) -> OffsetPagination[EnrollmentTokenOut]:
-        rows, total = await token_service.list_and_count(page, order_by=[("created_at", True)])
+        rows, total = await token_service.get_many_and_count(page, order_by=[("created_at", True)])
         return to_page(rows, total, page, EnrollmentTokenOut)
 
     @delete(

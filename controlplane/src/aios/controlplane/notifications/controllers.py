@@ -59,7 +59,7 @@ class WebhookController(Controller):
     async def list_webhooks(
         self, webhook_service: NamedDependency[WebhookService], page: NamedDependency[LimitOffset]
     ) -> OffsetPagination[WebhookOut]:
-        rows, total = await webhook_service.list_and_count(
+        rows, total = await webhook_service.get_many_and_count(
             page, order_by=[("created_at", False), ("id", False)]
         )
         return to_page(rows, total, page, WebhookOut)
@@ -106,7 +106,7 @@ class WebhookController(Controller):
         page: NamedDependency[LimitOffset],
     ) -> OffsetPagination[DeliveryOut]:
         await webhook_service.get(webhook_id)
-        rows, total = await delivery_service.list_and_count(
+        rows, total = await delivery_service.get_many_and_count(
             page,
             WebhookDelivery.webhook_id == webhook_id,
             order_by=[("created_at", True), ("id", True)],

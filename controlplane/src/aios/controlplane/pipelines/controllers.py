@@ -68,7 +68,7 @@ class PipelineController(Controller):
     async def list_pipelines(
         self, pipeline_service: NamedDependency[PipelineService], page: NamedDependency[LimitOffset]
     ) -> OffsetPagination[PipelineOut]:
-        rows, total = await pipeline_service.list_and_count(page, order_by=[("name", False)])
+        rows, total = await pipeline_service.get_many_and_count(page, order_by=[("name", False)])
         return to_page(rows, total, page, PipelineOut)
 
     @post("/", guards=[CAN_OPERATE], summary="Create a pipeline (version 1)")
