@@ -6,6 +6,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -183,3 +184,18 @@ async def test_snapshot_upload_is_checked(client: AsyncTestClient[Any], owner: A
         "/api/v1/events/.hidden/snapshot", headers=basic(device_id, password), content=JPEG
     )
     assert dot.status_code == 400
+
+
+@pytest.mark.parametrize("name", ["device_id", "stream_id", "event_type"])
+async def test_events_filters_refuse_oversize_identifiers(
+    client: AsyncTestClient[Any], owner: Account, name: str
+) -> None:
+    response = await client.get(
+        "/api/v1/dashboard/events", params={name: "x" * 65}, headers=owner.headers
+    )
+    assert response.status_code == 400, response.text
+    assert name in response.text
+    fine = await client.get(
+        "/api/v1/dashboard/events", params={name: "x" * 64}, headers=owner.headers
+    )
+    assert fine.status_code == 200, fine.text

@@ -25,7 +25,8 @@ from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.queries import parse_time
 from aios.controlplane.tenancy import OrgScope
 
-Ident = Annotated[str, QueryParameter(max_length=64)]
+# The limit sits outside the Optional so that Litestar enforces it, not only documents it.
+OptionalIdent = Annotated[str | None, QueryParameter(max_length=64)]
 
 
 async def provide_snapshot_store(settings: NamedDependency[Settings]) -> SnapshotStore:
@@ -42,9 +43,9 @@ class DashboardEventsController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         org_scope: NamedDependency[OrgScope],
-        device_id: FromQuery[Ident | None] = None,
-        stream_id: FromQuery[Ident | None] = None,
-        event_type: FromQuery[Ident | None] = None,
+        device_id: OptionalIdent = None,
+        stream_id: OptionalIdent = None,
+        event_type: OptionalIdent = None,
         severity: Annotated[str | None, QueryParameter(max_length=16)] = None,
         since: Annotated[str | None, QueryParameter(max_length=64)] = None,
         until: Annotated[str | None, QueryParameter(max_length=64)] = None,
@@ -68,7 +69,7 @@ class DashboardEventsController(Controller):
         db_session: NamedDependency[AsyncSession],
         org_scope: NamedDependency[OrgScope],
         snapshot_store: NamedDependency[SnapshotStore],
-        device_id: FromQuery[Ident | None] = None,
+        device_id: OptionalIdent = None,
     ) -> EventItem:
         row = await get_event(db_session, event_id, device_id)
         stored = await snapshot_store.exists(row.org_id, row.device_id, row.id)
@@ -81,7 +82,7 @@ class DashboardEventsController(Controller):
         db_session: NamedDependency[AsyncSession],
         org_scope: NamedDependency[OrgScope],
         snapshot_store: NamedDependency[SnapshotStore],
-        device_id: FromQuery[Ident | None] = None,
+        device_id: OptionalIdent = None,
     ) -> Response[bytes]:
         row = await get_event(db_session, event_id, device_id)
         body = await snapshot_store.read(row.org_id, row.device_id, row.id)
