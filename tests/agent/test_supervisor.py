@@ -43,7 +43,10 @@ def cameras() -> CameraRegistry:
             from aios.agent.sources.file import FileCamera
 
             return FileCamera(Path("/nonexistent/missing.mp4"))
-        return SyntheticCamera(width=160, height=120, fps=20)
+        camera = SyntheticCamera(width=160, height=120, fps=20)
+        if "unreachable" in params.uri:  # a network camera that never answers
+            camera.available.clear()
+        return camera
 
     registry = CameraRegistry()
     registry.register("file", synthetic)
@@ -313,3 +316,62 @@ async def test_a_crashing_pipeline_restarts_with_growing_pauses_even_without_con
     assert len(pauses) >= 2, caplog.text
     assert pauses[0] == pytest.approx(1.0, abs=0.15)  # a backoff from 1 s ...
     assert pauses[1] == pytest.approx(2.0, abs=0.25)  # ... that doubles
+
+
+@pytest.mark.slow
+async def test_the_old_pipeline_runs_until_the_new_one_has_started(
+    tmp_path: Path, model_path: Path
+) -> None:
+    """Make before break: while a new version tries to open its camera, the running version
+    keeps capturing and sending; when the new one fails to start, nothing had to restart."""
+    transport = MemoryTransport()
+    agent = Agent(
+        make_config(tmp_path, model_path),
+        transport=transport,
+        cameras=cameras(),
+        registry=registry(),
+        options=RunOptions(install_signal_handlers=False),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        await until(lambda: bool(transport.batches()))
+        asked = time.time()
+        # A camera that never answers: the start waits for it (3 s), then gives up.
+        transport.deliver_config(desired(2, spec(uri="rtsp-unreachable")))
+        report = await next_report(transport, 1)
+        assert (report.status, report.active_version) == ("rolled_back", 0)
+        answered = time.time()
+        assert answered - asked > 2.5  # the start attempt did wait for the camera
+        await until(lambda: any(f.ts > answered for b in transport.batches() for f in b.frames))
+        during = [
+            f.ts
+            for b in transport.batches()
+            if b.pipeline_version == 0
+            for f in b.frames
+            if asked + 1.0 < f.ts < answered - 0.5
+        ]
+        assert during, "the running pipeline stopped while the new one was starting"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+@pytest.mark.parametrize(
+    ("old_kind", "new_kind", "exclusive"),
+    [("usb", "usb", True), ("file", "usb", False), ("usb", "rtsp", False), ("rtsp", "rtsp", False)],
+)
+def test_only_a_usb_camera_in_both_forces_break_before_make(
+    old_kind: str, new_kind: str, exclusive: bool
+) -> None:
+    from aios.agent.pipeline.supervisor import shares_exclusive_camera
+
+    def with_kind(kind: str) -> dict[str, object]:
+        body = spec()
+        nodes = body["nodes"]
+        assert isinstance(nodes, list)
+        nodes[0] = {"id": "cam1", "type": "source", "params": {"kind": kind, "uri": "0"}}
+        return body
+
+    old, new = decode_pipeline(with_kind(old_kind)), decode_pipeline(with_kind(new_kind))
+    assert shares_exclusive_camera(old, new) is exclusive

@@ -2,9 +2,12 @@
 
 A desired config is decoded and validated (:func:`decode_pipeline`, the control plane's own
 rules); invalid -> ``rejected`` with the node and field. A valid one is built (models loaded)
-while the old pipeline keeps running; a build error -> ``failed`` and the old one stays. Then the
-old pipeline stops and the new one starts; if it does not start, or crashes within the grace
-period, the last good pipeline is started again and the result is ``rolled_back``. A pipeline
+while the old pipeline keeps running; a build error -> ``failed`` and the old one stays. Then
+the new pipeline starts while the old one still runs (make before break), and the old one
+stops only once the new one has started; if it does not start, the old one simply carries on
+(``rolled_back``). The exception is a USB camera used by both: a V4L2 device opens once, so the
+old pipeline stops first. A new pipeline that crashes within the grace period is stopped and
+the last good one started again (``rolled_back``). A pipeline
 that survives its grace period becomes the last good one and is persisted.
 
 A pipeline that crashes later is restarted after an exponential backoff (1 s doubling to
@@ -30,7 +33,7 @@ from aios.agent.sources.backoff import Backoff
 from aios.agent.transport.interface import Transport
 from aios.shared.errors import PipelineValidationError
 from aios.shared.messages import PipelineConfig, PipelineReport
-from aios.shared.pipeline import PipelineSpec, decode_pipeline
+from aios.shared.pipeline import PipelineSpec, SourceNode, decode_pipeline
 from aios.shared.topics import is_identifier
 
 log = logging.getLogger(__name__)
@@ -214,13 +217,17 @@ class PipelineSupervisor:
         except AgentError as exc:
             return self._report(raw, "failed", error=str(exc))
         old = self.current
-        if old is not None:
+        if old is not None and shares_exclusive_camera(old.spec, config.spec):
             await old.stop()
-            self.current = None
+            self.current = old = None
         try:
             await new.start(open_timeout_s=self._open_timeout_s)
         except AgentError as exc:
+            if old is not None:  # never stopped: the last good pipeline is still the one running
+                return self._report(raw, "rolled_back", error=f"start failed: {exc}")
             return await self._roll_back(raw, f"start failed: {exc}")
+        if old is not None:
+            await old.stop()
         self.current = new
         self._started_at = time.monotonic()
         self._restart_backoff.reset()
@@ -298,3 +305,14 @@ class PipelineSupervisor:
         runner, self.current = self.current, None
         if runner is not None:
             await runner.stop()
+
+
+def shares_exclusive_camera(old: PipelineSpec, new: PipelineSpec) -> bool:
+    """Whether both pipelines read a USB camera: a V4L2 device cannot be opened twice, so the
+    old pipeline must stop before the new one opens it. (Conservative: any USB source in both.)
+    """
+
+    def usb(spec: PipelineSpec) -> bool:
+        return any(isinstance(n, SourceNode) and n.params.kind == "usb" for n in spec.nodes)
+
+    return usb(old) and usb(new)
