@@ -15,12 +15,19 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-DEFAULT_IMAGES = Path(
-    os.environ.get("AIOS_TEST_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "testdata"))
-) / "images"
+DEFAULT_IMAGES = (
+    Path(
+        os.environ.get(
+            "AIOS_TEST_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "testdata")
+        )
+    )
+    / "images"
+)
 
 
-def _frame_at(image: npt.NDArray[np.uint8], t: float, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+def _frame_at(
+    image: npt.NDArray[np.uint8], t: float, size: tuple[int, int]
+) -> npt.NDArray[np.uint8]:
     """A crop of ``image`` at phase ``t`` in [0, 1]: zoom from 100% to 85% while panning."""
     h, w = image.shape[:2]
     scale = 1.0 - 0.15 * t
@@ -31,7 +38,9 @@ def _frame_at(image: npt.NDArray[np.uint8], t: float, size: tuple[int, int]) -> 
     out_w, out_h = size
     # Keep the aspect ratio: fit inside the output, pad with gray.
     r = min(out_w / cw, out_h / ch)
-    resized = cv2.resize(crop, (max(1, int(cw * r)), max(1, int(ch * r))), interpolation=cv2.INTER_AREA)
+    resized = cv2.resize(
+        crop, (max(1, int(cw * r)), max(1, int(ch * r))), interpolation=cv2.INTER_AREA
+    )
     canvas = np.full((out_h, out_w, 3), 114, np.uint8)
     oy = (out_h - resized.shape[0]) // 2
     ox = (out_w - resized.shape[1]) // 2
@@ -39,7 +48,9 @@ def _frame_at(image: npt.NDArray[np.uint8], t: float, size: tuple[int, int]) -> 
     return canvas
 
 
-def first_frame_transform(image_wh: tuple[int, int], size: tuple[int, int]) -> tuple[float, int, int]:
+def first_frame_transform(
+    image_wh: tuple[int, int], size: tuple[int, int]
+) -> tuple[float, int, int]:
     """Scale and offset (r, ox, oy) that map a still's pixels into the video's first frame
     of that still (phase 0: no zoom, no pan), so tests can place reference boxes."""
     w, h = image_wh
