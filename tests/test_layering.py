@@ -19,7 +19,15 @@ PACKAGES = {
     "controlplane": ROOT / "controlplane/src/aios/controlplane",
 }
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "shared": ("aios.agent", "aios.controlplane", "numpy", "cv2", "onnxruntime", "paho", "litestar"),
+    "shared": (
+        "aios.agent",
+        "aios.controlplane",
+        "numpy",
+        "cv2",
+        "onnxruntime",
+        "paho",
+        "litestar",
+    ),
     "agent": (
         "aios.controlplane",
         "litestar",
@@ -67,7 +75,9 @@ def test_checker_sees_a_violation(tmp_path: Path) -> None:
     assert (2, "aios.controlplane") in _imports(bad)
 
 
-def _closure(lock: dict[str, list[dict[str, object]]], root: str, extras: tuple[str, ...]) -> set[str]:
+def _closure(
+    lock: dict[str, list[dict[str, object]]], root: str, extras: tuple[str, ...]
+) -> set[str]:
     """Names of every package that installing ``root[extras]`` pulls in, per uv.lock."""
     by_name: dict[str, list[dict[str, object]]] = {}
     for pkg in lock["package"]:
@@ -97,8 +107,20 @@ def test_agent_installs_without_server_side_packages(extra: str) -> None:
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     closure = _closure(lock, "aios-agent", (extra,))
     assert "onnxruntime" in closure or f"onnxruntime-{extra}" in closure
-    server_side = {"litestar", "sqlalchemy", "advanced-alchemy", "asyncpg", "aiosqlite", "alembic",
-                   "amqtt", "uvicorn", "psycopg", "psycopg2", "psycopg2-binary", "torch"}
+    server_side = {
+        "litestar",
+        "sqlalchemy",
+        "advanced-alchemy",
+        "asyncpg",
+        "aiosqlite",
+        "alembic",
+        "amqtt",
+        "uvicorn",
+        "psycopg",
+        "psycopg2",
+        "psycopg2-binary",
+        "torch",
+    }
     assert not closure & server_side, sorted(closure & server_side)
 
 
