@@ -61,7 +61,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -> di
         env["AIOS_MQTT_URL"] = "embedded"
         # not ``free_port``: that one is the HTTP port of the same process
         env["AIOS_EMBEDDED_MQTT_PORT"] = str(unused_port())
-        # the agent here is configured by hand, not enrolled (TODO: enroll it instead)
+        # configured by hand (the documented escape hatch); test_ota_deploy enrolls one
         env["AIOS_EMBEDDED_MQTT_ANONYMOUS"] = "true"
     else:
         env["AIOS_MQTT_URL"] = mqtt_url

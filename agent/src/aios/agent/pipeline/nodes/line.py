@@ -17,6 +17,7 @@ from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
 from aios.agent.pipeline.nodes.track import TrackRuntime
 from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.pipeline.packet import Packet
+from aios.agent.pipeline.per_stream import PerStream
 from aios.shared.pipeline import LineNode, Node
 
 
@@ -31,8 +32,7 @@ class LineRuntime:
         lost_buffer_s: float | None = None,
     ) -> None:
         self._spec = spec
-        self._class_ids = class_ids
-        self._lines: dict[str, LineZone] = {}
+        self._lines = PerStream(lambda: LineZone.from_params(spec.params, class_ids))
         self.names = names
         self.lost_buffer_s = lost_buffer_s
         """How long the upstream tracker keeps a lost track."""
@@ -60,10 +60,7 @@ class LineRuntime:
 
     def line(self, stream_id: str) -> LineZone:
         """The line of one stream (created on its first frame)."""
-        line = self._lines.get(stream_id)
-        if line is None:
-            line = self._lines[stream_id] = LineZone.from_params(self._spec.params, self._class_ids)
-        return line
+        return self._lines.get(stream_id)
 
     @property
     def counts(self) -> dict[str, tuple[int, int]]:

@@ -17,6 +17,7 @@ from aios.agent.errors import ConfigError
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
 from aios.agent.pipeline.nodes.track import TrackRuntime
 from aios.agent.pipeline.packet import Packet
+from aios.agent.pipeline.per_stream import PerStream
 from aios.shared.pipeline import Node, ZoneNode
 
 
@@ -31,8 +32,7 @@ class ZoneRuntime:
         lost_buffer_s: float | None = None,
     ) -> None:
         self._spec = spec
-        self._class_ids = class_ids
-        self._zones: dict[str, PolygonZone] = {}
+        self._zones = PerStream(lambda: PolygonZone.from_params(spec.params, class_ids))
         self.names = names
         self.lost_buffer_s = lost_buffer_s
         """How long the upstream tracker keeps a lost track (``None``: untracked input)."""
@@ -60,12 +60,7 @@ class ZoneRuntime:
 
     def zone(self, stream_id: str) -> PolygonZone:
         """The zone of one stream (created on its first frame)."""
-        zone = self._zones.get(stream_id)
-        if zone is None:
-            zone = self._zones[stream_id] = PolygonZone.from_params(
-                self._spec.params, self._class_ids
-            )
-        return zone
+        return self._zones.get(stream_id)
 
     @property
     def counts(self) -> dict[str, int]:
