@@ -75,6 +75,8 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 
+from aios.controlplane import env as read
+from aios.controlplane.env import Secret as Secret
 from aios.controlplane.errors import SettingsError
 from aios.shared.topics import DEFAULT_PREFIX, is_identifier
 
@@ -88,27 +90,6 @@ MqttProtocol = Literal["5", "3.1.1"]
 Provisioner = Literal["none", "dynsec"]
 EMBEDDED_SERVICE_USERNAME = "aios-control-plane"
 """The control plane's own login on the embedded broker (its password is generated per run)."""
-
-
-class Secret:
-    """A secret string that never shows up in a repr or a log line."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 class MqttEndpoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -243,7 +224,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build the settings from ``environ`` (normally ``os.environ``); raises SettingsError."""
-        env = _choice(environ, "AIOS_ENV", ("dev", "production"), "dev")
+        env = read.choice(environ, "AIOS_ENV", ("dev", "production"), "dev")
         data_dir = Path(environ.get("AIOS_DATA_DIR", "data")).expanduser()
         database_url = environ.get("AIOS_DATABASE_URL") or (
             f"sqlite+aiosqlite:///{(data_dir / 'aios.db').as_posix()}"
@@ -261,19 +242,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         prefix = environ.get("AIOS_MQTT_TOPIC_PREFIX", DEFAULT_PREFIX)
         if not all(is_identifier(p) for p in prefix.split("/")):
             raise SettingsError("AIOS_MQTT_TOPIC_PREFIX", "must be '/'-separated identifiers")
-        password = _secret(environ, "AIOS_MQTT_PASSWORD")
+        password = read.secret(environ, "AIOS_MQTT_PASSWORD")
         tls_url = mqtt_url != EMBEDDED and urlsplit(mqtt_url).scheme in {"mqtts", "ssl", "tls"}
-        ca_file = _file(environ, "AIOS_MQTT_CA_FILE", tls_url)
-        cert_file = _file(environ, "AIOS_MQTT_CLIENT_CERT_FILE", tls_url)
-        key_file = _file(environ, "AIOS_MQTT_CLIENT_KEY_FILE", tls_url)
+        ca_file = read.file_path(environ, "AIOS_MQTT_CA_FILE", tls_url)
+        cert_file = read.file_path(environ, "AIOS_MQTT_CLIENT_CERT_FILE", tls_url)
+        key_file = read.file_path(environ, "AIOS_MQTT_CLIENT_KEY_FILE", tls_url)
         if key_file is not None and cert_file is None:
             raise SettingsError("AIOS_MQTT_CLIENT_KEY_FILE", "needs AIOS_MQTT_CLIENT_CERT_FILE")
-        provisioner = _choice(environ, "AIOS_MQTT_PROVISIONER", ("none", "dynsec"), "none")
+        provisioner = read.choice(environ, "AIOS_MQTT_PROVISIONER", ("none", "dynsec"), "none")
         if provisioner == "dynsec" and mqtt_url == EMBEDDED:
             raise SettingsError(
                 "AIOS_MQTT_PROVISIONER", "'dynsec' needs an external Mosquitto (AIOS_MQTT_URL)"
             )
-        secret_key = _secret(environ, "AIOS_SECRET_KEY")
+        secret_key = read.secret(environ, "AIOS_SECRET_KEY")
         if secret_key is None:
             if env == "production":
                 raise SettingsError("AIOS_SECRET_KEY", "is required when AIOS_ENV=production")
@@ -286,127 +267,58 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             mqtt_url=mqtt_url,
             mqtt_username=environ.get("AIOS_MQTT_USERNAME") or None,
             mqtt_password=password,
-            mqtt_protocol=_choice(environ, "AIOS_MQTT_PROTOCOL", ("5", "3.1.1"), "5"),  # type: ignore[arg-type]
+            mqtt_protocol=read.choice(environ, "AIOS_MQTT_PROTOCOL", ("5", "3.1.1"), "5"),  # type: ignore[arg-type]
             mqtt_topic_prefix=prefix,
-            mqtt_client_id=_ident(
+            mqtt_client_id=read.identifier(
                 environ, "AIOS_MQTT_CLIENT_ID", f"aios-ingest-{socket.gethostname()}"[:64]
             ),
-            mqtt_share_group=_ident(environ, "AIOS_MQTT_SHARE_GROUP", "aios-ingest"),
-            mqtt_session_expiry_s=_int(environ, "AIOS_MQTT_SESSION_EXPIRY_S", 86400, minimum=0),
+            mqtt_share_group=read.identifier(environ, "AIOS_MQTT_SHARE_GROUP", "aios-ingest"),
+            mqtt_session_expiry_s=read.integer(
+                environ, "AIOS_MQTT_SESSION_EXPIRY_S", 86400, minimum=0
+            ),
             embedded_mqtt_host=environ.get("AIOS_EMBEDDED_MQTT_HOST", "127.0.0.1"),
-            embedded_mqtt_port=_int(environ, "AIOS_EMBEDDED_MQTT_PORT", 18830, 1, 65535),
-            embedded_mqtt_anonymous=_bool(environ, "AIOS_EMBEDDED_MQTT_ANONYMOUS", False),
+            embedded_mqtt_port=read.integer(environ, "AIOS_EMBEDDED_MQTT_PORT", 18830, 1, 65535),
+            embedded_mqtt_anonymous=read.boolean(environ, "AIOS_EMBEDDED_MQTT_ANONYMOUS", False),
             mqtt_ca_file=ca_file,
             mqtt_client_cert_file=cert_file,
             mqtt_client_key_file=key_file,
             mqtt_provisioner=provisioner,  # type: ignore[arg-type]
             dynsec_admin_username=environ.get("AIOS_MQTT_DYNSEC_ADMIN_USERNAME") or None,
-            dynsec_admin_password=_secret(environ, "AIOS_MQTT_DYNSEC_ADMIN_PASSWORD"),
-            emqx_hook_secret=_secret(environ, "AIOS_EMQX_HOOK_SECRET"),
-            ingest_enabled=_bool(environ, "AIOS_INGEST_ENABLED", True),
-            ingest_batch_size=_int(environ, "AIOS_INGEST_BATCH_SIZE", 1000, 1, 100_000),
-            ingest_flush_interval_ms=_int(environ, "AIOS_INGEST_FLUSH_INTERVAL_MS", 200, 1),
-            ingest_queue_size=_int(environ, "AIOS_INGEST_QUEUE_SIZE", 10000, 1),
-            ingest_max_payload_bytes=_int(
+            dynsec_admin_password=read.secret(environ, "AIOS_MQTT_DYNSEC_ADMIN_PASSWORD"),
+            emqx_hook_secret=read.secret(environ, "AIOS_EMQX_HOOK_SECRET"),
+            ingest_enabled=read.boolean(environ, "AIOS_INGEST_ENABLED", True),
+            ingest_batch_size=read.integer(environ, "AIOS_INGEST_BATCH_SIZE", 1000, 1, 100_000),
+            ingest_flush_interval_ms=read.integer(environ, "AIOS_INGEST_FLUSH_INTERVAL_MS", 200, 1),
+            ingest_queue_size=read.integer(environ, "AIOS_INGEST_QUEUE_SIZE", 10000, 1),
+            ingest_max_payload_bytes=read.integer(
                 environ, "AIOS_INGEST_MAX_PAYLOAD_BYTES", 256 * 1024, 1024
             ),
-            auto_register_devices=_bool(environ, "AIOS_AUTO_REGISTER_DEVICES", env == "dev"),
-            log_level=_choice(
+            auto_register_devices=read.boolean(environ, "AIOS_AUTO_REGISTER_DEVICES", env == "dev"),
+            log_level=read.choice(
                 environ, "AIOS_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
-            access_token_ttl_s=60 * _int(environ, "AIOS_ACCESS_TOKEN_TTL_MIN", 60, 1, 24 * 60),
-            refresh_token_ttl_s=86400 * _int(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
+            access_token_ttl_s=60
+            * read.integer(environ, "AIOS_ACCESS_TOKEN_TTL_MIN", 60, 1, 24 * 60),
+            refresh_token_ttl_s=86400
+            * read.integer(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
             device_mqtt_url=environ.get("AIOS_DEVICE_MQTT_URL", ""),
-            presence_heartbeat_interval_s=_int(environ, "AIOS_HEARTBEAT_INTERVAL_S", 10, 1, 86400),
-            presence_missed_heartbeats=_int(environ, "AIOS_PRESENCE_MISSED_HEARTBEATS", 3, 1, 100),
-            presence_debounce_ms=_int(environ, "AIOS_PRESENCE_DEBOUNCE_MS", 5000, 0, 3_600_000),
-            jobs_enabled=_bool(environ, "AIOS_JOBS_ENABLED", True),
-            webhook_timeout_s=_int(environ, "AIOS_WEBHOOK_TIMEOUT_S", 10, 1, 300),
-            webhook_max_attempts=_int(environ, "AIOS_WEBHOOK_MAX_ATTEMPTS", 6, 1, 50),
-            webhook_retry_base_ms=_int(environ, "AIOS_WEBHOOK_RETRY_BASE_MS", 2000, 1, 3_600_000),
-            webhook_cooldown_s=_int(environ, "AIOS_WEBHOOK_COOLDOWN_S", 300, 0, 86400 * 7),
+            presence_heartbeat_interval_s=read.integer(
+                environ, "AIOS_HEARTBEAT_INTERVAL_S", 10, 1, 86400
+            ),
+            presence_missed_heartbeats=read.integer(
+                environ, "AIOS_PRESENCE_MISSED_HEARTBEATS", 3, 1, 100
+            ),
+            presence_debounce_ms=read.integer(
+                environ, "AIOS_PRESENCE_DEBOUNCE_MS", 5000, 0, 3_600_000
+            ),
+            jobs_enabled=read.boolean(environ, "AIOS_JOBS_ENABLED", True),
+            webhook_timeout_s=read.integer(environ, "AIOS_WEBHOOK_TIMEOUT_S", 10, 1, 300),
+            webhook_max_attempts=read.integer(environ, "AIOS_WEBHOOK_MAX_ATTEMPTS", 6, 1, 50),
+            webhook_retry_base_ms=read.integer(
+                environ, "AIOS_WEBHOOK_RETRY_BASE_MS", 2000, 1, 3_600_000
+            ),
+            webhook_cooldown_s=read.integer(environ, "AIOS_WEBHOOK_COOLDOWN_S", 300, 0, 86400 * 7),
         )
-
-
-def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = environ.get(name, default)
-    if name == "AIOS_LOG_LEVEL":
-        value = value.upper()
-    if value not in allowed:
-        raise SettingsError(name, f"must be one of {', '.join(allowed)} (got {value!r})")
-    return value
-
-
-def _int(
-    environ: Mapping[str, str],
-    name: str,
-    default: int,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(name, f"must be an integer (got {raw!r})") from None
-    if minimum is not None and value < minimum:
-        raise SettingsError(name, f"must be >= {minimum} (got {value})")
-    if maximum is not None and value > maximum:
-        raise SettingsError(name, f"must be <= {maximum} (got {value})")
-    return value
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise SettingsError(name, f"must be true or false (got {raw!r})")
-
-
-def _ident(environ: Mapping[str, str], name: str, default: str) -> str:
-    value = environ.get(name) or default
-    if not is_identifier(value):
-        raise SettingsError(name, "must be 1-64 characters of letters, digits, '_', '.', '-'")
-    return value
-
-
-def _secret(environ: Mapping[str, str], name: str) -> Secret | None:
-    """``NAME`` or the content of the file named by ``NAME_FILE`` (not both)."""
-    value = environ.get(name)
-    path = environ.get(f"{name}_FILE")
-    if value and path:
-        raise SettingsError(name, f"set either {name} or {name}_FILE, not both")
-    if path:
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SettingsError(f"{name}_FILE", f"cannot read {path}: {exc.strerror}") from None
-        if not value:
-            raise SettingsError(f"{name}_FILE", f"{path} is empty")
-    return Secret(value) if value else None
-
-
-def _file(environ: Mapping[str, str], name: str, tls: bool) -> Path | None:
-    """An existing file named by ``name`` (a TLS setting: only with an ``mqtts://`` URL)."""
-    raw = environ.get(name)
-    if not raw:
-        return None
-    if not tls:
-        raise SettingsError(name, "needs an mqtts:// AIOS_MQTT_URL")
-    path = Path(raw).expanduser()
-    if not path.is_file():
-        raise SettingsError(name, f"{path} is not a readable file")
-    return path
 
 
 def _dev_secret_key(data_dir: Path) -> Secret:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -44,6 +43,7 @@ from aios.controlplane.db.models import (
 from aios.controlplane.db.storage.backend import StorageKind, detect_kind
 from aios.controlplane.telemetry import pg_statements
 from aios.controlplane.telemetry.announce import announce_events, announce_reports
+from aios.controlplane.telemetry.device_updates import update_devices
 from aios.controlplane.telemetry.events import store_events, store_reports
 from aios.controlplane.telemetry.records import (
     Accepted,
@@ -55,7 +55,7 @@ from aios.controlplane.telemetry.records import (
 from aios.controlplane.telemetry.rollups import RollupCounts, count_batch, upsert_rollups
 from aios.controlplane.telemetry.sequence import SeqProgress
 from aios.controlplane.telemetry.sinks import DetectionSink, sink_for
-from aios.shared.messages import DetectionBatch, DeviceStatus, Event, Heartbeat, PipelineReport
+from aios.shared.messages import DetectionBatch, Event, PipelineReport
 
 
 @dataclass(slots=True)
@@ -113,7 +113,7 @@ class TelemetryStore:
             reports = [a for a in ok if isinstance(a.message, PipelineReport)]
             result.reports = await store_reports(conn, reports)
             await announce_reports(conn, reports)
-            await self._update_devices(conn, ok, result)
+            result.heartbeats, result.statuses = await update_devices(conn, ok)
             if dead_rows:
                 await conn.execute(insert(DeadLetter), [d.as_params() for d in dead_rows])
         result.dead_letters.update(d.reason.value for d in dead_rows)
@@ -358,51 +358,3 @@ class TelemetryStore:
             )
             for r in rows
         }
-
-    async def _update_devices(
-        self, conn: AsyncConnection, accepted: Sequence[Accepted], result: FlushResult
-    ) -> None:
-        beats: dict[str, Accepted] = {}
-        states: dict[str, Accepted] = {}
-        for a in accepted:
-            if isinstance(a.message, Heartbeat):
-                beats[a.device_id] = a
-                result.heartbeats += 1
-            elif isinstance(a.message, DeviceStatus):
-                states[a.device_id] = a
-                result.statuses += 1
-        if beats:
-            await conn.execute(
-                update(Device)
-                .where(Device.id == bindparam("b_id"))
-                .values(
-                    last_seen_at=bindparam("last_seen_at"),
-                    last_heartbeat=bindparam("last_heartbeat"),
-                    agent_version=bindparam("agent_version"),
-                    status=DeviceState.ONLINE.value,
-                ),
-                [
-                    {
-                        "b_id": d,
-                        "last_seen_at": a.received_at,
-                        "last_heartbeat": msgspec.to_builtins(a.message),
-                        "agent_version": getattr(a.message, "agent_version", None),
-                    }
-                    for d, a in beats.items()
-                ],
-            )
-        if states:
-            await conn.execute(
-                update(Device)
-                .where(Device.id == bindparam("b_id"))
-                .values(status=bindparam("status"), last_seen_at=bindparam("last_seen_at")),
-                [
-                    {
-                        "b_id": d,
-                        "status": a.message.state,
-                        "last_seen_at": a.received_at,
-                    }
-                    for d, a in states.items()
-                    if isinstance(a.message, DeviceStatus)
-                ],
-            )
