@@ -107,10 +107,44 @@ def mqtt_url() -> str:
     return url
 
 
+_USED_PREFIXES: list[str] = []
+
+
 @pytest.fixture
 def topic_prefix() -> str:
     """A unique topic prefix so that concurrent runs never see each other's messages."""
-    return f"aiostest/{uuid.uuid4().hex[:10]}"
+    prefix = f"aiostest/{uuid.uuid4().hex[:10]}"
+    _USED_PREFIXES.append(prefix)
+    return prefix
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clear_retained_messages() -> Iterator[None]:
+    """After the run, clear the retained messages (status, cfg/desired) that tests left under
+    their prefixes on the shared broker, so the broker does not accumulate them run after run."""
+    yield
+    url = os.environ.get("AIOS_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+    if not _USED_PREFIXES or not _reachable(url, 1883):
+        return
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    parts = urlsplit(url)
+    retained: set[str] = set()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"cleanup-{uuid.uuid4().hex}")
+    client.on_message = lambda _c, _u, msg: retained.add(msg.topic) if msg.retain else None
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    client.loop_start()
+    try:
+        for prefix in _USED_PREFIXES:
+            client.subscribe(f"{prefix}/#", qos=0)
+        time.sleep(1.0)  # retained messages arrive right after the subscription
+        for topic in sorted(retained):
+            client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+    finally:
+        client.loop_stop()
+        client.disconnect()
 
 
 @pytest.fixture
