@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from aios.agent.analytics.classes import resolve_class_ids
 from aios.agent.pipeline.metrics import PipelineMetrics
 from aios.agent.pipeline.packet import Packet
 from aios.agent.sources.registry import CameraRegistry
 from aios.agent.transport.interface import Transport
 from aios.agent.transport.snapshot_upload import SnapshotSink
-from aios.shared.pipeline import Node
+from aios.shared.pipeline import Node, node_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +80,25 @@ def first_names(upstream: Sequence[RuntimeNode]) -> Sequence[str]:
         if node.names:
             return node.names
     return ()
+
+
+def class_ids_of(
+    node: Node, classes: Sequence[str] | None, names: Sequence[str]
+) -> frozenset[int] | None:
+    """A node's ``params.classes`` labels as the model's class ids (``None``: every class);
+    an unknown label fails the build naming the node and the label."""
+    return resolve_class_ids(
+        classes,
+        {name: i for i, name in enumerate(names)},
+        where=f"{node_type(node)} {node.id!r}: params.classes",
+    )
+
+
+def upstream_lost_buffer_s(upstream: Sequence[RuntimeNode]) -> float | None:
+    """How long the tracker upstream keeps a lost track, as passed down by track, zone and line
+    nodes (``None``: the input is not tracked)."""
+    for node in upstream:
+        lost = getattr(node, "lost_buffer_s", None)
+        if isinstance(lost, (int, float)):
+            return float(lost)
+    return None

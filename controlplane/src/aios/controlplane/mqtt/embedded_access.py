@@ -44,6 +44,7 @@ from aios.controlplane.brokers.access import (
     service_may,
 )
 from aios.controlplane.brokers.emqx import CredentialsLookup, EmqxAuth, EmqxPolicy, Verdict
+from aios.controlplane.brokers.provisioning import BrokerLookupProvisioner
 from aios.controlplane.settings import EMBEDDED_SERVICE_USERNAME, Secret
 from aios.shared.topics import DEFAULT_PREFIX
 
@@ -108,7 +109,7 @@ class EmbeddedAccess:
         return device is not None and device_may(device, act, topic, prefix=self.prefix)
 
 
-class EmbeddedProvisioner:
+class EmbeddedProvisioner(BrokerLookupProvisioner):
     """:class:`~aios.controlplane.brokers.provisioning.DeviceCredentialsProvisioner` of the
     embedded broker: it reads the credentials table at connect time, so provisioning has
     nothing to push; revoking forgets the device's remembered logins (its next connection is
@@ -116,17 +117,6 @@ class EmbeddedProvisioner:
 
     def __init__(self, access: EmbeddedAccess) -> None:
         self._access = access
-
-    async def provision_device(
-        self,
-        org_id: str,
-        device_id: str,
-        password: str,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        client_id: str | None = None,
-    ) -> None:
-        DeviceIdentity(org_id, device_id)  # same validation as a real broker
 
     async def revoke_device(self, org_id: str, device_id: str) -> None:
         self._access.forget(DeviceIdentity(org_id, device_id).username)

@@ -22,9 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,32 +48,22 @@ CLASSIFY_SLICE = 16  # messages decoded between two yields to the event loop
 
 
 @dataclass(slots=True)
-class IngestStats:
-    """Counters since start (exposed by ``GET /health``)."""
+class IngestStats(FlushResult):
+    """Counters since start (exposed by ``GET /health``): every flush's counters summed, plus
+    what only the ingest loop sees."""
 
     received: int = 0
     flushes: int = 0
-    batches_stored: int = 0
-    duplicates: int = 0
-    detections_stored: int = 0
-    heartbeats: int = 0
-    statuses: int = 0
-    events: int = 0
-    reports: int = 0
     write_errors: int = 0
-    dead_letters: Counter[str] = field(default_factory=Counter)
     last_error: str | None = None
 
     def add(self, result: FlushResult) -> None:
         self.flushes += 1
-        self.batches_stored += result.batches_stored
-        self.duplicates += result.duplicates
-        self.detections_stored += result.detections_stored
-        self.heartbeats += result.heartbeats
-        self.statuses += result.statuses
-        self.events += result.events
-        self.reports += result.reports
-        self.dead_letters.update(result.dead_letters)
+        for f in fields(FlushResult):
+            if f.name == "dead_letters":
+                self.dead_letters.update(result.dead_letters)
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(result, f.name))
 
 
 @dataclass(slots=True)

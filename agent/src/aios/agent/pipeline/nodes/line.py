@@ -10,12 +10,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from aios.agent.analytics.classes import resolve_class_ids
 from aios.agent.analytics.lines import LineZone
 from aios.agent.errors import ConfigError
-from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
-from aios.agent.pipeline.nodes.track import TrackRuntime
-from aios.agent.pipeline.nodes.zone import ZoneRuntime
+from aios.agent.pipeline.node import (
+    BuildContext,
+    RuntimeNode,
+    class_ids_of,
+    first_names,
+    upstream_lost_buffer_s,
+)
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.per_stream import PerStream
 from aios.shared.pipeline import LineNode, Node
@@ -42,16 +45,9 @@ class LineRuntime:
         if not isinstance(spec, LineNode):
             raise ConfigError(f"node {spec.id!r} is not a line node")
         names = first_names(upstream)
-        ids = resolve_class_ids(
-            spec.params.classes,
-            {name: i for i, name in enumerate(names)},
-            where=f"line {spec.id!r}: params.classes",
-        )
+        ids = class_ids_of(spec, spec.params.classes, names)
         LineZone.from_params(spec.params, ids)  # a bad line fails at build
-        lost = next(
-            (n.lost_buffer_s for n in upstream if isinstance(n, (TrackRuntime, ZoneRuntime))),
-            None,
-        )
+        lost = upstream_lost_buffer_s(upstream)
         return cls(spec, ids, names, lost)
 
     @property

@@ -15,13 +15,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from aios.agent.analytics.classes import resolve_class_ids
 from aios.agent.analytics.rules import Rule, RuleEvent, RuleInput, build_rule
 from aios.agent.analytics.zones import PolygonZone
 from aios.agent.errors import ConfigError
-from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
+from aios.agent.pipeline.node import (
+    BuildContext,
+    RuntimeNode,
+    class_ids_of,
+    first_names,
+    upstream_lost_buffer_s,
+)
 from aios.agent.pipeline.nodes.line import LineRuntime
-from aios.agent.pipeline.nodes.track import TrackRuntime
 from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.shared.pipeline import Node, RuleNode, RuleParams
@@ -65,22 +69,10 @@ class RuleRuntime:
         if not isinstance(spec, RuleNode):
             raise ConfigError(f"node {spec.id!r} is not a rule node")
         names = first_names(upstream)
-        ids = resolve_class_ids(
-            spec.params.classes,
-            {name: i for i, name in enumerate(names)},
-            where=f"rule {spec.id!r}: params.classes",
-        )
+        ids = class_ids_of(spec, spec.params.classes, names)
         zone_id = next((n.node_id for n in upstream if isinstance(n, ZoneRuntime)), None)
         line_id = next((n.node_id for n in upstream if isinstance(n, LineRuntime)), None)
-        lost = next(
-            (
-                n.lost_buffer_s
-                for n in upstream
-                if isinstance(n, (TrackRuntime, ZoneRuntime, LineRuntime))
-                and n.lost_buffer_s is not None
-            ),
-            None,
-        )
+        lost = upstream_lost_buffer_s(upstream)
         clear_after = clear_after_s(spec.params, lost)
 
         def make_rule() -> Rule:

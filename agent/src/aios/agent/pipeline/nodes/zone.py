@@ -11,11 +11,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from aios.agent.analytics.classes import resolve_class_ids
 from aios.agent.analytics.zones import PolygonZone
 from aios.agent.errors import ConfigError
-from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
-from aios.agent.pipeline.nodes.track import TrackRuntime
+from aios.agent.pipeline.node import (
+    BuildContext,
+    RuntimeNode,
+    class_ids_of,
+    first_names,
+    upstream_lost_buffer_s,
+)
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.per_stream import PerStream
 from aios.shared.pipeline import Node, ZoneNode
@@ -42,16 +46,9 @@ class ZoneRuntime:
         if not isinstance(spec, ZoneNode):
             raise ConfigError(f"node {spec.id!r} is not a zone node")
         names = first_names(upstream)
-        ids = resolve_class_ids(
-            spec.params.classes,
-            {name: i for i, name in enumerate(names)},
-            where=f"zone {spec.id!r}: params.classes",
-        )
+        ids = class_ids_of(spec, spec.params.classes, names)
         PolygonZone.from_params(spec.params, ids)  # a bad polygon fails at build
-        lost = next(
-            (n.lost_buffer_s for n in upstream if isinstance(n, (TrackRuntime, ZoneRuntime))),
-            None,
-        )
+        lost = upstream_lost_buffer_s(upstream)
         return cls(spec, ids, names, lost)
 
     @property
