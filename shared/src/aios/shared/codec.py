@@ -3,6 +3,11 @@
 :func:`decode_message` is the one place untrusted bytes become messages. It never raises: it
 returns either a typed message or a :class:`Rejection` saying why the bytes were refused, so a
 consumer can count and dead-letter bad input without a try/except around every call.
+
+Bounds: the size (``max_bytes``), the nesting depth (JSON nested deeper than the interpreter's
+recursion limit is ``too_deep``, never a ``RecursionError``), and every field's value (see
+:mod:`aios.shared.messages`). Any other failure of the decoder is a ``wrong_schema`` rejection:
+nothing escapes.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class RejectReason(str, enum.Enum):
     UNKNOWN_TYPE = "unknown_type"
     FUTURE_VERSION = "future_version"
     WRONG_CHANNEL = "wrong_channel"
+    TOO_DEEP = "too_deep"
 
 
 class Rejection(Struct, frozen=True, kw_only=True):
@@ -79,6 +85,19 @@ def decode_message(
 
     With ``channel``, a message whose type does not belong on that channel is rejected.
     """
+    try:
+        return _decode(data, channel, max_bytes)
+    except RecursionError:
+        return Rejection(reason=RejectReason.TOO_DEEP, detail="JSON nested too deeply")
+    except Exception as exc:  # the contract: untrusted bytes never raise out of here
+        return Rejection(
+            reason=RejectReason.WRONG_SCHEMA, detail=f"undecodable: {type(exc).__name__}"
+        )
+
+
+def _decode(
+    data: bytes | bytearray | memoryview, channel: Channel | None, max_bytes: int
+) -> Message | Rejection:
     if len(data) > max_bytes:
         return Rejection(
             reason=RejectReason.TOO_LARGE, detail=f"{len(data)} bytes exceeds limit of {max_bytes}"

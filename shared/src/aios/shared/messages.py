@@ -7,7 +7,11 @@ Conventions for every message:
   control plane. A breaking change bumps it; older peers reject such messages as
   ``future_version`` (see :mod:`aios.shared.codec`).
 - ``type`` is the tag of the message in the :data:`Message` union.
-- Times are Unix seconds (UTC) as floats.
+- Times are Unix seconds (UTC) as floats, within years 2000..2100 (:data:`Timestamp`).
+- Every field is bounded to what every storage backend of the control plane holds: text by
+  length and without NUL characters, integers within the database column's range (32-bit
+  :data:`Int32` or 64-bit :data:`Int64`), numbers finite, lists and maps by length. A value the
+  database would refuse is therefore refused here, once, as ``wrong_schema``.
 - Boxes are normalized ``xyxy`` in ``[0, 1]`` relative to the frame: ``(x1, y1, x2, y2)`` with
   ``x1 <= x2`` and ``y1 <= y2``; multiply by the frame's width and height for pixels.
 """
@@ -22,12 +26,31 @@ from aios.shared.pipeline import PipelineSpec
 
 SCHEMA_VERSION = 1
 
+TS_MIN = 946684800.0  # 2000-01-01T00:00:00Z
+TS_MAX = 4102444800.0  # 2100-01-01T00:00:00Z
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+FINITE_MAX = 1e15  # larger than any metric, smaller than anything a float column overflows on
+_NO_NUL = r"^[^\x00]*$"
+
+Timestamp = Annotated[float, Meta(ge=TS_MIN, le=TS_MAX)]
 Unit = Annotated[float, Meta(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Meta(ge=0.0)]
+NonNegative = Annotated[float, Meta(ge=0.0, le=FINITE_MAX)]
+Finite = Annotated[float, Meta(ge=-FINITE_MAX, le=FINITE_MAX)]
+Int32 = Annotated[int, Meta(ge=0, le=INT32_MAX)]
+Int64 = Annotated[int, Meta(ge=0, le=INT64_MAX)]
 Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
-ShortText = Annotated[str, Meta(max_length=256)]
-AttributeValue = str | int | float | bool
+ShortText = Annotated[str, Meta(max_length=256, pattern=_NO_NUL)]
+Name = Annotated[str, Meta(max_length=128, pattern=_NO_NUL)]
+LongText = Annotated[str, Meta(max_length=2048, pattern=_NO_NUL)]
+AttributeKey = Annotated[str, Meta(min_length=1, max_length=64, pattern=_NO_NUL)]
+AttributeValue = ShortText | Annotated[int, Meta(ge=-INT64_MAX, le=INT64_MAX)] | Finite | bool
 Severity = Literal["info", "warning", "critical"]
+MAX_FRAMES = 1024
+MAX_DETECTIONS = 10000  # the detect node's max_det bound
+MAX_STREAMS = 64
+MAX_TRACK_IDS = 1024
+MAX_ATTRIBUTES = 64
 StreamState = Literal["connecting", "streaming", "failed", "stopped"]
 
 
@@ -38,21 +61,21 @@ class _Message(Struct, frozen=True, kw_only=True, tag_field="type"):
 class Detection(Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One detected object. ``xyxy`` is normalized to ``[0, 1]`` (see the module docstring)."""
 
-    class_id: Annotated[int, Meta(ge=0)]
+    class_id: Int32
     label: ShortText
     confidence: Unit
     xyxy: tuple[Unit, Unit, Unit, Unit]
-    track_id: int | None = None
+    track_id: Int64 | None = None
 
 
 class FrameDetections(Struct, frozen=True, kw_only=True):
     """The detections of one processed frame, ``ts`` being its capture time."""
 
-    ts: float
-    frame_index: Annotated[int, Meta(ge=0)]
-    width: Annotated[int, Meta(gt=0)]
-    height: Annotated[int, Meta(gt=0)]
-    detections: list[Detection]
+    ts: Timestamp
+    frame_index: Int64
+    width: Annotated[int, Meta(gt=0, le=INT32_MAX)]
+    height: Annotated[int, Meta(gt=0, le=INT32_MAX)]
+    detections: Annotated[list[Detection], Meta(max_length=MAX_DETECTIONS)]
 
 
 class DetectionBatch(_Message, tag="detections", frozen=True, kw_only=True):
@@ -64,9 +87,9 @@ class DetectionBatch(_Message, tag="detections", frozen=True, kw_only=True):
 
     device_id: Identifier
     stream_id: Identifier
-    pipeline_version: Annotated[int, Meta(ge=0)]
-    seq: Annotated[int, Meta(ge=0)]
-    frames: list[FrameDetections]
+    pipeline_version: Int32
+    seq: Int64
+    frames: Annotated[list[FrameDetections], Meta(max_length=MAX_FRAMES)]
     model: ShortText | None = None
 
 
@@ -76,30 +99,30 @@ class StreamHealth(Struct, frozen=True, kw_only=True):
     stream_id: Identifier
     state: StreamState
     fps: NonNegative = 0.0
-    frames_dropped: Annotated[int, Meta(ge=0)] = 0
-    error: str | None = None
+    frames_dropped: Int64 = 0
+    error: LongText | None = None
 
 
 class Heartbeat(_Message, tag="heartbeat", frozen=True, kw_only=True):
     """Periodic health of a device (default every 10 s). Channel ``hb``, QoS 0."""
 
     device_id: Identifier
-    ts: float
+    ts: Timestamp
     uptime_s: NonNegative
     agent_version: ShortText
-    pipeline_id: str | None = None
-    pipeline_version: int | None = None
+    pipeline_id: ShortText | None = None
+    pipeline_version: Int32 | None = None
     provider: ShortText | None = None
     cpu_percent: NonNegative | None = None
     mem_rss_mb: NonNegative | None = None
     mem_percent: NonNegative | None = None
-    temperature_c: float | None = None
+    temperature_c: Finite | None = None
     gpu_percent: NonNegative | None = None
     inference_ms_p50: NonNegative | None = None
     inference_ms_p95: NonNegative | None = None
-    spool_depth: Annotated[int, Meta(ge=0)] = 0
-    spool_dropped: Annotated[int, Meta(ge=0)] = 0
-    streams: list[StreamHealth] = []
+    spool_depth: Int64 = 0
+    spool_dropped: Int64 = 0
+    streams: Annotated[list[StreamHealth], Meta(max_length=MAX_STREAMS)] = []
 
 
 class Event(_Message, tag="event", frozen=True, kw_only=True):
@@ -110,20 +133,20 @@ class Event(_Message, tag="event", frozen=True, kw_only=True):
     ``snapshot`` references a JPEG uploaded over HTTP, never sent over MQTT.
     """
 
-    id: Annotated[str, Meta(min_length=1, max_length=64)]
+    id: Annotated[str, Meta(min_length=1, max_length=64, pattern=_NO_NUL)]
     event_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
     severity: Severity
     device_id: Identifier
     stream_id: Identifier
-    ts: float
+    ts: Timestamp
     phase: Literal["instant", "start", "update", "end"] = "instant"
-    rule_id: str | None = None
-    zone_id: str | None = None
-    line_id: str | None = None
-    track_ids: list[int] = []
-    attributes: dict[str, AttributeValue] = {}
-    snapshot: str | None = None
-    pipeline_version: int | None = None
+    rule_id: Name | None = None
+    zone_id: Name | None = None
+    line_id: Name | None = None
+    track_ids: Annotated[list[Int64], Meta(max_length=MAX_TRACK_IDS)] = []
+    attributes: Annotated[dict[AttributeKey, AttributeValue], Meta(max_length=MAX_ATTRIBUTES)] = {}
+    snapshot: Annotated[str, Meta(max_length=512, pattern=_NO_NUL)] | None = None
+    pipeline_version: Int32 | None = None
 
 
 class DeviceStatus(_Message, tag="status", frozen=True, kw_only=True):
@@ -131,7 +154,7 @@ class DeviceStatus(_Message, tag="status", frozen=True, kw_only=True):
 
     device_id: Identifier
     state: Literal["online", "offline"]
-    ts: float | None = None
+    ts: Timestamp | None = None
     agent_version: ShortText | None = None
     reason: ShortText | None = None
 
@@ -140,10 +163,10 @@ class PipelineConfig(_Message, tag="pipeline_config", frozen=True, kw_only=True)
     """The pipeline a device should run. Channel ``cfg/desired``, retained, cloud -> device."""
 
     pipeline_id: Identifier
-    version: Annotated[int, Meta(ge=1)]
+    version: Annotated[int, Meta(ge=1, le=INT32_MAX)]
     spec: PipelineSpec
-    issued_at: float
-    deployment_id: str | None = None
+    issued_at: Timestamp
+    deployment_id: Identifier | None = None
 
 
 class PipelineReport(_Message, tag="pipeline_report", frozen=True, kw_only=True):
@@ -156,14 +179,14 @@ class PipelineReport(_Message, tag="pipeline_report", frozen=True, kw_only=True)
 
     device_id: Identifier
     pipeline_id: Identifier
-    version: int
+    version: Int32
     status: Literal["applied", "rejected", "failed", "rolled_back"]
-    ts: float
-    error: str | None = None
-    node: str | None = None
-    field: str | None = None
-    active_version: int | None = None
-    deployment_id: str | None = None
+    ts: Timestamp
+    error: LongText | None = None
+    node: Name | None = None
+    field: Name | None = None
+    active_version: Int32 | None = None
+    deployment_id: Identifier | None = None
 
 
 Message = DetectionBatch | Heartbeat | Event | DeviceStatus | PipelineConfig | PipelineReport

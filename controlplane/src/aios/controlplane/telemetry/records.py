@@ -29,6 +29,7 @@ class DeadReason(str, enum.Enum):
     """Why a message went to the dead letters (the codec's reasons plus the ingest's own)."""
 
     TOO_LARGE = "too_large"
+    TOO_DEEP = "too_deep"
     NOT_JSON = "not_json"
     WRONG_SCHEMA = "wrong_schema"
     UNKNOWN_TYPE = "unknown_type"
