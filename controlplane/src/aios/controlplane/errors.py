@@ -27,6 +27,16 @@ class DatabaseUnavailableError(ControlPlaneError):
     """The database could not be reached or refused the write (transient; retried)."""
 
 
+class BatchRefusedError(ControlPlaneError):
+    """The database refused the data of a write (a value it cannot hold, a constraint): retrying
+    the same rows cannot succeed. ``reason`` is the database's reason, without SQL text or
+    parameter values (see :mod:`aios.controlplane.db.storage.failures`)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class BrokerError(ControlPlaneError):
     """The MQTT broker could not be reached, or the embedded broker failed to start."""
 

@@ -3,14 +3,16 @@
 One asyncio task collects messages until ``batch_size`` of them or ``flush_interval`` after the
 first one was *received* (its time in the MQTT thread, so time spent waiting while the previous
 flush ran counts: a message never waits more than one interval plus one flush), classifies them
-(:func:`~aios.controlplane.telemetry.records.classify`), writes them in
-one transaction (:class:`~aios.controlplane.telemetry.store.TelemetryStore`) and only then
-acknowledges them to the broker. Collecting and classifying the next flush overlaps the commit of
-the current one (decoding is CPU in this process, the write mostly waits on the database), with
-at most one write in flight, so acknowledgements still follow commits in order. When the
-database fails, the same flush is retried with backoff and nothing is acknowledged: the queue
-fills, the MQTT thread waits, the broker holds the rest; ingest resumes by itself when the
-database is back. Nothing a device sends can crash it.
+(:func:`~aios.controlplane.telemetry.records.classify`), writes them in one transaction
+(:class:`~aios.controlplane.telemetry.store.TelemetryStore`, through the error policy of
+:class:`~aios.controlplane.telemetry.writer.FlushWriter`) and only then acknowledges them to the
+broker. Collecting and classifying the next flush overlaps the commit of the current one
+(decoding is CPU in this process, the write mostly waits on the database), with at most one
+write in flight, so acknowledgements still follow commits in order. When the database is
+unavailable, the same flush is retried with backoff and nothing is acknowledged: the queue fills,
+the MQTT thread waits, the broker holds the rest; ingest resumes by itself when the database is
+back. When the database refuses a message's data, the flush is bisected and that one
+message dead-lettered. Nothing a device sends can crash it or stall it.
 
 Subscriptions: ``det``, ``hb`` and ``status`` of every org/device under the topic prefix; MQTT 5
 shared subscriptions (``$share/<group>/...``) so that ``aios ingest`` replicas split the load;
@@ -23,15 +25,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aios.controlplane.errors import DatabaseUnavailableError
 from aios.controlplane.mqtt.buffer import InboundBuffer
 from aios.controlplane.mqtt.subscriber import Inbound, MqttSubscriber
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.records import Accepted, DeadLetterRow, classify
 from aios.controlplane.telemetry.store import FlushResult, TelemetryStore
+from aios.controlplane.telemetry.writer import FlushWriter, WriteStoppedError
 from aios.shared.topics import Channel, subscription
 
 log = logging.getLogger(__name__)
@@ -43,7 +47,6 @@ INGESTED_CHANNELS = (
     Channel.EVENTS,
     Channel.CONFIG_REPORTED,
 )
-MAX_BACKOFF_S = 10.0
 CLASSIFY_SLICE = 16  # messages decoded between two yields to the event loop
 
 
@@ -55,15 +58,14 @@ class IngestStats(FlushResult):
     received: int = 0
     flushes: int = 0
     write_errors: int = 0
-    last_error: str | None = None
+    refused: int = 0  # messages the database refused, dead-lettered by the bisection
+    lost_dead_letters: int = 0
+    last_error: str | None = None  # the database's reason, never SQL text or parameters
+    last_commit_at: float | None = None  # wall clock of the last committed flush
 
     def add(self, result: FlushResult) -> None:
         self.flushes += 1
-        for f in fields(FlushResult):
-            if f.name == "dead_letters":
-                self.dead_letters.update(result.dead_letters)
-            else:
-                setattr(self, f.name, getattr(self, f.name) + getattr(result, f.name))
+        self.merge(result)
 
 
 @dataclass(slots=True)
@@ -104,6 +106,9 @@ class IngestService:
         )
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self.writer = FlushWriter(
+            self.store, stopping=self._stopping, on_unavailable=self._unavailable
+        )
         # called with each committed flush's accepted messages (presence); must not block
         self.observers: list[Callable[[Sequence[Accepted]], None]] = []
 
@@ -182,24 +187,23 @@ class IngestService:
         return flush
 
     async def _write(self, flush: _Flush) -> None:
-        """Write one flush, retrying with backoff until it commits; then acknowledge it."""
-        accepted, dead, items = flush.accepted, flush.dead, flush.items
-        backoff = 0.2
-        while True:
-            try:
-                result = await self.store.write(accepted, dead)
-                break
-            except Exception as exc:  # the database boundary: anything here is retried
-                self.stats.write_errors += 1
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                log.warning("ingest write failed (%s); retrying in %.1f s", exc, backoff)
-                if self._stopping.is_set():
-                    return  # not acknowledged: the broker redelivers on the next session
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-        self.stats.add(result)
+        """Commit one flush (retried while the database is unavailable, bisected when it refuses
+        a message: :class:`~aios.controlplane.telemetry.writer.FlushWriter`); then tell the
+        observers and acknowledge every message of it, dead letters included."""
+        try:
+            written = await self.writer.write(flush.accepted, flush.dead)
+        except WriteStoppedError:
+            return  # not acknowledged: the broker redelivers on the next session
+        self.stats.add(written.result)
+        self.stats.refused += written.refused
+        self.stats.lost_dead_letters += written.lost_dead_letters
+        self.stats.last_commit_at = time.time()
         self.stats.last_error = None
         for observe in self.observers:
-            observe(accepted)
-        for item in items:
+            observe(written.stored)
+        for item in flush.items:
             self.subscriber.ack(item.mid, item.qos)
+
+    def _unavailable(self, exc: DatabaseUnavailableError) -> None:
+        self.stats.write_errors += 1
+        self.stats.last_error = str(exc)[:500]

@@ -5,7 +5,8 @@
 :func:`aios.shared.codec.decode_message` rejects (too large, not JSON, wrong schema, unknown type,
 future version, wrong channel), or a payload whose ``device_id`` differs from the topic's.
 Tenant checks against the devices table (``wrong_tenant``, ``unknown_device``) happen in the
-store, inside the flush's transaction.
+store, inside the flush's transaction; ``storage_refused`` is a message the database itself
+refused (see :mod:`aios.controlplane.telemetry.writer`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class DeadReason(str, enum.Enum):
     DEVICE_MISMATCH = "device_mismatch"
     WRONG_TENANT = "wrong_tenant"
     UNKNOWN_DEVICE = "unknown_device"
+    STORAGE_REFUSED = "storage_refused"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from aios.controlplane.db.models import (
     IngestState,
     Organization,
 )
+from aios.controlplane.db.storage import failures
 from aios.controlplane.db.storage.backend import StorageKind, detect_kind
 from aios.controlplane.telemetry import pg_statements
 from aios.controlplane.telemetry.announce import announce_events, announce_reports
@@ -69,6 +70,14 @@ class FlushResult:
     reports: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
 
+    def merge(self, other: FlushResult) -> None:
+        """Add ``other``'s counters to these (the parts of a bisected flush)."""
+        for f in fields(FlushResult):
+            if f.name == "dead_letters":
+                self.dead_letters.update(other.dead_letters)
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
 
 class TelemetryStore:
     """Writes flushes of accepted messages and dead letters; see the module docstring."""
@@ -95,6 +104,18 @@ class TelemetryStore:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(model)
 
     async def write(
+        self, accepted: Sequence[Accepted], dead: Sequence[DeadLetterRow]
+    ) -> FlushResult:
+        """Write one flush in one transaction. Raises only
+        :class:`~aios.controlplane.errors.BatchRefusedError` (the data is bad) or
+        :class:`~aios.controlplane.errors.DatabaseUnavailableError` (retry): the storage error
+        policy of :mod:`aios.controlplane.db.storage.failures`, applied here, at the boundary."""
+        try:
+            return await self._write(accepted, dead)
+        except Exception as exc:
+            raise failures.translate(exc) from exc
+
+    async def _write(
         self, accepted: Sequence[Accepted], dead: Sequence[DeadLetterRow]
     ) -> FlushResult:
         result = FlushResult()
