@@ -55,8 +55,12 @@ async def _store(engine: AsyncEngine, org: str, device: str, seqs: range, stream
 async def test_health(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
     r = await client.get("/health")
     assert r.status_code == 200
-    assert r.json()["database"] == "ok"
-    assert r.json()["mqtt"]["ingest"] == "disabled"
+    assert r.json() == {"status": "ok"}
+    assert (await client.get("/api/v1/system/diagnostics")).status_code == 401
+    await register_and_login(client)
+    details = (await client.get("/api/v1/system/diagnostics")).json()
+    assert details["database"] == "ok"
+    assert details["mqtt"]["ingest"] == "disabled"
     assert (await client.get("/docs/openapi.json")).status_code == 200
 
 

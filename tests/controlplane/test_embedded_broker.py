@@ -51,7 +51,8 @@ def _probe(port: int, device: dict[str, Any], *, password: str | None = None) ->
 
 
 async def _connected(client: AsyncTestClient[Any]) -> bool:
-    return bool((await client.get("/health")).json()["mqtt"]["ingest"] == "connected")
+    details = (await client.get("/api/v1/system/diagnostics")).json()
+    return bool(details["mqtt"]["ingest"] == "connected")
 
 
 async def test_enrolled_devices_are_confined_to_their_own_topics(
@@ -60,7 +61,7 @@ async def test_enrolled_devices_are_confined_to_their_own_topics(
     settings = await _app_settings(tmp_path, free_port)
     async with AsyncTestClient(create_app(settings)) as client:
         org = await register_and_login(client)
-        health = (await client.get("/health")).json()
+        health = (await client.get("/api/v1/system/diagnostics")).json()
         assert health["mqtt"]["broker"] == "embedded"
         assert health["mqtt"]["embedded_running"]
         await eventually(lambda: _connected(client))  # the ingest logs in with its own secret

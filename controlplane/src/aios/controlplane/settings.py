@@ -42,6 +42,8 @@ AIOS_INGEST_BATCH_SIZE          flush after this many messages                  
 AIOS_INGEST_FLUSH_INTERVAL_MS   ... or after this long                                 ``200``
 AIOS_INGEST_QUEUE_SIZE          bounded queue between MQTT thread and writer           ``10000``
 AIOS_INGEST_MAX_PAYLOAD_BYTES   larger messages are dead-lettered                      262144
+AIOS_INGEST_STALL_AFTER_S       ``/health`` fails when no commit for this long while   ``30``
+                                messages wait
 AIOS_AUTO_REGISTER_DEVICES      unknown devices are created under the topic's org      dev: true
                                 (else their messages are dead-lettered)                prod: false
 AIOS_LOG_LEVEL                  ``DEBUG``, ``INFO``...                                 ``INFO``
@@ -153,6 +155,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_flush_interval_ms: int = 200
     ingest_queue_size: int = 10000
     ingest_max_payload_bytes: int = 256 * 1024
+    ingest_stall_after_s: int = 30
     auto_register_devices: bool = True
     log_level: str = "INFO"
     access_token_ttl_s: int = 3600
@@ -293,6 +296,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ingest_max_payload_bytes=read.integer(
                 environ, "AIOS_INGEST_MAX_PAYLOAD_BYTES", 256 * 1024, 1024
             ),
+            ingest_stall_after_s=read.integer(environ, "AIOS_INGEST_STALL_AFTER_S", 30, 1, 3600),
             auto_register_devices=read.boolean(environ, "AIOS_AUTO_REGISTER_DEVICES", env == "dev"),
             log_level=read.choice(
                 environ, "AIOS_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"

@@ -4,7 +4,9 @@ Every replica polls ``live_messages`` for ids past the last one it saw (starting
 newest at start-up: no replay) while at least one connection is open, and hands each message to
 the connections of its organization only. A connection's queue is bounded: when a slow client
 falls behind, the oldest messages are dropped and counted (:attr:`Subscriber.dropped`), so
-memory stays bounded whatever the client does.
+memory stays bounded whatever the client does. A failed poll (the database restarting: an
+SQLAlchemy error or the ``OSError`` of a refused connection) is counted and retried at the
+next interval, so connected clients get the messages again once the database is back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from collections import deque
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.models import LiveMessageRecord
@@ -61,6 +62,7 @@ class LiveHub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._task: asyncio.Task[None] | None = None
         self._last_id: int | None = None
+        self.poll_errors = 0  # failed polls (the database unreachable), retried
 
     def subscribe(self, org_id: str) -> Subscriber:
         subscriber = Subscriber(org_id, self._max_queue)
@@ -87,8 +89,9 @@ class LiveHub:
         while self._subscribers:
             try:
                 await self._poll_once()
-            except SQLAlchemyError as exc:  # the database is down: keep trying
-                log.warning("live hub cannot read the outbox: %s", exc)
+            except Exception as exc:  # the database is down (SQLAlchemy or OSError): keep trying
+                self.poll_errors += 1
+                log.warning("live hub cannot read the outbox: %s", type(exc).__name__)
             await asyncio.sleep(self._interval)
         self._task = None
         self._last_id = None  # the next subscriber starts from the newest, not from here

@@ -22,6 +22,7 @@ plain subscriptions on the embedded (3.1.1) broker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -62,6 +63,8 @@ class IngestStats(FlushResult):
     lost_dead_letters: int = 0
     last_error: str | None = None  # the database's reason, never SQL text or parameters
     last_commit_at: float | None = None  # wall clock of the last committed flush
+    restarts: int = 0  # times the ingest loop died and was restarted
+    last_failure: str | None = None  # the exception class of the last death (no message)
 
     def add(self, result: FlushResult) -> None:
         self.flushes += 1
@@ -106,6 +109,8 @@ class IngestService:
         )
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._started_at = time.time()
+        self._holding = 0  # messages taken from the queue and not yet acknowledged
         self.writer = FlushWriter(
             self.store, stopping=self._stopping, on_unavailable=self._unavailable
         )
@@ -116,21 +121,57 @@ class IngestService:
     def mqtt_connected(self) -> bool:
         return self.subscriber.connected
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def failing(self, now: float | None = None) -> str | None:
+        """Why the ingest is failing, or ``None``: its task is dead, or it has not committed
+        for ``ingest_stall_after_s`` while messages wait. No SQL text, no values."""
+        if not self.running:
+            return "ingest is not running"
+        now = time.time() if now is None else now
+        waiting = self.queue.qsize() + self._holding > 0
+        last = self.stats.last_commit_at or self._started_at
+        if waiting and now - last > self.settings.ingest_stall_after_s:
+            return f"ingest has not committed for {now - last:.0f} s while messages wait"
+        return None
+
     async def start(self) -> None:
         self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="aios-ingest")
+        self._started_at = time.time()
+        self._task = asyncio.create_task(self._supervise(), name="aios-ingest")
         await self.subscriber.start()
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Finish (and acknowledge) the flush in progress, then disconnect."""
         self._stopping.set()
         if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout)
-            except TimeoutError:
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
                 log.warning("ingest did not finish its flush in %.0f s; cancelled", timeout)
+                self._task.cancel()
+                await asyncio.wait({self._task})
             self._task = None
         await self.subscriber.stop()
+
+    async def _supervise(self) -> None:
+        """Run the ingest loop; when it dies (a bug: nothing a device sends or the database
+        says should kill it), count it, log it and start it again after a short pause. The
+        flush it held is unacknowledged, so the broker redelivers it on the next session."""
+        pause = 0.5
+        while not self._stopping.is_set():
+            try:
+                await self._run()
+                return
+            except Exception as exc:
+                self._holding = 0  # what the dead loop held is redelivered by the broker
+                self.stats.restarts += 1
+                self.stats.last_failure = type(exc).__name__
+                log.exception("the ingest loop died (restart %d)", self.stats.restarts)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), pause)
+            pause = min(pause * 2, 10.0)
 
     async def _run(self) -> None:
         """Collect and classify the next flush while the previous one commits (a double
@@ -142,6 +183,7 @@ class IngestService:
                 items = await self._collect()
                 if not items:
                     continue
+                self._holding += len(items)
                 flush = await self._classify(items)
                 if in_flight is not None:
                     await in_flight
@@ -200,9 +242,13 @@ class IngestService:
         self.stats.last_commit_at = time.time()
         self.stats.last_error = None
         for observe in self.observers:
-            observe(written.stored)
+            try:
+                observe(written.stored)
+            except Exception:  # an observer's failure never blocks the acknowledgements
+                log.exception("ingest observer %r failed", observe)
         for item in flush.items:
             self.subscriber.ack(item.mid, item.qos)
+        self._holding -= len(flush.items)
 
     def _unavailable(self, exc: DatabaseUnavailableError) -> None:
         self.stats.write_errors += 1
