@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Literal, Protocol
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ class DeviceStatusUpdate(msgspec.Struct, frozen=True, kw_only=True):
 class StatusUpdatePublisher(Protocol):
     async def publish(self, updates: Sequence[DeviceStatusUpdate]) -> None:
         """Deliver ``updates`` (in order) to whoever listens; must not block for long."""
+
+
+class OutboxPublisher(Protocol):
+    """A publisher that writes into the database, in the sweep's own transaction (an outbox:
+    the update commits atomically with the presence it reports). It must not open another
+    transaction: on SQLite that second writer would wait for the sweep's, which waits for it."""
+
+    async def publish_in(
+        self, conn: AsyncConnection, updates: Sequence[DeviceStatusUpdate]
+    ) -> None: ...
 
 
 class RecordingPublisher:

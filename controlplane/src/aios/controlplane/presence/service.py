@@ -36,6 +36,7 @@ from aios.controlplane.notifications.outbox import enqueue
 from aios.controlplane.notifications.schemas import Notification
 from aios.controlplane.presence.publisher import (
     DeviceStatusUpdate,
+    OutboxPublisher,
     StatusUpdatePublisher,
     publish_all,
 )
@@ -73,6 +74,7 @@ class PresenceService:
             timeout_s=self.timeout_s, debounce_s=settings.presence_debounce_ms / 1000
         )
         self.publishers: list[StatusUpdatePublisher] = []
+        self.outboxes: list[OutboxPublisher] = []  # written in the sweep's transaction
         self.clock = clock
         self._dialect = engine.dialect.name
 
@@ -131,6 +133,8 @@ class PresenceService:
             )
             for c in recorded
         ]
+        for outbox in self.outboxes:
+            await outbox.publish_in(conn, updates)
         await publish_all(self.publishers, updates)
         return updates
 
