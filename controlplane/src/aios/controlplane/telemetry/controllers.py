@@ -19,6 +19,7 @@ from aios.controlplane.telemetry.analytics import (
     detection_analytics,
 )
 from aios.controlplane.telemetry.completeness import CompletenessController
+from aios.controlplane.telemetry.dead_letters import DeadLettersController
 from aios.controlplane.telemetry.queries import (
     MAX_LIMIT,
     DetectionFilter,
@@ -105,4 +106,9 @@ class DashboardAnalyticsController(Controller):
         return await detection_analytics(db_session, org_scope, query)
 
 
-ROUTES = [DashboardDetectionsController, DashboardAnalyticsController, CompletenessController]
+ROUTES = [
+    DashboardDetectionsController,
+    DashboardAnalyticsController,
+    CompletenessController,
+    DeadLettersController,
+]
