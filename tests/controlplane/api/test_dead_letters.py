@@ -18,10 +18,10 @@ from tests.controlplane.api.conftest import Account
 
 
 def _letter(org: str | None, device: str, reason: DeadReason, payload: bytes) -> dict[str, Any]:
-    item = Inbound(topic=f"aios/v1/{org}/{device}/det", payload=payload, qos=1, mid=1,
-                   received_at=time.time())  # fmt: skip
-    return DeadLetterRow.of(item, reason, f"why {reason.value}", org_id=org, device_id=device)\
-        .as_params()  # fmt: skip
+    topic = f"aios/v1/{org}/{device}/det"
+    item = Inbound(topic=topic, payload=payload, qos=1, mid=1, received_at=time.time())
+    row = DeadLetterRow.of(item, reason, f"why {reason.value}", org_id=org, device_id=device)
+    return row.as_params()
 
 
 async def test_dead_letters_of_the_callers_organization_only(

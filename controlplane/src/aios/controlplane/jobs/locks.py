@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aios.controlplane.db.models import JobRun
+from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
 
 JobBody = Callable[[AsyncConnection], Awaitable[object]]
 
@@ -42,7 +42,7 @@ class JobLocks:
     def __init__(self, engine: AsyncEngine, holder: str) -> None:
         self.engine = engine
         self.holder = holder[:128]
-        self._postgres = engine.dialect.name == "postgresql"
+        self._postgres = is_postgres(engine.dialect)
         self._local: dict[str, asyncio.Lock] = {}
 
     async def run(self, name: str, min_gap_s: float, body: JobBody) -> bool:
@@ -67,7 +67,7 @@ class JobLocks:
                 last = last if last.tzinfo else last.replace(tzinfo=UTC)
                 if now - last < timedelta(seconds=min_gap_s):
                     return False
-            insert = (postgresql.insert if self._postgres else sqlite.insert)(JobRun)
+            insert = conflict_insert(self.engine.dialect, JobRun)
             upsert = insert.values(
                 name=name, holder=self.holder, started_at=now, runs=1
             ).on_conflict_do_update(

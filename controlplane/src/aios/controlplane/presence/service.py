@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aios.controlplane.db.models import Device, DevicePresence, DeviceStatusChange
+from aios.controlplane.db.storage.dialect import conflict_insert
 from aios.controlplane.notifications.outbox import enqueue
 from aios.controlplane.notifications.schemas import Notification
 from aios.controlplane.presence.publisher import (
@@ -170,7 +170,6 @@ class PresenceService:
         self, conn: AsyncConnection, changes: list[PresenceChange]
     ) -> list[PresenceChange]:
         """Record ``changes``; those that changed the recorded state (published once)."""
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         changed: set[str] = set()
         for chunk in _chunks(changes):
             existing = {
@@ -191,7 +190,7 @@ class PresenceService:
             ]
             if not rows:
                 continue
-            stmt = dialect_insert(DevicePresence).values(rows)
+            stmt = conflict_insert(self._dialect, DevicePresence).values(rows)
             upsert = stmt.on_conflict_do_update(
                 index_elements=[DevicePresence.device_id],
                 set_={"state": stmt.excluded.state, "since": stmt.excluded.since},

@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aios.controlplane.db.models import EventRecord, PipelineReportRecord
+from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
 from aios.controlplane.telemetry.records import Accepted
 from aios.shared.messages import Event, PipelineReport
 
@@ -103,7 +103,7 @@ async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> lis
     keys = sorted(folded)
     columns = [getattr(EventRecord, c.name) for c in EventRecord.__table__.columns]
     stmt = select(*columns).where(tuple_(EventRecord.device_id, EventRecord.id).in_(keys))
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn.dialect):
         # FOR UPDATE cannot lock a row that does not exist yet, and a hypertable has no unique
         # key on (device_id, id): a transaction lock per key, in key order, serializes replicas
         # that see the same new event.
@@ -175,8 +175,6 @@ async def store_reports(conn: AsyncConnection, reports: Sequence[Accepted]) -> i
         )
     if not rows:
         return 0
-    ins: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-        PipelineReportRecord
-    )
+    ins: Any = conflict_insert(conn.dialect, PipelineReportRecord)
     await conn.execute(ins.on_conflict_do_nothing(), rows)
     return len(rows)

@@ -14,10 +14,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aios.controlplane.db.models import DetectionCount1h, DetectionCount1m
+from aios.controlplane.db.storage.dialect import conflict_insert
 from aios.shared.messages import DetectionBatch
 
 RollupKey = tuple[str, int, str, str, str]  # org, bucket (epoch s), device, stream, label
@@ -52,7 +52,7 @@ async def upsert_rollups(conn: AsyncConnection, counts: RollupCounts) -> None:
         return
     dialect = conn.dialect.name
     for model, counter in ((DetectionCount1m, counts.minute), (DetectionCount1h, counts.hour)):
-        stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+        stmt: Any = conflict_insert(dialect, model)
         stmt = stmt.on_conflict_do_update(
             index_elements=["org_id", "bucket", "device_id", "stream_id", "label"],
             set_={"count": model.count + stmt.excluded.count},

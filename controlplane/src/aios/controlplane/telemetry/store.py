@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aios.controlplane.db.base import Base
@@ -42,6 +41,7 @@ from aios.controlplane.db.models import (
 )
 from aios.controlplane.db.storage import failures
 from aios.controlplane.db.storage.backend import StorageKind, detect_kind
+from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
 from aios.controlplane.telemetry import pg_statements
 from aios.controlplane.telemetry.announce import announce_events, announce_reports
 from aios.controlplane.telemetry.device_updates import update_devices
@@ -101,7 +101,7 @@ class TelemetryStore:
 
     def _insert(self, model: type[Base]) -> Any:
         """The dialect's INSERT (with ``on_conflict_do_nothing``) for ``model``'s table."""
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(model)
+        return conflict_insert(self.dialect, model)
 
     async def write(
         self, accepted: Sequence[Accepted], dead: Sequence[DeadLetterRow]
@@ -243,7 +243,7 @@ class TelemetryStore:
     async def _driver(self, conn: AsyncConnection) -> pg_statements.Driver | None:
         """The asyncpg connection under ``conn`` on PostgreSQL (set-based statements), else
         ``None`` (SQLAlchemy statements)."""
-        if self.dialect != "postgresql":
+        if not is_postgres(self.dialect):
             return None
         raw = await conn.get_raw_connection()
         driver: pg_statements.Driver | None = raw.driver_connection
