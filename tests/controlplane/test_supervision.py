@@ -238,3 +238,49 @@ async def test_live_hub_survives_a_database_refusing_connections(
             server.close()
         await via_proxy.dispose()
         await direct.dispose()
+
+
+CHANNEL_OF = {
+    "detections": Channel.DETECTIONS,
+    "event": Channel.EVENTS,
+    "heartbeat": Channel.HEARTBEAT,
+    "pipeline_report": Channel.CONFIG_REPORTED,
+    "status": Channel.STATUS,
+}
+
+
+async def test_every_hostile_value_is_dead_lettered_while_good_traffic_flows(
+    app_client: AsyncTestClient[Any], mosquitto_publisher: Publisher, topic_prefix: str
+) -> None:
+    """The issue's poison values over real MQTT, mixed with valid traffic of the same device
+    and of another organization: each costs one dead letter, the valid messages are stored."""
+    from tests.shared.test_hostile import HOSTILE, _json
+
+    runtime = _runtime(app_client)
+    ingest = runtime.ingest
+    assert ingest is not None
+    assert await ingest.subscriber.wait_connected(10)
+    org, other = "org-" + uuid.uuid4().hex[:8], "org-" + uuid.uuid4().hex[:8]
+    other_device = "dev-" + uuid.uuid4().hex[:8]
+    for seq, (_, msg) in enumerate(HOSTILE):
+        topic = build_topic(org, "dev-1", CHANNEL_OF[msg["type"]], prefix=topic_prefix)
+        mosquitto_publisher.publish(topic, _json(msg))
+        good = detection_batch("dev-1", 100 + seq)
+        mosquitto_publisher.publish(
+            build_topic(org, "dev-1", Channel.DETECTIONS, prefix=topic_prefix), good
+        )
+        mosquitto_publisher.publish(
+            build_topic(other, other_device, Channel.DETECTIONS, prefix=topic_prefix),
+            detection_batch(other_device, seq),
+        )
+
+    async def all_stored() -> bool:
+        mine = await _stored(runtime.engine, "dev-1")
+        theirs = await _stored(runtime.engine, other_device)
+        return mine == len(HOSTILE) and theirs == len(HOSTILE)
+
+    await eventually(all_stored, timeout=30)
+    refused = ingest.stats.dead_letters
+    assert refused["wrong_schema"] + refused["too_large"] == len(HOSTILE)  # 100k attributes
+    assert ingest.stats.write_errors == 0
+    assert ingest.stats.restarts == 0
