@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from aios.controlplane.db.storage import failures
 from aios.controlplane.jobs.locks import JobBody, JobLocks
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ class JobScheduler:
             stats.failures += 1
             log.exception("job %s failed", name)
             try:
-                await self.locks.record_error(name, f"{type(exc).__name__}: {exc}")
+                # the reason only: never the SQL text nor parameter values of a failed statement
+                await self.locks.record_error(name, str(failures.translate(exc)))
             except Exception:
                 log.warning("could not record the failure of job %s", name)
             return False
