@@ -9,6 +9,7 @@ a message or a rejection for any bytes or JSON whatsoever, and never raises.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -201,3 +202,28 @@ def test_arbitrary_json_never_raises(value: Any, tag: str) -> None:
 def test_generated_nesting_never_raises(open_: bytes, depth: int) -> None:
     _check(open_ * depth)
     _check(open_ * depth + b"0")
+
+
+def test_depth_is_bounded_before_decoding_whatever_the_recursion_limit() -> None:
+    ok = json.dumps(_event(attributes={})).encode()[:-1] + b', "x": ' + b"[" * 30 + b"]" * 30 + b"}"
+    assert not isinstance(decode_message(ok), Rejection)  # unknown field, 31 levels: fine
+    deep = ok.replace(b"[" * 30, b"[" * 40).replace(b"]" * 30, b"]" * 40)
+    out = decode_message(deep)
+    assert isinstance(out, Rejection)
+    assert out.reason is RejectReason.TOO_DEEP
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000_000)  # a process that raised it: the check does not depend on it
+    try:
+        huge = b"[" * 200_000
+        out = decode_message(huge, max_bytes=len(huge))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert isinstance(out, Rejection)
+    assert out.reason is RejectReason.TOO_DEEP
+
+
+def test_a_full_detection_batch_is_not_too_deep() -> None:
+    dets = [{"class_id": 0, "label": "[person]", "confidence": 0.5, "xyxy": [0, 0, 1, 1]}] * 3000
+    batch = _batch()
+    batch["frames"][0]["detections"] = dets
+    assert not isinstance(decode_message(json.dumps(batch).encode()), Rejection)

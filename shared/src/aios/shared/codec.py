@@ -4,15 +4,16 @@
 returns either a typed message or a :class:`Rejection` saying why the bytes were refused, so a
 consumer can count and dead-letter bad input without a try/except around every call.
 
-Bounds: the size (``max_bytes``), the nesting depth (JSON nested deeper than the interpreter's
-recursion limit is ``too_deep``, never a ``RecursionError``), and every field's value (see
-:mod:`aios.shared.messages`). Any other failure of the decoder is a ``wrong_schema`` rejection:
-nothing escapes.
+Bounds: the size (``max_bytes``), the nesting depth (JSON nested deeper than :data:`MAX_DEPTH`
+is ``too_deep``, checked before decoding, so neither a ``RecursionError`` nor a raised recursion
+limit can reach the decoder), and every field's value (see :mod:`aios.shared.messages`). Any
+other failure of the decoder is a ``wrong_schema`` rejection: nothing escapes.
 """
 
 from __future__ import annotations
 
 import enum
+from itertools import accumulate
 
 import msgspec
 from msgspec import Struct
@@ -23,6 +24,11 @@ from aios.shared.messages import MESSAGE_TYPES, SCHEMA_VERSION, Message, message
 from aios.shared.topics import Channel
 
 DEFAULT_MAX_BYTES = 256 * 1024
+MAX_DEPTH = 32  # the deepest message of the contract (a pipeline config) nests about 8 levels
+
+# keep only brackets: openers become +1, closers -1 (0xff read as a signed byte)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKETS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 CHANNEL_TYPES: dict[Channel, str] = {
     Channel.STATUS: "status",
@@ -102,6 +108,10 @@ def _decode(
         return Rejection(
             reason=RejectReason.TOO_LARGE, detail=f"{len(data)} bytes exceeds limit of {max_bytes}"
         )
+    if _too_deep(data):
+        return Rejection(
+            reason=RejectReason.TOO_DEEP, detail=f"JSON nested over {MAX_DEPTH} levels"
+        )
     try:
         msg = _DECODER.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -119,6 +129,16 @@ def _decode(
             message_type=message_type(msg),
         )
     return msg
+
+
+def _too_deep(data: bytes | bytearray | memoryview) -> bool:
+    """Whether the brackets nest deeper than :data:`MAX_DEPTH` (brackets inside strings count
+    too: a message can only make itself look deeper, never another one). Linear in the number
+    of brackets, and nothing at all for a message with fewer brackets than the limit."""
+    brackets = bytes(data).translate(_BRACKETS, _NOT_BRACKETS)
+    if len(brackets) <= MAX_DEPTH:
+        return False
+    return max(accumulate(memoryview(brackets).cast("b"))) > MAX_DEPTH
 
 
 def _classify(data: bytes | bytearray | memoryview) -> Rejection:
