@@ -20,8 +20,8 @@ from aios.controlplane.brokers.provisioning import (
 from aios.controlplane.errors import SettingsError
 from aios.controlplane.fleet.broker_credentials import EngineCredentialsLookup
 from aios.controlplane.jobs.background import BackgroundServices
-from aios.controlplane.mqtt.embedded import EmbeddedBroker
-from aios.controlplane.mqtt.embedded_access import EmbeddedAccess, EmbeddedProvisioner
+from aios.controlplane.mqtt.embedded import EmbeddedBroker, EmbeddedProvisioner
+from aios.controlplane.mqtt.embedded_access import EmbeddedAccess
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.ingest import IngestService
 
@@ -42,11 +42,16 @@ class Runtime:
             else None
         )
         self.broker = (
-            EmbeddedBroker(settings.embedded_mqtt_host, settings.embedded_mqtt_port, access=access)
+            EmbeddedBroker(
+                settings.embedded_mqtt_host,
+                settings.embedded_mqtt_port,
+                access=access,
+                prefix=settings.mqtt_topic_prefix,
+            )
             if settings.embedded_broker
             else None
         )
-        self.provisioner = build_provisioner(settings, access)
+        self.provisioner = build_provisioner(settings, self.broker)
         self.ingest = IngestService(settings, engine) if ingest else None
         self.background = BackgroundServices(settings, engine, ingest=self.ingest)
 
@@ -70,11 +75,12 @@ class Runtime:
 
 
 def build_provisioner(
-    settings: Settings, embedded: EmbeddedAccess | None = None
+    settings: Settings, embedded: EmbeddedBroker | None = None
 ) -> DeviceCredentialsProvisioner:
     """What enrollment uses to give devices their broker identity (``AIOS_MQTT_PROVISIONER``):
-    Mosquitto's dynamic security, the embedded broker's, or nothing to push (EMQX, which asks
-    the control plane through its HTTP hook)."""
+    Mosquitto's dynamic security, the embedded broker's (also in anonymous mode: deletion
+    still cuts the device's connection), or nothing to push (EMQX, which asks the control
+    plane through its HTTP hook)."""
     if settings.mqtt_provisioner == "dynsec":
         endpoint = settings.mqtt_endpoint()
         username = settings.dynsec_admin_username or endpoint.username

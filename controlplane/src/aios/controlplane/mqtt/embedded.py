@@ -27,6 +27,8 @@ from amqtt.broker import Broker
 from amqtt.contexts import Action as AmqttAction
 from amqtt.session import Session
 
+from aios.controlplane.brokers.access import DeviceIdentity
+from aios.controlplane.brokers.provisioning import BrokerLookupProvisioner
 from aios.controlplane.errors import BrokerError
 from aios.controlplane.mqtt.embedded_access import (
     DeviceAuthPlugin,
@@ -109,8 +111,9 @@ class _TenantSafeBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
 class EmbeddedBroker:
     """Start/stop wrapper around an amqtt :class:`~amqtt.broker.Broker`."""
 
-    def __init__(self, host: str, port: int, *, access: EmbeddedAccess | None) -> None:
+    def __init__(self, host: str, port: int, *, access: EmbeddedAccess | None, prefix: str) -> None:
         self.host = host
+        self.prefix = prefix
         self.port = port
         self.access = access
         self._broker: Any = None
@@ -149,13 +152,15 @@ class EmbeddedBroker:
             self.port,
         )
 
-    async def disconnect_device(self, org_id: str, device_id: str, *, prefix: str) -> None:
+    async def disconnect_device(self, org_id: str, device_id: str) -> None:
         """Cut a revoked device off: its connection, its session, its retained messages."""
+        if self.access is not None:
+            self.access.forget(DeviceIdentity(org_id, device_id).username)
         broker = self._broker
         if broker is None:
             return
         dropped = await broker.drop_client(device_client_id(org_id, device_id))
-        cleared = await broker.clear_retained(org_id, device_id, prefix)
+        cleared = await broker.clear_retained(org_id, device_id, self.prefix)
         log.info(
             "embedded MQTT broker: device %s/%s revoked (session dropped: %s, retained: %d)",
             org_id,
@@ -171,6 +176,19 @@ class EmbeddedBroker:
                 await broker.shutdown()
             except Exception:  # shutting down: log, never raise
                 log.exception("embedded MQTT broker did not shut down cleanly")
+
+
+class EmbeddedProvisioner(BrokerLookupProvisioner):
+    """:class:`~aios.controlplane.brokers.provisioning.DeviceCredentialsProvisioner` of the
+    embedded broker: it reads the credentials table at connect time, so provisioning has
+    nothing to push; revoking refuses the device's next logins and cuts its live connection
+    (:meth:`EmbeddedBroker.disconnect_device`)."""
+
+    def __init__(self, broker: EmbeddedBroker) -> None:
+        self._broker = broker
+
+    async def revoke_device(self, org_id: str, device_id: str) -> None:
+        await self._broker.disconnect_device(org_id, device_id)
 
 
 def _dotted(cls: type) -> str:

@@ -16,7 +16,8 @@ credentials table:
 Password checks run argon2 in a worker thread; a successful check is remembered for
 ``cache_ttl_s`` (keyed by a digest of the password, never the password) so that a reconnect
 storm does not turn into an argon2 storm. :meth:`EmbeddedAccess.forget` drops a device's
-entry when it is revoked.
+entry when it is revoked and refuses its logins for ``revoked_ttl_s`` (the deletion commits
+after the broker has cut the device off: a reconnect in between must not slip through).
 
 amqtt 0.12 wires this in through two plugins (:class:`DeviceAuthPlugin`,
 :class:`DeviceTopicPlugin`) named by dotted path in the broker config; each receives the one
@@ -38,13 +39,11 @@ from amqtt.session import Session
 
 from aios.controlplane.brokers.access import (
     Action,
-    DeviceIdentity,
     device_may,
     parse_device_username,
     service_may,
 )
 from aios.controlplane.brokers.emqx import CredentialsLookup, EmqxAuth, EmqxPolicy, Verdict
-from aios.controlplane.brokers.provisioning import BrokerLookupProvisioner
 from aios.controlplane.settings import EMBEDDED_SERVICE_USERNAME, Secret
 from aios.shared.topics import DEFAULT_PREFIX
 
@@ -59,6 +58,7 @@ class EmbeddedAccess:
         service_password: Secret,
         prefix: str = DEFAULT_PREFIX,
         cache_ttl_s: float = 60.0,
+        revoked_ttl_s: float = 600.0,
     ) -> None:
         self.prefix = prefix
         self._auth = EmqxAuth(
@@ -72,15 +72,19 @@ class EmbeddedAccess:
         self._ttl = cache_ttl_s
         self._verified: dict[tuple[str, str], float] = {}  # (username, client id) -> deadline
         self._digests: dict[tuple[str, str], bytes] = {}
+        self._revoked_ttl = revoked_ttl_s
+        self._revoked: dict[str, float] = {}  # username -> refused until
 
     async def authenticate(
         self, username: str | None, password: str | None, client_id: str
     ) -> bool:
         if not username or password is None:
             return False
+        now = time.monotonic()
+        if self._revoked.get(username, 0.0) > now:
+            return False
         key = (username, client_id)
         digest = hashlib.sha256(password.encode()).digest()
-        now = time.monotonic()
         if self._verified.get(key, 0.0) > now and self._digests.get(key) == digest:
             return True
         decision = await self._auth.authenticate(username, password, client_id)
@@ -92,10 +96,15 @@ class EmbeddedAccess:
         return True
 
     def forget(self, username: str) -> None:
-        """Drop the remembered logins of ``username`` (the device was revoked)."""
+        """Drop the remembered logins of ``username`` (the device was revoked) and refuse
+        its logins for a while (see the module docstring)."""
         for key in [k for k in self._verified if k[0] == username]:
             self._verified.pop(key, None)
             self._digests.pop(key, None)
+        now = time.monotonic()
+        for name in [n for n, until in self._revoked.items() if until <= now]:
+            del self._revoked[name]
+        self._revoked[username] = now + self._revoked_ttl
 
     def permits(self, username: str | None, action: AmqttAction, topic: str) -> bool:
         """Whether an authenticated ``username`` may do ``action`` with ``topic``."""
@@ -107,19 +116,6 @@ class EmbeddedAccess:
             return service_may(act, topic, prefix=self.prefix)
         device = parse_device_username(username)
         return device is not None and device_may(device, act, topic, prefix=self.prefix)
-
-
-class EmbeddedProvisioner(BrokerLookupProvisioner):
-    """:class:`~aios.controlplane.brokers.provisioning.DeviceCredentialsProvisioner` of the
-    embedded broker: it reads the credentials table at connect time, so provisioning has
-    nothing to push; revoking forgets the device's remembered logins (its next connection is
-    refused)."""
-
-    def __init__(self, access: EmbeddedAccess) -> None:
-        self._access = access
-
-    async def revoke_device(self, org_id: str, device_id: str) -> None:
-        self._access.forget(DeviceIdentity(org_id, device_id).username)
 
 
 class DeviceAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped
