@@ -50,6 +50,7 @@ from aios.controlplane.notifications import controllers as notifications
 from aios.controlplane.pipelines import controllers as pipelines
 from aios.controlplane.pipelines.publisher import ConfigPublisher, MqttConfigPublisher
 from aios.controlplane.pipelines.rollout import ROLLOUT_JOB, rollout_job
+from aios.controlplane.request_body import BoundedRequest
 from aios.controlplane.runtime import Runtime
 from aios.controlplane.settings import Settings
 from aios.controlplane.system import controllers as system
@@ -155,6 +156,7 @@ def create_app(
         ],
         lifespan=lifespans,
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=BoundedRequest,
         openapi_config=OpenAPIConfig(
             title="AIOS control plane",
             version="1",
