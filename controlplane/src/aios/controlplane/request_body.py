@@ -1,4 +1,6 @@
-"""Request bodies: JSON nesting is bounded before any decoder sees the bytes.
+"""Request bodies and response headers every answer of the API shares.
+
+JSON nesting is bounded before any decoder sees the bytes.
 
 msgspec decodes recursively, so JSON nested some thousand levels deep raised ``RecursionError``
 inside Litestar's body parsing (an HTTP 500). :class:`BoundedRequest` (the app's request class)
@@ -6,6 +8,10 @@ measures the nesting first and answers 400 past :data:`MAX_JSON_DEPTH`, for ever
 that takes a JSON body, whatever its type. The measure costs two ``bytes.count`` calls for
 ordinary bodies; only a body with more than :data:`MAX_JSON_DEPTH` brackets is scanned (its
 strings removed by one regular expression, then a pass over the remaining brackets).
+
+:func:`nosniff` (an app-level ``before_send`` hook) adds ``X-Content-Type-Options: nosniff`` to
+every HTTP answer, errors included, so that no browser renders an upload or an error as a
+document of another type than the one declared.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from itertools import accumulate
 from typing import Any
 
 from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import Message, Scope
 
 from aios.controlplane.errors import InvalidRequestError
 
@@ -44,3 +52,9 @@ class BoundedRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
         check_json_depth(await self.body())
         return await super().json()
+
+
+async def nosniff(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: ``X-Content-Type-Options: nosniff`` on every HTTP answer."""
+    if message["type"] == "http.response.start":
+        MutableScopeHeaders.from_message(message)["X-Content-Type-Options"] = "nosniff"

@@ -19,6 +19,7 @@ from aios.controlplane.brokers.provisioning import (
 )
 from aios.controlplane.errors import SettingsError
 from aios.controlplane.fleet.broker_credentials import EngineCredentialsLookup
+from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 from aios.controlplane.jobs.background import BackgroundServices
 from aios.controlplane.mqtt.embedded import EmbeddedBroker, EmbeddedProvisioner
 from aios.controlplane.mqtt.embedded_access import EmbeddedAccess
@@ -32,9 +33,11 @@ class Runtime:
     def __init__(self, settings: Settings, engine: AsyncEngine, *, ingest: bool) -> None:
         self.settings = settings
         self.engine = engine
+        self.device_logins = DeviceLoginGuard()  # device passwords: HTTP and embedded MQTT
         access = (
             EmbeddedAccess(
                 EngineCredentialsLookup(engine),
+                self.device_logins,
                 service_password=settings.embedded_mqtt_service_password,
                 prefix=settings.mqtt_topic_prefix,
             )

@@ -17,10 +17,12 @@ from aios.controlplane.dashboard.snapshots import (
     MAX_SNAPSHOT_BYTES,
     SnapshotStore,
     authenticate_device,
+    check_event_of,
     check_jpeg,
     check_segment,
 )
 from aios.controlplane.errors import AuthenticationError, NotFoundError
+from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.queries import parse_time
 from aios.controlplane.tenancy import OrgScope
@@ -88,7 +90,15 @@ class DashboardEventsController(Controller):
         body = await snapshot_store.read(row.org_id, row.device_id, row.id)
         if body is None:
             raise NotFoundError("this event has no snapshot")
-        return Response(body, media_type="image/jpeg", headers={"Cache-Control": "private"})
+        return Response(
+            body,
+            media_type="image/jpeg",
+            headers={
+                "Cache-Control": "private",
+                # an image, never a document, whatever a browser would sniff
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
+        )
 
 
 class SnapshotUploadController(Controller):
@@ -112,14 +122,21 @@ class SnapshotUploadController(Controller):
         db_session: NamedDependency[AsyncSession],
         system_scope: NamedDependency[OrgScope],
         snapshot_store: NamedDependency[SnapshotStore],
+        device_logins: NamedDependency[DeviceLoginGuard],
     ) -> SnapshotStored:
         check_segment(event_id, "event_id")
-        credential = await authenticate_device(db_session, request.headers.get("authorization"))
+        credential = await authenticate_device(
+            db_session,
+            request.headers.get("authorization"),
+            device_logins,
+            request.client.host if request.client else "unknown",
+        )
         claimed = request.headers.get("x-aios-device")
         if claimed is not None and claimed != credential.device_id:
             raise AuthenticationError("X-AIOS-Device does not match the credentials")
         body = await request.body()
-        check_jpeg(body)
+        await check_jpeg(body)
+        await check_event_of(db_session, credential, event_id)
         await snapshot_store.save(credential.org_id, credential.device_id, event_id, body)
         return SnapshotStored(
             key=f"snapshots/{credential.device_id}/{event_id}.jpg", size=len(body)
