@@ -5,6 +5,7 @@ flight, a retained status, a last will) never re-creates it through auto-registr
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from aios.controlplane.db import migrate
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.settings import EMBEDDED_SERVICE_USERNAME, Settings
 from aios.shared.topics import Channel, build_topic, device_client_id
+from tests.agent.http_stub import http_stub
 from tests.controlplane.brokers.conftest import ADMIN_USER, PrivateBroker
 from tests.controlplane.brokers.probe import Probe
 from tests.controlplane.conftest import (
@@ -149,3 +151,35 @@ async def test_a_deleted_device_is_not_recreated_by_its_own_traffic(
         send_heartbeat(sentinel)  # processed after it
         await eventually(lambda: exists(sentinel))
         assert not await exists(doomed), "the deleted device came back from its own traffic"
+
+
+@pytest.mark.parametrize(("answer", "deleted_status"), [(200, 204), (404, 204), (500, 503)])
+async def test_emqx_api_kicks_a_deleted_device(
+    tmp_path: Path, free_port: int, answer: int, deleted_status: int
+) -> None:
+    """EMQX asks the control plane at connect time; a connected device is kicked through its
+    REST API (a real local HTTP server stands in for EMQX's API here)."""
+    with http_stub(free_port, [(answer, {})]) as emqx:
+        settings = await _migrated(
+            make_settings(
+                tmp_path,
+                AIOS_MQTT_URL="mqtt://127.0.0.1:1",
+                AIOS_EMQX_API_URL=emqx.url,
+                AIOS_EMQX_API_KEY="aios",
+                AIOS_EMQX_API_SECRET="api-secret",
+                AIOS_INGEST_ENABLED="false",
+                AIOS_JOBS_ENABLED="false",
+            )
+        )
+        async with AsyncTestClient(create_app(settings)) as client:
+            await register_and_login(client)
+            device = await _enroll(client)
+            org, dev = device["org_id"], device["device_id"]
+            deleted = await client.delete(f"/api/v1/fleet/{dev}")
+            assert deleted.status_code == deleted_status, deleted.text
+            still_there = (await client.get(f"/api/v1/fleet/{dev}")).status_code == 200
+            assert still_there is (answer == 500)  # a failed kick rolls the deletion back
+    (kick,) = emqx.requests
+    assert (kick.method, kick.path) == ("DELETE", f"/api/v5/clients/aios%3A{org}%3A{dev}")
+    expected = base64.b64encode(b"aios:api-secret").decode()
+    assert kick.headers["Authorization"] == f"Basic {expected}"

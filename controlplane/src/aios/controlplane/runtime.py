@@ -13,6 +13,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.brokers.dynsec import DynsecEndpoint, MosquittoDynsecProvisioner
+from aios.controlplane.brokers.emqx_admin import EmqxProvisioner
 from aios.controlplane.brokers.provisioning import (
     BrokerLookupProvisioner,
     DeviceCredentialsProvisioner,
@@ -83,7 +84,8 @@ def build_provisioner(
     """What enrollment uses to give devices their broker identity (``AIOS_MQTT_PROVISIONER``):
     Mosquitto's dynamic security, the embedded broker's (also in anonymous mode: deletion
     still cuts the device's connection), or nothing to push (EMQX, which asks the control
-    plane through its HTTP hook)."""
+    plane through its HTTP hook; with ``AIOS_EMQX_API_URL``, deletion kicks the device
+    through EMQX's REST API)."""
     if settings.mqtt_provisioner == "dynsec":
         endpoint = settings.mqtt_endpoint()
         username = settings.dynsec_admin_username or endpoint.username
@@ -108,4 +110,8 @@ def build_provisioner(
         )
     if embedded is not None:
         return EmbeddedProvisioner(embedded)
+    if settings.emqx_api_url and settings.emqx_api_secret is not None:
+        return EmqxProvisioner(
+            settings.emqx_api_url, settings.emqx_api_key, settings.emqx_api_secret
+        )
     return BrokerLookupProvisioner()
