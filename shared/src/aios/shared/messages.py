@@ -24,7 +24,9 @@ SCHEMA_VERSION = 1
 
 Unit = Annotated[float, Meta(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Meta(ge=0.0)]
-Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+# Python's "$" also matches before a final "\n": "(?!\n)" anchors at the true end (and is
+# a no-op in JSON Schema's ECMA-262 regexes, where "$" already means the end).
+Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$(?!\n)")]
 ShortText = Annotated[str, Meta(max_length=256)]
 AttributeValue = str | int | float | bool
 Severity = Literal["info", "warning", "critical"]
@@ -111,7 +113,7 @@ class Event(_Message, tag="event", frozen=True, kw_only=True):
     """
 
     id: Annotated[str, Meta(min_length=1, max_length=64)]
-    event_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    event_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$(?!\n)")]
     severity: Severity
     device_id: Identifier
     stream_id: Identifier
