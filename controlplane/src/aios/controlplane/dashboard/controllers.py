@@ -6,14 +6,16 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_429_TOO_MANY_REQUESTS
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.dashboard.queries import MAX_LIMIT, EventFilter, get_event, list_events
 from aios.controlplane.dashboard.queries import to_item as event_item
 from aios.controlplane.dashboard.schemas import EventItem, EventPage, SnapshotStored
 from aios.controlplane.dashboard.snapshots import (
+    HTTP_425_TOO_EARLY,
     MAX_SNAPSHOT_BYTES,
     SnapshotStore,
     authenticate_device,
@@ -21,6 +23,7 @@ from aios.controlplane.dashboard.snapshots import (
     check_jpeg,
     check_segment,
 )
+from aios.controlplane.error_handlers import ErrorBody
 from aios.controlplane.errors import AuthenticationError, NotFoundError
 from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 from aios.controlplane.settings import Settings
@@ -114,6 +117,16 @@ class SnapshotUploadController(Controller):
         status_code=HTTP_201_CREATED,
         request_max_body_size=MAX_SNAPSHOT_BYTES,
         summary="Upload an event's JPEG snapshot (device credentials)",
+        responses={
+            HTTP_425_TOO_EARLY: ResponseSpec(
+                data_container=ErrorBody,
+                description="No such event of this device (yet): retry once it is sent",
+            ),
+            HTTP_429_TOO_MANY_REQUESTS: ResponseSpec(
+                data_container=ErrorBody,
+                description="Too many failed device logins from this client or for this device",
+            ),
+        },
     )
     async def upload(
         self,
