@@ -216,11 +216,16 @@ class SnapshotUploader:
         while self._later and self._later[0].due <= time.monotonic():
             if self._stopping.is_set():
                 return
-            self._attempt(heapq.heappop(self._later))
+            self._attempt(heapq.heappop(self._later), quick_retries=False)
 
-    def _attempt(self, item: _Pending) -> None:
+    def _attempt(self, item: _Pending, *, quick_retries: bool = True) -> None:
+        """Upload ``item`` (with the quick retries the first time, once when it was kept);
+        keep it for later if it may still succeed."""
         try:
-            self._upload_with_retries(item.event_id, item.body)
+            if quick_retries:
+                self._upload_with_retries(item.event_id, item.body)
+            else:
+                self.upload(item.event_id, item.body)
         except UploadError as exc:
             now = time.monotonic()
             if not exc.retryable or now - item.since >= self._pending_s:
