@@ -53,7 +53,7 @@ def http_stub(port: int, answers: list[tuple[int, object]] | None = None) -> Ite
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = _handle  # noqa: N815
+        do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
 
         def log_message(self, format: str, *args: object) -> None:
             return None

@@ -164,6 +164,23 @@ def test_uploader_retries_server_errors(free_port: int) -> None:
     assert len(stub.requests) == 3
 
 
+def test_uploader_keeps_a_snapshot_until_its_event_is_known(free_port: int) -> None:
+    # the control plane answers 425 until the event (sent over MQTT) is stored
+    with http_stub(free_port, [(425, {})] * 5 + [(201, {})]) as stub:
+        uploader = SnapshotUploader(
+            stub.url, device_id="d", password="p", attempts=2, backoff_s=0.01, later_s=0.05
+        )
+        uploader.start()
+        key = uploader.submit("ev1", frame(), boxes())
+        wait_for(lambda: uploader.stats.uploaded == 1)
+        uploader.stop()
+    assert uploader.stats.keys == [key]
+    assert uploader.stats.failed == 0
+    assert uploader.stats.deferred >= 2
+    assert len(stub.requests) == 6
+    assert len({r.body for r in stub.requests}) == 1  # encoded once, sent again as is
+
+
 def test_uploader_gives_up_on_a_client_error(free_port: int) -> None:
     with http_stub(free_port, [(403, {})]) as stub:
         uploader = SnapshotUploader(stub.url, device_id="d", password="p", backoff_s=0.01)

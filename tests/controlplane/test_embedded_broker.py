@@ -126,3 +126,19 @@ async def test_anonymous_escape_hatch(tmp_path: Path, free_port: int) -> None:
         with Probe(free_port, "anyone", "anything") as probe:
             assert await asyncio.to_thread(probe.connect)
             assert await asyncio.to_thread(probe.subscribe, "#")
+
+
+async def test_wrong_device_passwords_are_throttled(tmp_path: Path, free_port: int) -> None:
+    settings = await _app_settings(tmp_path, free_port)
+    async with AsyncTestClient(create_app(settings)) as client:
+        await register_and_login(client)
+        known, victim, fresh = await _enroll(client), await _enroll(client), await _enroll(client)
+        with _probe(free_port, known) as first:  # a verified login is remembered
+            assert await asyncio.to_thread(first.connect)
+        for _ in range(10):
+            assert not await asyncio.to_thread(_probe(free_port, victim, password="guess").connect)
+        # this client is throttled now: a login that is not remembered is refused unchecked...
+        assert not await asyncio.to_thread(_probe(free_port, fresh).connect)
+        # ... while the device verified before still gets in
+        with _probe(free_port, known) as again:
+            assert await asyncio.to_thread(again.connect)

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import base64
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.models import EventRecord
 from tests.controlplane.api.conftest import Account
 from tests.controlplane.api.test_fleet import HARDWARE, create_device
 
-JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4 + b"\xff\xd9"
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (40, 120, 200)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+JPEG = _jpeg()
 T0 = datetime(2025, 11, 1, 12, 0, tzinfo=UTC)
 
 

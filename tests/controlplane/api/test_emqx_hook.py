@@ -84,3 +84,39 @@ async def test_emqx_hook_checks_enrolled_devices(hook_client: AsyncTestClient[An
     assert deleted.status_code == 204, deleted.text
     assert await authn() == "deny"
     assert await authz(build_topic(org, device, Channel.DETECTIONS)) == "deny"
+
+
+async def test_emqx_hook_throttles_failed_device_logins(hook_client: AsyncTestClient[Any]) -> None:
+    owner: Account = await sign_up(hook_client, "Org EMQX")
+
+    async def enroll() -> dict[str, str]:
+        issued = await hook_client.post(
+            "/api/v1/fleet/enrollment-tokens", headers=owner.headers, json={}
+        )
+        enrolled = await hook_client.post(
+            "/api/v1/fleet/enroll",
+            json={"token": issued.json()["token"], "hardware": {"hostname": "h"}},
+        )
+        body = enrolled.json()
+        return {
+            "username": body["mqtt"]["username"],
+            "password": body["mqtt"]["password"],
+            "clientid": device_client_id(body["org_id"], body["device_id"]),
+        }
+
+    async def authn(login: dict[str, str], **changes: str) -> str:
+        r = await hook_client.post(
+            "/api/v1/brokers/emqx/authn", headers=HOOK, json={**login, **changes}
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["result"])
+
+    known, victim, fresh = await enroll(), await enroll(), await enroll()
+    assert await authn(known, peerhost="10.0.0.9") == "allow"  # remembered from now on
+    for _ in range(10):
+        assert await authn(victim, password="guess", peerhost="10.0.0.9") == "deny"
+    # the guessing address is throttled for logins that are not remembered ...
+    assert await authn(fresh, peerhost="10.0.0.9") == "deny"
+    assert await authn(known, peerhost="10.0.0.9") == "allow"
+    # ... and another address is not
+    assert await authn(fresh, peerhost="10.0.0.10") == "allow"

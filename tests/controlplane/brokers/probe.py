@@ -25,6 +25,7 @@ class Probe:
         *,
         client_id: str | None = None,
         mqtt5: bool = False,
+        clean_session: bool = True,
     ) -> None:
         self.port = port
         self.messages: queue.Queue[paho.MQTTMessage] = queue.Queue()
@@ -35,6 +36,7 @@ class Probe:
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"probe-{uuid.uuid4().hex[:10]}",
             protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
+            clean_session=None if mqtt5 else clean_session,
         )
         self._client.username_pw_set(username, password)
         self._client.on_connect = lambda _c, _u, _f, rc, _p: self._connack.put(rc)

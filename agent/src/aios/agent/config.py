@@ -33,7 +33,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 on JetPack
     import tomli as tomllib
 
-Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+# Python's "$" also matches before a final "\n": "(?!\n)" anchors at the true end (and is
+# a no-op in JSON Schema's ECMA-262 regexes, where "$" already means the end).
+Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$(?!\n)")]
 ENV_PREFIX = "AIOS_AGENT_"
 DEFAULT_STATE_DIR = "~/.local/state/aios-agent"
 CREDENTIALS_FILE = "credentials.json"
@@ -60,7 +62,7 @@ class TlsSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 class MqttSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``url`` is ``mqtt://host[:port]`` (plain, default port 1883) or ``mqtts://`` (TLS, 8883)."""
 
-    url: Annotated[str, Meta(pattern=r"^mqtts?://[^/\s]+/?$")] = "mqtt://127.0.0.1:1883"
+    url: Annotated[str, Meta(pattern=r"^mqtts?://[^/\s]+/?$(?!\n)")] = "mqtt://127.0.0.1:1883"
     username: str | None = None
     password: str | None = None
     topic_prefix: str = DEFAULT_PREFIX
@@ -108,7 +110,7 @@ class _RawConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True
     model_cache_dir: str | None = None
     apply: ApplySettings = ApplySettings()
     pipeline: dict[str, object] | None = None
-    control_plane_url: Annotated[str, Meta(pattern=r"^https?://[^\s]+$")] | None = None
+    control_plane_url: Annotated[str, Meta(pattern=r"^https?://[^\s]+$(?!\n)")] | None = None
 
 
 @dataclass(frozen=True, slots=True)

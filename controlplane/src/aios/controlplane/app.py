@@ -50,6 +50,7 @@ from aios.controlplane.notifications import controllers as notifications
 from aios.controlplane.pipelines import controllers as pipelines
 from aios.controlplane.pipelines.publisher import ConfigPublisher, MqttConfigPublisher
 from aios.controlplane.pipelines.rollout import ROLLOUT_JOB, rollout_job
+from aios.controlplane.request_body import BoundedRequest, nosniff
 from aios.controlplane.runtime import Runtime
 from aios.controlplane.settings import Settings
 from aios.controlplane.system import controllers as system
@@ -136,6 +137,7 @@ def create_app(
             "config_publisher": Provide(lambda: publisher, sync_to_thread=False),
             "live_hub": Provide(lambda: hub, sync_to_thread=False),
             "broker_provisioner": Provide(lambda: broker_provisioner, sync_to_thread=False),
+            "device_logins": Provide(lambda: runtime.device_logins, sync_to_thread=False),
             **emqx_dependencies(emqx_policy),
             "broker_credentials": Provide(provide_broker_credentials),
         },
@@ -155,6 +157,8 @@ def create_app(
         ],
         lifespan=lifespans,
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=BoundedRequest,
+        before_send=[nosniff],
         openapi_config=OpenAPIConfig(
             title="AIOS control plane",
             version="1",

@@ -13,15 +13,17 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.brokers.dynsec import DynsecEndpoint, MosquittoDynsecProvisioner
+from aios.controlplane.brokers.emqx_admin import EmqxProvisioner
 from aios.controlplane.brokers.provisioning import (
     BrokerLookupProvisioner,
     DeviceCredentialsProvisioner,
 )
 from aios.controlplane.errors import SettingsError
 from aios.controlplane.fleet.broker_credentials import EngineCredentialsLookup
+from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 from aios.controlplane.jobs.background import BackgroundServices
-from aios.controlplane.mqtt.embedded import EmbeddedBroker
-from aios.controlplane.mqtt.embedded_access import EmbeddedAccess, EmbeddedProvisioner
+from aios.controlplane.mqtt.embedded import EmbeddedBroker, EmbeddedProvisioner
+from aios.controlplane.mqtt.embedded_access import EmbeddedAccess
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.ingest import IngestService
 
@@ -32,9 +34,11 @@ class Runtime:
     def __init__(self, settings: Settings, engine: AsyncEngine, *, ingest: bool) -> None:
         self.settings = settings
         self.engine = engine
+        self.device_logins = DeviceLoginGuard()  # device passwords: HTTP and embedded MQTT
         access = (
             EmbeddedAccess(
                 EngineCredentialsLookup(engine),
+                self.device_logins,
                 service_password=settings.embedded_mqtt_service_password,
                 prefix=settings.mqtt_topic_prefix,
             )
@@ -42,11 +46,16 @@ class Runtime:
             else None
         )
         self.broker = (
-            EmbeddedBroker(settings.embedded_mqtt_host, settings.embedded_mqtt_port, access=access)
+            EmbeddedBroker(
+                settings.embedded_mqtt_host,
+                settings.embedded_mqtt_port,
+                access=access,
+                prefix=settings.mqtt_topic_prefix,
+            )
             if settings.embedded_broker
             else None
         )
-        self.provisioner = build_provisioner(settings, access)
+        self.provisioner = build_provisioner(settings, self.broker)
         self.ingest = IngestService(settings, engine) if ingest else None
         self.background = BackgroundServices(settings, engine, ingest=self.ingest)
 
@@ -70,11 +79,13 @@ class Runtime:
 
 
 def build_provisioner(
-    settings: Settings, embedded: EmbeddedAccess | None = None
+    settings: Settings, embedded: EmbeddedBroker | None = None
 ) -> DeviceCredentialsProvisioner:
     """What enrollment uses to give devices their broker identity (``AIOS_MQTT_PROVISIONER``):
-    Mosquitto's dynamic security, the embedded broker's, or nothing to push (EMQX, which asks
-    the control plane through its HTTP hook)."""
+    Mosquitto's dynamic security, the embedded broker's (also in anonymous mode: deletion
+    still cuts the device's connection), or nothing to push (EMQX, which asks the control
+    plane through its HTTP hook; with ``AIOS_EMQX_API_URL``, deletion kicks the device
+    through EMQX's REST API)."""
     if settings.mqtt_provisioner == "dynsec":
         endpoint = settings.mqtt_endpoint()
         username = settings.dynsec_admin_username or endpoint.username
@@ -99,4 +110,8 @@ def build_provisioner(
         )
     if embedded is not None:
         return EmbeddedProvisioner(embedded)
+    if settings.emqx_api_url and settings.emqx_api_secret is not None:
+        return EmqxProvisioner(
+            settings.emqx_api_url, settings.emqx_api_key, settings.emqx_api_secret
+        )
     return BrokerLookupProvisioner()

@@ -37,6 +37,10 @@ AIOS_MQTT_DYNSEC_ADMIN_PASSWORD its password                                    
   (_FILE)                                                                              password
 AIOS_EMQX_HOOK_SECRET(_FILE)    shared secret EMQX presents to the HTTP auth hook
                                 (``/api/v1/brokers/emqx``); unset: the hook refuses
+AIOS_EMQX_API_URL               EMQX's REST API (``http://emqx:18083``): deleting a
+                                device kicks its connection; unset: not kicked
+AIOS_EMQX_API_KEY               an EMQX API key (with AIOS_EMQX_API_URL)
+AIOS_EMQX_API_SECRET(_FILE)     its secret
 AIOS_INGEST_ENABLED             ``aios serve`` runs the ingest in process              ``true``
 AIOS_INGEST_BATCH_SIZE          flush after this many messages                         ``1000``
 AIOS_INGEST_FLUSH_INTERVAL_MS   ... or after this long                                 ``200``
@@ -150,6 +154,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dynsec_admin_username: str | None = None
     dynsec_admin_password: Secret | None = None
     emqx_hook_secret: Secret | None = None
+    emqx_api_url: str = ""
+    emqx_api_key: str = ""
+    emqx_api_secret: Secret | None = None
     ingest_enabled: bool = True
     ingest_batch_size: int = 1000
     ingest_flush_interval_ms: int = 200
@@ -257,6 +264,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 "AIOS_MQTT_PROVISIONER", "'dynsec' needs an external Mosquitto (AIOS_MQTT_URL)"
             )
+        emqx_api_url = environ.get("AIOS_EMQX_API_URL", "")
+        if emqx_api_url and (
+            urlsplit(emqx_api_url).scheme not in {"http", "https"}
+            or not environ.get("AIOS_EMQX_API_KEY")
+            or read.secret(environ, "AIOS_EMQX_API_SECRET") is None
+        ):
+            raise SettingsError(
+                "AIOS_EMQX_API_URL", "must be http(s):// with AIOS_EMQX_API_KEY and _SECRET"
+            )
         secret_key = read.secret(environ, "AIOS_SECRET_KEY")
         if secret_key is None:
             if env == "production":
@@ -289,6 +305,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             dynsec_admin_username=environ.get("AIOS_MQTT_DYNSEC_ADMIN_USERNAME") or None,
             dynsec_admin_password=read.secret(environ, "AIOS_MQTT_DYNSEC_ADMIN_PASSWORD"),
             emqx_hook_secret=read.secret(environ, "AIOS_EMQX_HOOK_SECRET"),
+            emqx_api_url=emqx_api_url,
+            emqx_api_key=environ.get("AIOS_EMQX_API_KEY", ""),
+            emqx_api_secret=read.secret(environ, "AIOS_EMQX_API_SECRET"),
             ingest_enabled=read.boolean(environ, "AIOS_INGEST_ENABLED", True),
             ingest_batch_size=read.integer(environ, "AIOS_INGEST_BATCH_SIZE", 1000, 1, 100_000),
             ingest_flush_interval_ms=read.integer(environ, "AIOS_INGEST_FLUSH_INTERVAL_MS", 200, 1),

@@ -116,6 +116,8 @@ def _decode(
         msg = _DECODER.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _classify(data)
+    except RecursionError:  # msgspec recurses per nesting level
+        return Rejection(reason=RejectReason.NOT_JSON, detail="JSON nested too deeply")
     if msg.v > SCHEMA_VERSION:
         return Rejection(
             reason=RejectReason.FUTURE_VERSION,

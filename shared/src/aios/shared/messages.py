@@ -39,7 +39,9 @@ NonNegative = Annotated[float, Meta(ge=0.0, le=FINITE_MAX)]
 Finite = Annotated[float, Meta(ge=-FINITE_MAX, le=FINITE_MAX)]
 Int32 = Annotated[int, Meta(ge=0, le=INT32_MAX)]
 Int64 = Annotated[int, Meta(ge=0, le=INT64_MAX)]
-Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+# Python's "$" also matches before a final "\n": "(?!\n)" anchors at the true end (and is
+# a no-op in JSON Schema's ECMA-262 regexes, where "$" already means the end).
+Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$(?!\n)")]
 ShortText = Annotated[str, Meta(max_length=256, pattern=_NO_NUL)]
 Name = Annotated[str, Meta(max_length=128, pattern=_NO_NUL)]
 LongText = Annotated[str, Meta(max_length=2048, pattern=_NO_NUL)]
@@ -134,7 +136,7 @@ class Event(_Message, tag="event", frozen=True, kw_only=True):
     """
 
     id: Annotated[str, Meta(min_length=1, max_length=64, pattern=_NO_NUL)]
-    event_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    event_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$(?!\n)")]
     severity: Severity
     device_id: Identifier
     stream_id: Identifier

@@ -17,8 +17,8 @@ from aios.shared.errors import TopicError
 TOPIC_VERSION = "v1"
 DEFAULT_PREFIX = "aios"
 
-_IDENT = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_PREFIX = re.compile(r"^[A-Za-z0-9_.\-]{1,64}(/[A-Za-z0-9_.\-]{1,64})*$")
+_IDENT = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # always fullmatch: "$" accepts a final "\n"
+_PREFIX = re.compile(r"[A-Za-z0-9_.\-]{1,64}(/[A-Za-z0-9_.\-]{1,64})*")
 
 
 class Channel(str, enum.Enum):
@@ -37,18 +37,18 @@ _CHANNELS = {c.value: c for c in Channel}
 
 def is_identifier(value: str) -> bool:
     """Whether ``value`` may be used as an organization or device id in a topic."""
-    return bool(_IDENT.match(value))
+    return bool(_IDENT.fullmatch(value))
 
 
 def _check_ident(kind: str, value: str) -> None:
-    if not _IDENT.match(value):
+    if not _IDENT.fullmatch(value):
         raise TopicError(
             f"{kind} {value!r} must be 1-64 characters of letters, digits, '_', '.', '-'"
         )
 
 
 def _check_prefix(prefix: str) -> None:
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.fullmatch(prefix):
         raise TopicError(f"topic prefix {prefix!r} must be '/'-separated identifiers")
 
 

@@ -8,12 +8,21 @@ sent at once and never waits for the upload. The queue is bounded: when it is fu
 snapshot is dropped (counted) and its event goes out without one. Server errors and network
 failures are retried with exponential backoff; other 4xx answers are not. urllib errors are
 translated here.
+
+The control plane accepts a snapshot only for an event it has already stored (it answers 425
+"too early" before), and the upload races the event (which goes through the spool and MQTT,
+and may wait there while the broker is unreachable). So a snapshot still refused after the
+quick retries is kept, encoded, and tried again later with a growing delay (capped at
+``max_delay_s``) for up to ``pending_s``; at most ``max_pending`` wait at a time (beyond, the
+oldest is given up, counted as failed).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import heapq
+import itertools
 import logging
 import queue
 import threading
@@ -47,12 +56,26 @@ class SnapshotJob:
     labels: Sequence[str] = ()
 
 
+@dataclass(order=True, slots=True)
+class _Pending:
+    """A snapshot waiting to be tried again (ordered by when)."""
+
+    due: float
+    order: int
+    event_id: str = field(compare=False)
+    key: str = field(compare=False)
+    body: bytes = field(compare=False, repr=False)
+    since: float = field(compare=False)
+    delay_s: float = field(compare=False)
+
+
 @dataclass(slots=True)
 class UploadStats:
     uploaded: int = 0
     failed: int = 0
     dropped: int = 0
     retries: int = 0
+    deferred: int = 0
     last_error: str | None = None
     keys: list[str] = field(default_factory=list)
 
@@ -91,6 +114,10 @@ class SnapshotUploader:
         backoff_s: float = 0.5,
         timeout_s: float = 10.0,
         quality: int = 80,
+        pending_s: float = 900.0,
+        max_pending: int = 64,
+        later_s: float = 2.0,
+        max_delay_s: float = 60.0,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._device_id = device_id
@@ -104,6 +131,12 @@ class SnapshotUploader:
         self._backoff_s = backoff_s
         self._timeout_s = timeout_s
         self._quality = quality
+        self._pending_s = pending_s
+        self._max_pending = max_pending
+        self._later_s = later_s
+        self._max_delay_s = max_delay_s
+        self._later: list[_Pending] = []  # a heap, worker thread only
+        self._order = itertools.count()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.stats = UploadStats()
@@ -154,22 +187,74 @@ class SnapshotUploader:
 
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
+            try:
+                job = self._queue.get(timeout=self._until_due())
+            except queue.Empty:
+                self._retry_due()
+                continue
             if job is None:
+                self._give_up_pending()
                 return
             try:
                 body = encode_jpeg(
                     annotate(job.image, job.detections, zones=job.zones, labels=job.labels),
                     self._quality,
                 )
-                self._upload_with_retries(job.event_id, body)
             except AgentError as exc:
-                self.stats.failed += 1
-                self.stats.last_error = str(exc)
-                log.warning("snapshot of event %s not uploaded: %s", job.event_id, exc)
+                self._failed(job.event_id, exc)
             else:
-                self.stats.uploaded += 1
-                self.stats.keys.append(job.key)
+                now = time.monotonic()
+                self._attempt(_Pending(now, 0, job.event_id, job.key, body, now, self._later_s))
+            self._retry_due()
+
+    def _until_due(self) -> float | None:
+        if not self._later:
+            return None
+        return max(0.0, self._later[0].due - time.monotonic())
+
+    def _retry_due(self) -> None:
+        while self._later and self._later[0].due <= time.monotonic():
+            if self._stopping.is_set():
+                return
+            self._attempt(heapq.heappop(self._later), quick_retries=False)
+
+    def _attempt(self, item: _Pending, *, quick_retries: bool = True) -> None:
+        """Upload ``item`` (with the quick retries the first time, once when it was kept);
+        keep it for later if it may still succeed."""
+        try:
+            if quick_retries:
+                self._upload_with_retries(item.event_id, item.body)
+            else:
+                self.upload(item.event_id, item.body)
+        except UploadError as exc:
+            now = time.monotonic()
+            if not exc.retryable or now - item.since >= self._pending_s:
+                self._failed(item.event_id, exc)
+                return
+            if len(self._later) >= self._max_pending:  # give up the oldest waiting
+                oldest = min(self._later, key=lambda p: p.since)
+                self._later.remove(oldest)
+                heapq.heapify(self._later)
+                self._failed(oldest.event_id, UploadError("too many waiting", retryable=False))
+            item.due = now + item.delay_s
+            item.order = next(self._order)
+            item.delay_s = min(item.delay_s * 2, self._max_delay_s)
+            heapq.heappush(self._later, item)
+            self.stats.deferred += 1
+            log.info("snapshot of event %s deferred: %s", item.event_id, exc)
+        else:
+            self.stats.uploaded += 1
+            self.stats.keys.append(item.key)
+
+    def _failed(self, event_id: str, exc: AgentError) -> None:
+        self.stats.failed += 1
+        self.stats.last_error = str(exc)
+        log.warning("snapshot of event %s not uploaded: %s", event_id, exc)
+
+    def _give_up_pending(self) -> None:
+        for item in self._later:
+            self._failed(item.event_id, UploadError("agent stopping", retryable=False))
+        self._later.clear()
 
     def _upload_with_retries(self, event_id: str, body: bytes) -> None:
         delay = self._backoff_s

@@ -23,17 +23,21 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from aios.controlplane.brokers.emqx import CredentialsLookup, EmqxAuth, EmqxPolicy, Verdict
-from aios.controlplane.errors import AuthenticationError
+from aios.controlplane.errors import AuthenticationError, RateLimitedError
+from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 
 HOOK_SECRET_HEADER = "x-aios-broker-secret"
 
 
 class EmqxAuthnRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """``{"username": "${username}", "password": "${password}", "clientid": "${clientid}"}``."""
+    """``{"username": "${username}", "password": "${password}", "clientid": "${clientid}",
+    "peerhost": "${peerhost}"}`` (``peerhost``, the client's address, lets failed logins be
+    throttled per address; without it they are throttled per device only)."""
 
     username: str = ""
     password: str = ""
     clientid: str | None = None
+    peerhost: str | None = None
 
 
 class EmqxAuthzRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,10 +79,21 @@ class EmqxHookController(Controller):
         request: Request[Any, Any, Any],
         emqx_policy: NamedDependency[EmqxPolicy],
         broker_credentials: NamedDependency[CredentialsLookup],
+        device_logins: NamedDependency[DeviceLoginGuard],
     ) -> EmqxAuthnResponse:
         _checked(request, emqx_policy)
-        auth = EmqxAuth(emqx_policy, broker_credentials)
-        decision = await auth.authenticate(data.username, data.password, data.clientid)
+        address = data.peerhost or f"emqx:{data.username}"
+
+        async def verify(password_hash: str | None, password: str) -> bool:
+            return await device_logins.verify(
+                data.username, password_hash, password, address=address
+            )
+
+        auth = EmqxAuth(emqx_policy, broker_credentials, verify=verify)
+        try:
+            decision = await auth.authenticate(data.username, data.password, data.clientid)
+        except RateLimitedError:  # throttled: refused without an argon2 check
+            return EmqxAuthnResponse(result=Verdict.DENY)
         return EmqxAuthnResponse(result=decision.result, is_superuser=decision.is_superuser)
 
     @post(

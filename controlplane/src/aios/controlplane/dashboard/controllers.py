@@ -6,21 +6,26 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_429_TOO_MANY_REQUESTS
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.dashboard.queries import MAX_LIMIT, EventFilter, get_event, list_events
 from aios.controlplane.dashboard.queries import to_item as event_item
 from aios.controlplane.dashboard.schemas import EventItem, EventPage, SnapshotStored
 from aios.controlplane.dashboard.snapshots import (
+    HTTP_425_TOO_EARLY,
     MAX_SNAPSHOT_BYTES,
     SnapshotStore,
     authenticate_device,
+    check_event_of,
     check_jpeg,
     check_segment,
 )
+from aios.controlplane.error_handlers import ErrorBody
 from aios.controlplane.errors import AuthenticationError, NotFoundError
+from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.queries import parse_time
 from aios.controlplane.tenancy import OrgScope
@@ -88,7 +93,15 @@ class DashboardEventsController(Controller):
         body = await snapshot_store.read(row.org_id, row.device_id, row.id)
         if body is None:
             raise NotFoundError("this event has no snapshot")
-        return Response(body, media_type="image/jpeg", headers={"Cache-Control": "private"})
+        return Response(
+            body,
+            media_type="image/jpeg",
+            headers={
+                "Cache-Control": "private",
+                # an image, never a document, whatever a browser would sniff
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
+        )
 
 
 class SnapshotUploadController(Controller):
@@ -104,6 +117,16 @@ class SnapshotUploadController(Controller):
         status_code=HTTP_201_CREATED,
         request_max_body_size=MAX_SNAPSHOT_BYTES,
         summary="Upload an event's JPEG snapshot (device credentials)",
+        responses={
+            HTTP_425_TOO_EARLY: ResponseSpec(
+                data_container=ErrorBody,
+                description="No such event of this device (yet): retry once it is sent",
+            ),
+            HTTP_429_TOO_MANY_REQUESTS: ResponseSpec(
+                data_container=ErrorBody,
+                description="Too many failed device logins from this client or for this device",
+            ),
+        },
     )
     async def upload(
         self,
@@ -112,14 +135,21 @@ class SnapshotUploadController(Controller):
         db_session: NamedDependency[AsyncSession],
         system_scope: NamedDependency[OrgScope],
         snapshot_store: NamedDependency[SnapshotStore],
+        device_logins: NamedDependency[DeviceLoginGuard],
     ) -> SnapshotStored:
         check_segment(event_id, "event_id")
-        credential = await authenticate_device(db_session, request.headers.get("authorization"))
+        credential = await authenticate_device(
+            db_session,
+            request.headers.get("authorization"),
+            device_logins,
+            request.client.host if request.client else "unknown",
+        )
         claimed = request.headers.get("x-aios-device")
         if claimed is not None and claimed != credential.device_id:
             raise AuthenticationError("X-AIOS-Device does not match the credentials")
         body = await request.body()
-        check_jpeg(body)
+        await check_jpeg(body)
+        await check_event_of(db_session, credential, event_id)
         await snapshot_store.save(credential.org_id, credential.device_id, event_id, body)
         return SnapshotStored(
             key=f"snapshots/{credential.device_id}/{event_id}.jpg", size=len(body)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-Tag = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Tag = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$(?!\n)")]
 Tags = Annotated[list[Tag], Meta(max_length=32)]
 DeviceName = Annotated[str, Meta(min_length=1, max_length=200)]
 DeviceStatusValue = Literal["unknown", "online", "offline", "maintenance"]

@@ -23,7 +23,13 @@ from aios.controlplane.accounts.bearer import new_secret, token_digest
 from aios.controlplane.accounts.passwords import hash_password
 from aios.controlplane.brokers.access import device_username
 from aios.controlplane.brokers.provisioning import DeviceCredentialsProvisioner
-from aios.controlplane.db.models import Device, DeviceCredential, DeviceState, EnrollmentToken
+from aios.controlplane.db.models import (
+    Device,
+    DeviceCredential,
+    DeviceState,
+    DeviceTombstone,
+    EnrollmentToken,
+)
 from aios.controlplane.db.models.organizations import new_identifier
 from aios.controlplane.errors import AuthenticationError
 from aios.controlplane.fleet.schemas import FleetSummary, StreamProblem, TagCount
@@ -96,10 +102,16 @@ class DeviceService(SQLAlchemyAsyncRepositoryService[Device, DeviceRepository]):
         )
 
     async def remove(self, device_id: str, provisioner: DeviceCredentialsProvisioner) -> None:
-        """Delete the device (its credentials go with it) and remove it from the broker; if
-        the broker refuses, the error propagates and the request's transaction rolls back."""
+        """Delete the device (its credentials go with it), leave its tombstone (its own
+        traffic never re-registers it) and remove it from the broker, which cuts its live
+        connection; if the broker refuses, the error propagates and the request's transaction
+        rolls back."""
         device = await self.get(device_id)
         await self.delete(device_id)
+        self.repository.session.add(
+            DeviceTombstone(device_id=device.id, org_id=device.org_id, deleted_at=datetime.now(UTC))
+        )
+        await self.repository.session.flush()
         await provisioner.revoke_device(device.org_id, device.id)
 
     async def tag_counts(self) -> list[TagCount]:

@@ -13,10 +13,14 @@ credentials table:
   run, and gets the service rules;
 * everyone else is refused.
 
-Password checks run argon2 in a worker thread; a successful check is remembered for
-``cache_ttl_s`` (keyed by a digest of the password, never the password) so that a reconnect
-storm does not turn into an argon2 storm. :meth:`EmbeddedAccess.forget` drops a device's
-entry when it is revoked.
+Device passwords go through the process's
+:class:`~aios.controlplane.fleet.device_logins.DeviceLoginGuard` (shared with the HTTP snapshot
+uploads): a successful check is remembered, so that a reconnect storm does not turn into an
+argon2 storm, and failed checks are throttled per client address and per device (a throttled
+login is refused without running argon2). :meth:`EmbeddedAccess.forget` drops a device's
+remembered login when it is revoked and refuses its logins for ``revoked_ttl_s`` (the deletion
+commits after the broker has cut the device off: a reconnect in between must not slip
+through).
 
 amqtt 0.12 wires this in through two plugins (:class:`DeviceAuthPlugin`,
 :class:`DeviceTopicPlugin`) named by dotted path in the broker config; each receives the one
@@ -27,7 +31,6 @@ credentials can disconnect the holder of that id (never log in as it or read its
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
@@ -38,13 +41,13 @@ from amqtt.session import Session
 
 from aios.controlplane.brokers.access import (
     Action,
-    DeviceIdentity,
     device_may,
     parse_device_username,
     service_may,
 )
 from aios.controlplane.brokers.emqx import CredentialsLookup, EmqxAuth, EmqxPolicy, Verdict
-from aios.controlplane.brokers.provisioning import BrokerLookupProvisioner
+from aios.controlplane.errors import RateLimitedError
+from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 from aios.controlplane.settings import EMBEDDED_SERVICE_USERNAME, Secret
 from aios.shared.topics import DEFAULT_PREFIX
 
@@ -55,47 +58,49 @@ class EmbeddedAccess:
     def __init__(
         self,
         lookup: CredentialsLookup,
+        guard: DeviceLoginGuard,
         *,
         service_password: Secret,
         prefix: str = DEFAULT_PREFIX,
-        cache_ttl_s: float = 60.0,
+        revoked_ttl_s: float = 600.0,
     ) -> None:
         self.prefix = prefix
-        self._auth = EmqxAuth(
-            EmqxPolicy(
-                prefix=prefix,
-                service_username=EMBEDDED_SERVICE_USERNAME,
-                service_password=service_password,
-            ),
-            lookup,
+        self._policy = EmqxPolicy(
+            prefix=prefix,
+            service_username=EMBEDDED_SERVICE_USERNAME,
+            service_password=service_password,
         )
-        self._ttl = cache_ttl_s
-        self._verified: dict[tuple[str, str], float] = {}  # (username, client id) -> deadline
-        self._digests: dict[tuple[str, str], bytes] = {}
+        self._lookup = lookup
+        self._guard = guard
+        self._revoked_ttl = revoked_ttl_s
+        self._revoked: dict[str, float] = {}  # username -> refused until
 
     async def authenticate(
-        self, username: str | None, password: str | None, client_id: str
+        self, username: str | None, password: str | None, client_id: str, address: str = ""
     ) -> bool:
         if not username or password is None:
             return False
-        key = (username, client_id)
-        digest = hashlib.sha256(password.encode()).digest()
-        now = time.monotonic()
-        if self._verified.get(key, 0.0) > now and self._digests.get(key) == digest:
-            return True
-        decision = await self._auth.authenticate(username, password, client_id)
-        if decision.result is not Verdict.ALLOW:
+        if self._revoked.get(username, 0.0) > time.monotonic():
             return False
-        if parse_device_username(username) is not None:
-            self._verified[key] = now + self._ttl
-            self._digests[key] = digest
-        return True
+
+        async def verify(password_hash: str | None, presented: str) -> bool:
+            return await self._guard.verify(username, password_hash, presented, address=address)
+
+        auth = EmqxAuth(self._policy, self._lookup, verify=verify)
+        try:
+            decision = await auth.authenticate(username, password, client_id)
+        except RateLimitedError:
+            return False
+        return decision.result is Verdict.ALLOW
 
     def forget(self, username: str) -> None:
-        """Drop the remembered logins of ``username`` (the device was revoked)."""
-        for key in [k for k in self._verified if k[0] == username]:
-            self._verified.pop(key, None)
-            self._digests.pop(key, None)
+        """Drop the remembered login of ``username`` (the device was revoked) and refuse its
+        logins for a while (see the module docstring)."""
+        self._guard.forget(username)
+        now = time.monotonic()
+        for name in [n for n, until in self._revoked.items() if until <= now]:
+            del self._revoked[name]
+        self._revoked[username] = now + self._revoked_ttl
 
     def permits(self, username: str | None, action: AmqttAction, topic: str) -> bool:
         """Whether an authenticated ``username`` may do ``action`` with ``topic``."""
@@ -107,19 +112,6 @@ class EmbeddedAccess:
             return service_may(act, topic, prefix=self.prefix)
         device = parse_device_username(username)
         return device is not None and device_may(device, act, topic, prefix=self.prefix)
-
-
-class EmbeddedProvisioner(BrokerLookupProvisioner):
-    """:class:`~aios.controlplane.brokers.provisioning.DeviceCredentialsProvisioner` of the
-    embedded broker: it reads the credentials table at connect time, so provisioning has
-    nothing to push; revoking forgets the device's remembered logins (its next connection is
-    refused)."""
-
-    def __init__(self, access: EmbeddedAccess) -> None:
-        self._access = access
-
-    async def revoke_device(self, org_id: str, device_id: str) -> None:
-        self._access.forget(DeviceIdentity(org_id, device_id).username)
 
 
 class DeviceAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped
@@ -138,7 +130,10 @@ class DeviceAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untype
 
     async def authenticate(self, *, session: Session) -> bool | None:
         return await self._access.authenticate(
-            session.username, session.password, session.client_id or ""
+            session.username,
+            session.password,
+            session.client_id or "",
+            session.remote_address or "",
         )
 
 

@@ -9,8 +9,8 @@ import msgspec
 from msgspec import Meta
 
 Severity = Literal["info", "warning", "critical"]
-EventType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_.]{0,63}$")]
-WebhookUrl = Annotated[str, Meta(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$")]
+EventType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_.]{0,63}$(?!\n)")]
+WebhookUrl = Annotated[str, Meta(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$(?!\n)")]
 WebhookSecret = Annotated[str, Meta(min_length=16, max_length=200)]
 EventTypes = Annotated[list[EventType], Meta(max_length=64)]
 Severities = Annotated[list[Severity], Meta(max_length=3)]

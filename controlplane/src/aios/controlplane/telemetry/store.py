@@ -4,8 +4,9 @@ Order inside the transaction:
 
 1. tenant check: each message's device must exist under the topic's organization. An unknown
    device is registered under the topic's organization (organization created if missing) when
-   ``auto_register`` is on, else dead-lettered ``unknown_device``; a device known under another
-   organization is dead-lettered ``wrong_tenant``;
+   ``auto_register`` is on (never a deleted device: it has a tombstone), else dead-lettered
+   ``unknown_device``; a device known under another organization is dead-lettered
+   ``wrong_tenant``;
 2. detection batches: ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` into ``detection_batches``
    tells which ``(device_id, seq)`` are new; only their detections go to the sink (COPY or
    executemany); the others are counted as duplicates;
@@ -36,6 +37,7 @@ from aios.controlplane.db.models import (
     DetectionBatchRecord,
     Device,
     DeviceState,
+    DeviceTombstone,
     IngestState,
     Organization,
 )
@@ -151,6 +153,12 @@ class TelemetryStore:
         for a in accepted:
             if a.device_id not in owners:
                 unknown.setdefault(a.device_id, a.org_id)
+        if unknown and self.auto_register:
+            deleted = await conn.scalars(
+                select(DeviceTombstone.device_id).where(DeviceTombstone.device_id.in_(unknown))
+            )
+            for device_id in deleted:
+                del unknown[device_id]
         if unknown and self.auto_register:
             now = datetime.now(UTC)
             orgs = sorted(set(unknown.values()))

@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-NodeId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+# Python's "$" also matches before a final "\n": "(?!\n)" anchors at the true end (and is
+# a no-op in JSON Schema's ECMA-262 regexes, where "$" already means the end).
+NodeId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$(?!\n)")]
 Unit = Annotated[float, Meta(ge=0.0, le=1.0)]
 Point = tuple[Unit, Unit]
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -96,7 +98,7 @@ class RuleParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=True)
     - ``line_count``: the line's ``direction`` count reaches a multiple of ``min_count``.
     """
 
-    event_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    event_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$(?!\n)")]
     condition: Literal["count", "occupancy", "dwell", "line_count"]
     severity: Severity = "warning"
     classes: list[Label] | None = None

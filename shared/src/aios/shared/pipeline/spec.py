@@ -63,8 +63,8 @@ def node_type(node: Node) -> str:
 
 
 _PATH = re.compile(r"at `\$(?P<path>[^`]*)`")
-_NODE_PATH = re.compile(r"^\.nodes\[(?P<index>\d+)\](?:\.(?P<rest>.*))?$")
-_EDGE_PATH = re.compile(r"^\.edges\[(?P<index>\d+)\](?:\.(?P<rest>.*))?$")
+_NODE_PATH = re.compile(r"\.nodes\[(?P<index>\d+)\](?:\.(?P<rest>.*))?")  # fullmatch
+_EDGE_PATH = re.compile(r"\.edges\[(?P<index>\d+)\](?:\.(?P<rest>.*))?")
 
 
 def _locate(error: msgspec.ValidationError, raw: object) -> PipelineValidationError:
@@ -75,7 +75,7 @@ def _locate(error: msgspec.ValidationError, raw: object) -> PipelineValidationEr
     if match is None:
         return PipelineValidationError(reason)
     path = match.group("path")
-    node_match = _NODE_PATH.match(path)
+    node_match = _NODE_PATH.fullmatch(path)
     if node_match is not None:
         index = int(node_match.group("index"))
         field = node_match.group("rest")
@@ -93,7 +93,7 @@ def _locate(error: msgspec.ValidationError, raw: object) -> PipelineValidationEr
                         f"unknown node type {kind!r} (known: {known})", node=node_id, field="type"
                     )
         return PipelineValidationError(reason, node=node_id, field=field)
-    edge_match = _EDGE_PATH.match(path)
+    edge_match = _EDGE_PATH.fullmatch(path)
     if edge_match is not None:
         rest = edge_match.group("rest")
         field = f"edges[{edge_match.group('index')}]" + (f".{rest}" if rest else "")

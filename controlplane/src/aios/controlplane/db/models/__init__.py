@@ -4,7 +4,7 @@ A domain adding a model adds its module here and an Alembic revision for it.
 """
 
 from aios.controlplane.db.models.accounts import RefreshToken, Role, User
-from aios.controlplane.db.models.devices import Device, DeviceState
+from aios.controlplane.db.models.devices import Device, DeviceState, DeviceTombstone
 from aios.controlplane.db.models.events import EventRecord, PipelineReportRecord
 from aios.controlplane.db.models.fleet import DeviceCredential, EnrollmentToken
 from aios.controlplane.db.models.jobs import JobRun
@@ -40,6 +40,7 @@ __all__ = [
     "DevicePresence",
     "DeviceState",
     "DeviceStatusChange",
+    "DeviceTombstone",
     "EnrollmentToken",
     "EventRecord",
     "IngestState",

@@ -3,6 +3,10 @@
 ``id`` is the device id of the MQTT topics and is unique across organizations, so a device
 publishing under another organization's topic is recognised as wrong-tenant by the ingest.
 Heartbeats update ``last_seen_at`` and ``last_heartbeat`` in place (no row per heartbeat).
+
+A deleted device leaves a :class:`DeviceTombstone`: the ingest never auto-registers that id
+again, so a message still in flight, a retained status or a last will of the deleted device
+cannot bring it back (ids are never reused: enrollment draws new random ones).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aios.controlplane.db.base import AuditBase, JSONDocument
+from aios.controlplane.db.base import AuditBase, Base, JSONDocument
 from aios.controlplane.db.models.organizations import new_identifier
 
 
@@ -40,3 +44,13 @@ class Device(AuditBase):
     agent_version: Mapped[str | None] = mapped_column(String(256), default=None)
     last_heartbeat: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
     tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+
+
+class DeviceTombstone(Base):
+    __tablename__ = "device_tombstones"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    deleted_at: Mapped[datetime]

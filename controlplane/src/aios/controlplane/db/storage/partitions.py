@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 PARTITION_SCHEMA = "aios_partitions"
 PARENT = "detections"
 DEFAULT_PARTITION = f"{PARTITION_SCHEMA}.{PARENT}_default"
-_NAME = re.compile(rf"^{PARENT}_(\d{{8}})$")
+_NAME = re.compile(rf"{PARENT}_(\d{{8}})")
 
 
 def partition_name(day: date) -> str:
@@ -87,7 +87,7 @@ def existing_days(conn: Connection) -> set[date]:
     )
     days: set[date] = set()
     for (name,) in rows:
-        match = _NAME.match(name)
+        match = _NAME.fullmatch(name)
         if match:
             days.add(datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date())
     return days
