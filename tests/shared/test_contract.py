@@ -152,7 +152,7 @@ def test_detection_batch_on_the_heartbeat_channel_is_rejected() -> None:
         (b'{"type": "status", "device_id": "d\\n", "state": "online"}', RejectReason.WRONG_SCHEMA),
         (b'{"type": "status", "device_id": "d", "state": "asleep"}', RejectReason.WRONG_SCHEMA),
         (b" " * (codec.DEFAULT_MAX_BYTES + 1), RejectReason.TOO_LARGE),
-        (b'{"type": "event", "a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", RejectReason.NOT_JSON),
+        (b'{"type": "event", "a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", RejectReason.TOO_DEEP),
     ],
 )
 def test_bad_bytes_are_rejected_with_a_reason(data: bytes, reason: RejectReason) -> None:

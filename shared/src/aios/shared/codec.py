@@ -117,7 +117,7 @@ def _decode(
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _classify(data)
     except RecursionError:  # msgspec recurses per nesting level
-        return Rejection(reason=RejectReason.NOT_JSON, detail="JSON nested too deeply")
+        return Rejection(reason=RejectReason.TOO_DEEP, detail="JSON nested too deeply")
     if msg.v > SCHEMA_VERSION:
         return Rejection(
             reason=RejectReason.FUTURE_VERSION,
