@@ -12,13 +12,17 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-import click
 import typer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 KUBERNETES = ROOT / "deploy" / "kubernetes"
+
+
+class UnknownCommandError(Exception):
+    pass
 
 
 class RecordingEnviron(Mapping[str, str]):
@@ -51,16 +55,16 @@ class RecordingEnviron(Mapping[str, str]):
 def _cli_envvars(app: typer.Typer) -> set[str]:
     found: set[str] = set()
 
-    def walk(command: click.Command) -> None:
+    # Typer ships its own copy of click: duck typing, not isinstance against ``click``.
+    def walk(command: Any) -> None:
         for param in command.params:
             envvar = getattr(param, "envvar", None)
             if isinstance(envvar, str):
                 found.add(envvar)
             elif isinstance(envvar, list | tuple):
                 found.update(envvar)
-        if isinstance(command, click.Group):
-            for sub in command.commands.values():
-                walk(sub)
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
 
     walk(typer.main.get_command(app))
     return found
@@ -106,7 +110,7 @@ def executables() -> dict[str, typer.Typer]:
 
 def check_command(argv: list[str]) -> None:
     """Parse ``argv`` (``aios``/``aios-agent`` and its arguments) with the real CLI: raises
-    ``click.UsageError`` for an unknown command or option, ``KeyError`` for an unknown
+    a usage error for an unknown command or option, ``KeyError`` for an unknown
     executable. ``sh -c "a && b"`` is split and each part checked."""
     if argv[:2] == ["sh", "-c"]:
         for part in argv[2].split("&&"):
@@ -116,14 +120,14 @@ def check_command(argv: list[str]) -> None:
             check_command(words)
         return
     app = executables()[argv[0]]
-    command: click.Command = typer.main.get_command(app)
+    command: Any = typer.main.get_command(app)
     args = list(argv[1:])
-    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+    while hasattr(command, "commands") and args and not args[0].startswith("-"):
         name = args.pop(0)
-        sub = command.get_command(click.Context(command), name)
-        if sub is None:
-            raise click.UsageError(f"{argv[0]}: no command {name!r}")
-        command = sub
+        if name not in command.commands:
+            raise UnknownCommandError(f"{argv[0]}: no command {name!r}")
+        command = command.commands[name]
+    assert not hasattr(command, "commands"), f"{argv}: names a group, not a command"
     command.make_context(argv[0], args)
 
 

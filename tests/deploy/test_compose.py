@@ -256,3 +256,23 @@ def test_settings_load_from_the_compose_environment(tmp_path: Path) -> None:
     assert "data/samples/sample.mp4" in makefile
     assert any(str(p).startswith("/samples/sample.mp4") for p in paths)
     assert any(str(p).startswith("/models/yolov8n-coco.onnx") for p in paths)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["aios", "nonsense"],
+        ["aios", "serve", "--bogus"],
+        ["aios", "db"],
+        ["aios-agent", "run", "--config", "x", "--nope"],
+        ["sh", "-c", "aios db upgrade && exec aios serve --listen 0.0.0.0"],
+    ],
+)
+def test_the_command_check_rejects_what_the_cli_lacks(bad: list[str]) -> None:
+    with pytest.raises((Exception, SystemExit)):  # click's error types vary by version
+        check_command(bad)
+
+
+def test_the_recorded_variables_include_cli_options(tmp_path: Path) -> None:
+    assert "AIOS_AGENT_ENROLL_TOKEN" in agent_env(tmp_path)
+    assert {"AIOS_SECRET_KEY_FILE", "AIOS_MQTT_URL"} <= controlplane_env(tmp_path)
