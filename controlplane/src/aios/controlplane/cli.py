@@ -26,8 +26,12 @@ if TYPE_CHECKING:
 HEAD = "head"
 T = TypeVar("T")
 
-cli = typer.Typer(name="aios", help="AIOS control plane.", no_args_is_help=True)
-db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+# Plain help (no rich_markup_mode): Typer's rich formatter imports rich.markdown and pygments,
+# most of `aios --help`'s start-up time.
+cli = typer.Typer(
+    name="aios", help="AIOS control plane.", no_args_is_help=True, rich_markup_mode=None
+)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
 cli.add_typer(db_cli, name="db")
 
 

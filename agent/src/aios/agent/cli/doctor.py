@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from aios.agent.config import load_config
 from aios.agent.errors import AgentError
-from aios.agent.health_checks import CheckResult, run_checks
+
+if TYPE_CHECKING:
+    from aios.agent.health_checks import CheckResult
 
 MARKS = {"pass": "[green]PASS[/]", "warn": "[yellow]WARN[/]", "fail": "[red]FAIL[/]"}
 
@@ -42,6 +44,8 @@ def doctor(
     except AgentError as exc:
         typer.secho(f"FAIL  config           {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+    from aios.agent.health_checks import run_checks
+
     results = run_checks(settings, camera_timeout_s=camera_timeout, broker_timeout_s=broker_timeout)
     if as_json:
         rows = [{"name": r.name, "level": r.level, "detail": r.detail} for r in results]

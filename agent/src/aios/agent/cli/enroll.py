@@ -17,7 +17,6 @@ from rich.table import Table
 from aios.agent.cli.state_dir import resolve_state_dir
 from aios.agent.config import CREDENTIALS_FILE
 from aios.agent.credentials import CredentialsExistError, save_credentials
-from aios.agent.enrollment import enroll as enroll_device
 from aios.agent.errors import AgentError
 
 
@@ -55,6 +54,8 @@ def enroll(
         )
         raise typer.Exit(1)
     try:
+        from aios.agent.enrollment import enroll as enroll_device
+
         credentials = enroll_device(url, token, name=name, timeout_s=timeout)
         save_credentials(target, credentials, force=force)
     except CredentialsExistError as exc:

@@ -11,7 +11,6 @@ import typer
 
 from aios.agent.config import load_config
 from aios.agent.errors import AgentError
-from aios.agent.runtime import Agent, RunOptions
 
 
 def run(
@@ -31,6 +30,8 @@ def run(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        from aios.agent.runtime import Agent, RunOptions
+
         settings = load_config(config)
         agent = Agent(settings, options=RunOptions(duration_s=duration, file_realtime=not fast))
         asyncio.run(agent.run())

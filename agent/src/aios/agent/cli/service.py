@@ -20,7 +20,9 @@ from aios.agent.config import load_config
 from aios.agent.errors import AgentError
 from aios.agent.systemd_unit import SYSTEM_UNIT_DIR, UNIT_NAME, UnitSpec, render_unit, user_unit_dir
 
-service_app = typer.Typer(help="Run the agent as a systemd service.", no_args_is_help=True)
+service_app = typer.Typer(
+    help="Run the agent as a systemd service.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def _executable() -> Path:
