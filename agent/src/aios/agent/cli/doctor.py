@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from aios.agent.config import load_config
+from aios.agent.cli.state_dir import CONFIG_ENV, CONFIG_HELP, resolve_config
 from aios.agent.errors import AgentError
 
 if TYPE_CHECKING:
@@ -28,8 +28,8 @@ def print_results(results: list[CheckResult], console: Console) -> None:
 
 def doctor(
     config: Annotated[
-        Path, typer.Option("--config", "-c", help="Agent config file (YAML/TOML/JSON).")
-    ],
+        Path | None, typer.Option("--config", "-c", envvar=CONFIG_ENV, help=CONFIG_HELP)
+    ] = None,
     camera_timeout: Annotated[
         float, typer.Option("--camera-timeout", help="Seconds to wait for each camera.")
     ] = 10.0,
@@ -38,9 +38,10 @@ def doctor(
     ] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
-    """Check that this device can run its config: exit code 1 if any check fails."""
+    """Check what `aios-agent run` would do with the same config: exit code 1 if any check
+    fails."""
     try:
-        settings = load_config(config)
+        settings = resolve_config(config)
     except AgentError as exc:
         typer.secho(f"FAIL  config           {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
