@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from aios.controlplane.errors import ControlPlaneError
+from aios.controlplane.operator import commands as operator_commands
 
 if TYPE_CHECKING:
     from aios.controlplane.settings import Settings
@@ -164,6 +165,9 @@ def db_upgrade(
             await engine.dispose()
 
     typer.echo(f"database at revision {run_checked(run)}")
+
+
+operator_commands.register(cli)
 
 
 def main() -> None:
