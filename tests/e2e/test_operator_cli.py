@@ -42,7 +42,7 @@ class Cli:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cli]]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cli, Path]]:
     from tests.e2e.processes import unused_port
 
     tmp = tmp_path_factory.mktemp("operator")
@@ -51,15 +51,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cli]]
         "AIOS_SECRET_KEY": "operator-cli-test-key-0123456789abcdef",
         "AIOS_MQTT_URL": "embedded",
         "AIOS_EMBEDDED_MQTT_PORT": str(unused_port()),
-        "AIOS_LOG_LEVEL": "WARNING",
+        "AIOS_LOG_LEVEL": "INFO",  # the access log is on
     }
     env = {**settings, "XDG_CONFIG_HOME": str(tmp / "config")}
     with control_plane(settings, tmp / "aios.log", unused_port()) as base:
-        yield base, Cli(env)
+        yield base, Cli(env), tmp / "aios.log"
 
 
-def test_operator_workflow(stack: tuple[str, Cli], tmp_path: Path) -> None:
-    base, aios = stack
+def test_operator_workflow(stack: tuple[str, Cli, Path], tmp_path: Path) -> None:
+    base, aios, _ = stack
     created = aios(
         "users", "create-owner", "--email", "owner@example.com", "--organization", "Acme",
         "--password", PASSWORD,
@@ -125,3 +125,33 @@ def test_operator_workflow(stack: tuple[str, Cli], tmp_path: Path) -> None:
 
     aios("logout")
     assert not stored.exists()
+
+
+def test_the_server_log_never_shows_a_token(stack: tuple[str, Cli, Path]) -> None:
+    """The WebSocket takes its JWT in the URL; uvicorn logs URLs with their query strings."""
+    import time
+
+    import httpx
+    from websockets.sync.client import connect
+
+    base, _, log = stack
+    body = {
+        "email": "ws@example.com",
+        "password": PASSWORD,
+        "full_name": "Ws",
+        "organization_name": "Ws",
+    }
+    assert httpx.post(f"{base}/api/v1/auth/register", json=body, timeout=30).status_code == 201
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"email": body["email"], "password": PASSWORD}, timeout=30
+    )
+    token = login.json()["access_token"]
+    with connect(f"{base.replace('http', 'ws', 1)}/api/v1/ws?token={token}", open_timeout=30):
+        time.sleep(0.5)
+    httpx.get(f"{base}/health?token={token}", timeout=30)
+    time.sleep(1)  # the log lines are written as the requests end
+    text = log.read_text(errors="replace")
+    assert "/api/v1/ws?token=[redacted]" in text
+    assert "/health?token=[redacted]" in text
+    assert token not in text
+    assert token.split(".")[2] not in text  # not even the signature

@@ -95,9 +95,18 @@ def serve(
 
     import uvicorn
 
+    from aios.controlplane import log_redaction
     from aios.controlplane.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level=settings.log_level.lower()
+    )
+    # After uvicorn configured its loggers: the WebSocket's token is in its URL.
+    log_redaction.install()
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:  # as uvicorn.run does: the application failed to start
+        raise typer.Exit(3)
 
 
 async def _check_database(settings: Settings, *, schema: bool) -> None:
