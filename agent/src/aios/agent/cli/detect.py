@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from aios.agent.errors import AgentError, InputError
 
@@ -73,6 +71,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Detect objects in images (boxes in source-image pixels)."""
+        from rich.console import Console
+
         err = Console(stderr=True, soft_wrap=True)
         try:
             from aios.agent.inference import Detector, resolve_model
@@ -99,6 +99,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_table(path: Path, records: list[dict[str, object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{path} ({len(records)} detections)")
     for column in ("label", "class_id", "confidence", "xyxy"):
         table.add_column(column)

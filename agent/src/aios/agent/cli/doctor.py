@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from aios.agent.cli.state_dir import CONFIG_ENV, CONFIG_HELP, resolve_config
 from aios.agent.errors import AgentError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from aios.agent.health_checks import CheckResult
 
 MARKS = {"pass": "[green]PASS[/]", "warn": "[yellow]WARN[/]", "fail": "[red]FAIL[/]"}
@@ -40,6 +41,8 @@ def doctor(
 ) -> None:
     """Check what `aios-agent run` would do with the same config: exit code 1 if any check
     fails."""
+    from rich.console import Console
+
     try:
         settings = resolve_config(config)
     except AgentError as exc:

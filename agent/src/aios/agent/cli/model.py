@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from aios.agent.errors import AgentError
 
@@ -60,6 +59,8 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a model's inputs, outputs, classes and the providers available."""
+    from rich.console import Console
+
     try:
         from aios.agent.inference.detector import Detector
 
@@ -93,6 +94,8 @@ def fetch_model(
     ] = False,
 ) -> None:
     """Install a model into the cache folder (AIOS_AGENT_CACHE_DIR/models) and verify it."""
+    from rich.console import Console
+
     from aios.agent.inference.manifest import direct_onnx_entry
     from aios.agent.inference.model_store import fetch, load_manifest, models_dir
 
@@ -127,6 +130,8 @@ def quantize_model(
     ] = "minmax",
 ) -> None:
     """Quantize a model to static int8 (QDQ) with calibration frames."""
+    from rich.console import Console
+
     from aios.agent.inference.quantize import METHODS, QuantizeOptions, quantize
 
     err = Console(stderr=True, soft_wrap=True)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from aios.agent.cli.state_dir import CONFIG_ENV, resolve_config, resolve_state_dir
 from aios.agent.errors import AgentError
@@ -55,6 +54,8 @@ def install(
     ] = None,
 ) -> None:
     """Write a systemd unit running `aios-agent run [--config CONFIG]` (Restart=always)."""
+    from rich.console import Console
+
     console = Console()
     try:
         settings = resolve_config(config)
