@@ -8,13 +8,14 @@ export UV_PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test lint services bench clean
+.PHONY: help install demo test lint services bench clean sample-video
 
 help:
 	@echo "make demo     run the control plane (SQLite, embedded broker) and an agent on a sample video"
 	@echo "make test     install, start PostgreSQL + Mosquitto if needed, run the whole test suite"
 	@echo "make lint     ruff and mypy (strict) on all three packages"
 	@echo "make bench    print the benchmark figures (JSON)"
+	@echo "make sample-video  data/samples/sample.mp4 for docker/compose.yaml's agent"
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -33,6 +34,11 @@ lint: install
 	$(UV) run --locked ruff check .
 	$(UV) run --locked ruff format --check .
 	$(UV) run --locked mypy shared/src agent/src controlplane/src
+
+# The sample video of docker/compose.yaml's agent (and of agent/examples/pipeline.yaml when
+# copied there): pans over the test images (AIOS_TEST_DATA/images, default ../shared/testdata).
+sample-video: install
+	$(UV) run --locked python -m scripts.sample_video data/samples/sample.mp4
 
 bench: install services
 	$(UV) run --locked python scripts/bench_detector.py --json

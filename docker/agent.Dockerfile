@@ -6,17 +6,19 @@ ARG BASE=python:3.12-slim
 FROM ${BASE} AS build
 ARG EXTRA=cpu
 COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
-ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+# The environment is built where it will run: its scripts' shebangs name its python.
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/aios
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY shared shared
 COPY agent agent
 COPY controlplane controlplane
-RUN uv sync --locked --no-dev --no-editable --package aios-agent --extra ${EXTRA} --no-install-project
+RUN uv sync --locked --no-dev --no-editable --package aios-agent --extra ${EXTRA}
 
 FROM ${BASE}
 RUN useradd --system --uid 10001 --groups video aios && mkdir -p /var/lib/aios && chown aios /var/lib/aios
-COPY --from=build /src/.venv /opt/aios
+COPY --from=build /opt/aios /opt/aios
 ENV PATH=/opt/aios/bin:$PATH AIOS_AGENT_STATE_DIR=/var/lib/aios
 USER aios
 VOLUME /var/lib/aios

@@ -5,6 +5,10 @@ Model: ``AIOS_MODEL_PATH`` if set, else the test weights beside the repository
 (``../shared/models/yolov8n-coco.onnx``) when present, else the agent resolves ``yolov8n``
 (its cache, then the official download with a sha256 check).
 Images for the sample video: ``AIOS_TEST_DATA/images`` (default ``../shared/testdata``).
+Work folder (database, logs, agent state): ``AIOS_DEMO_DIR``, default ``data/demo``.
+
+Ctrl-C stops everything cleanly: the control plane and the agent run in their own sessions, so
+the terminal's SIGINT reaches only this script, which stops them with SIGTERM and says so.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from rich.table import Table
 from scripts.sample_video import DEFAULT_IMAGES, make_sample_video
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "data" / "demo"
+WORK = Path(os.environ.get("AIOS_DEMO_DIR", str(ROOT / "data" / "demo"))).resolve()
 BIN = Path(sys.executable).parent
 SECONDS = float(os.environ.get("AIOS_DEMO_SECONDS", "40"))
 console = Console(width=max(100, Console().width))
@@ -109,12 +113,28 @@ def _enroll(base: str, auth: dict[str, str], state_dir: Path) -> str:
             "--force",
         ],
         check=True,
+        start_new_session=True,
     )
     creds = json.loads((state_dir / "credentials.json").read_text())
     return str(creds["device_id"])
 
 
 def main() -> None:
+    """Run the demo; Ctrl-C or a failed step ends it with one line, never a traceback."""
+    try:
+        demo()
+    except KeyboardInterrupt:
+        console.print("[bold]Stopped[/] (Ctrl-C): the control plane and the agent were shut down.")
+        raise SystemExit(130) from None
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(
+            f"`{' '.join(map(str, exc.cmd))}` failed with exit status {exc.returncode}"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise SystemExit(f"the control plane API failed: {exc}; see {WORK}/aios.log") from None
+
+
+def demo() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     api_port, mqtt_port = _free_port(), _free_port()
     video = WORK / "sample.mp4"
@@ -127,10 +147,15 @@ def main() -> None:
         "AIOS_MQTT_URL": "embedded",
         "AIOS_EMBEDDED_MQTT_PORT": str(mqtt_port),
     }
-    subprocess.run([BIN / "aios", "db", "upgrade"], env=env, check=True)
+    # Own sessions: a Ctrl-C in the terminal reaches this script only, which stops them.
+    subprocess.run([BIN / "aios", "db", "upgrade"], env=env, check=True, start_new_session=True)
     log = (WORK / "aios.log").open("wb")
     server = subprocess.Popen(
-        [BIN / "aios", "serve", "--port", str(api_port)], env=env, stdout=log, stderr=log
+        [BIN / "aios", "serve", "--port", str(api_port)],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{api_port}"
     agent: subprocess.Popen[bytes] | None = None
@@ -166,6 +191,7 @@ def main() -> None:
             [BIN / "aios-agent", "run", "--config", str(config_path), "--duration", str(SECONDS)],
             stdout=(WORK / "agent.log").open("wb"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         console.print(
             f"[bold green]Agent[/] {device_id} on {video.name} for {SECONDS:.0f} s "
@@ -173,13 +199,20 @@ def main() -> None:
         )
         _follow(base, agent, auth)
     finally:
-        for proc in (agent, server):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        _stop(agent, server)
+
+
+def _stop(*procs: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM each running process, then wait (a second Ctrl-C meanwhile kills them)."""
+    running = [p for p in procs if p is not None and p.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGTERM)
+    for proc in running:
+        try:
+            proc.wait(20)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            proc.kill()
+            proc.wait()
 
 
 def _follow(base: str, agent: subprocess.Popen[bytes], auth: dict[str, str]) -> None:

@@ -126,7 +126,7 @@ def test_doctor_fails_on_a_dead_broker_and_a_missing_camera(
 
 
 def test_broker_probe_reports_refused_login(free_port: int) -> None:
-    # A fake broker that answers CONNACK "bad user name or password".
+    # A fake MQTT 3.1.1 broker that answers CONNACK "bad user name or password".
     import socket
     import threading
 
@@ -142,7 +142,9 @@ def test_broker_probe_reports_refused_login(free_port: int) -> None:
 
     threading.Thread(target=answer, daemon=True).start()
     try:
-        result = check_broker(MqttSettings(url=f"mqtt://127.0.0.1:{free_port}", username="u"))
+        result = check_broker(
+            MqttSettings(url=f"mqtt://127.0.0.1:{free_port}", username="u", protocol="3.1.1")
+        )
     finally:
         server.close()
     assert result.level == "fail"

@@ -3,6 +3,11 @@
 Each check returns :class:`CheckResult` (``pass`` / ``warn`` / ``fail`` with a one-line
 detail) and never raises for an expected failure; probing hardware and the network happens
 here, never in config validation. Camera opens run in a thread with a timeout.
+
+The checks test what ``aios-agent run`` would do with the same config: the pipeline it would
+start (the last good one applied from the control plane, else the config's:
+:func:`pipeline_to_run`) and the broker login it would make (its client id, MQTT version and
+session flags: :func:`check_broker`).
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from typing import Literal
 
 from aios.agent.config import AgentConfig, MqttSettings
 from aios.agent.errors import AgentError
+from aios.agent.pipeline.last_good import LastGoodStore
 from aios.agent.sources.registry import CameraOptions, CameraRegistry, default_cameras
+from aios.agent.transport.mqtt import SESSION_EXPIRY_S
 from aios.agent.transport.mqtt_probe import probe_broker
-from aios.shared.pipeline import DetectNode, SourceNode
+from aios.shared.pipeline import DetectNode, PipelineSpec, SourceNode
+from aios.shared.topics import device_client_id
 
 Level = Literal["pass", "warn", "fail"]
 SKEW_WARN_S = 2.0
@@ -39,11 +47,21 @@ class CheckResult:
     detail: str
 
 
+def pipeline_to_run(config: AgentConfig) -> tuple[PipelineSpec | None, str]:
+    """The pipeline ``aios-agent run`` starts with this config, and where it comes from: the
+    last good one applied from the control plane, else the config's own."""
+    saved = LastGoodStore.in_state_dir(config.state_dir).load()
+    if saved is not None:
+        return saved.spec, f"the last good pipeline ({saved.pipeline_id} v{saved.version})"
+    return config.pipeline, "the config's pipeline"
+
+
 def check_model(config: AgentConfig) -> CheckResult:
     """The model resolves to a file and ONNX Runtime loads it as a YOLOv8 detector."""
     from aios.agent.inference import Detector
 
-    nodes = config.pipeline.nodes if config.pipeline else []
+    pipeline, _ = pipeline_to_run(config)
+    nodes = pipeline.nodes if pipeline else []
     detects = [n for n in nodes if isinstance(n, DetectNode)]
     try:
         if config.model_path is not None:
@@ -51,7 +69,7 @@ def check_model(config: AgentConfig) -> CheckResult:
         elif detects:
             path = _model_for(detects[0], config)
         else:
-            return CheckResult("model", "warn", "no model_path and no detect node configured")
+            return CheckResult("model", "warn", "no model_path and no detect node to run")
         detector = Detector.load(path, provider="cpu")
     except AgentError as exc:
         return CheckResult("model", "fail", str(exc))
@@ -84,11 +102,18 @@ def check_providers() -> CheckResult:
 def check_cameras(
     config: AgentConfig, cameras: CameraRegistry | None = None, timeout_s: float = 10.0
 ) -> list[CheckResult]:
-    """Open (and read one frame from) each configured source, each within ``timeout_s``."""
-    nodes = config.pipeline.nodes if config.pipeline else []
-    sources = [n for n in nodes if isinstance(n, SourceNode)]
+    """Open (and read one frame from) each source of the pipeline ``run`` would start, each
+    within ``timeout_s``."""
+    pipeline, origin = pipeline_to_run(config)
+    if pipeline is None:
+        return [
+            CheckResult(
+                "cameras", "warn", "no pipeline yet (none in the config, none applied remotely)"
+            )
+        ]
+    sources = [n for n in pipeline.nodes if isinstance(n, SourceNode)]
     if not sources:
-        return [CheckResult("cameras", "warn", "no source node in the config's pipeline")]
+        return [CheckResult("cameras", "warn", f"no source node in {origin}")]
     registry = cameras or default_cameras()
     base = config.source.parent if config.source else Path.cwd()
     return [_open_camera(n, registry, CameraOptions(base_dir=base), timeout_s) for n in sources]
@@ -138,7 +163,11 @@ def _tls_context(mqtt: MqttSettings) -> ssl.SSLContext | None:
     return context
 
 
-def check_broker(mqtt: MqttSettings, timeout_s: float = 5.0) -> CheckResult:
+def check_broker(
+    mqtt: MqttSettings, timeout_s: float = 5.0, *, client_id: str | None = None
+) -> CheckResult:
+    """Log in as ``aios-agent run`` does: ``client_id`` (the device's), the configured MQTT
+    version, no clean start and, for MQTT 5, the transport's session expiry."""
     try:
         context = _tls_context(mqtt)
     except (OSError, ssl.SSLError) as exc:
@@ -150,8 +179,13 @@ def check_broker(mqtt: MqttSettings, timeout_s: float = 5.0) -> CheckResult:
         password=mqtt.password,
         tls=context,
         timeout_s=timeout_s,
+        client_id=client_id,
+        protocol=mqtt.protocol,
+        clean=client_id is None,
+        session_expiry_s=SESSION_EXPIRY_S if client_id is not None else 0,
     )
-    where = f"{mqtt.host}:{mqtt.port}"
+    where = f"{mqtt.host}:{mqtt.port} (MQTT {mqtt.protocol}"
+    where += f", as {mqtt.username})" if mqtt.username else ")"
     if result.ok:
         return CheckResult("broker", "pass", f"{where}: CONNACK accepted in {result.rtt_ms} ms")
     return CheckResult("broker", "fail", f"{where}: {result.reason}")
@@ -212,7 +246,8 @@ def run_checks(
     """Every check, in the order ``doctor`` prints them."""
     results = [check_providers(), check_model(config)]
     results += check_cameras(config, timeout_s=camera_timeout_s)
-    results.append(check_broker(config.mqtt, timeout_s=broker_timeout_s))
+    client_id = device_client_id(config.device.org_id, config.device.device_id)
+    results.append(check_broker(config.mqtt, timeout_s=broker_timeout_s, client_id=client_id))
     results.append(check_clock(config.control_plane_url))
     results.append(check_disk(config.state_dir))
     return results

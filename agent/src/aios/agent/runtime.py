@@ -90,7 +90,7 @@ class Agent:
             device_id=config.device.device_id,
             transport=self.transport,
             make_runner=self._make_runner,
-            store=LastGoodStore(config.state_dir / "last_good_pipeline.json"),
+            store=LastGoodStore.in_state_dir(config.state_dir),
             grace_s=config.apply.grace_s,
             open_timeout_s=config.apply.start_timeout_s,
         )

@@ -1,4 +1,4 @@
-"""The systemd unit ``aios-agent service install`` writes: ``aios-agent run --config ...``
+"""The systemd unit ``aios-agent service install`` writes: ``aios-agent run [--config ...]``
 restarted always, with the sandboxing options that still let it read cameras and write its
 state directory (``ProtectSystem=strict`` + ``ReadWritePaths=``)."""
 
@@ -19,7 +19,8 @@ def user_unit_dir(home: Path | None = None) -> Path:
 @dataclass(frozen=True, slots=True)
 class UnitSpec:
     executable: Path
-    config: Path
+    config: Path | None
+    """``None``: the enrolled device runs on its enrollment (no config file)."""
     state_dir: Path
     user_mode: bool = False
     run_as: str | None = None
@@ -32,7 +33,9 @@ def _quote(value: str | Path) -> str:
 
 def render_unit(spec: UnitSpec) -> str:
     """The unit file text. ``user_mode`` leaves out what only system units can use."""
-    command = f"{_quote(spec.executable)} run --config {_quote(spec.config)}"
+    command = f"{_quote(spec.executable)} run"
+    if spec.config is not None:
+        command += f" --config {_quote(spec.config)}"
     service = [
         "[Service]",
         "Type=simple",

@@ -22,8 +22,6 @@ from advanced_alchemy.extensions.litestar import (
 )
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.accounts import controllers as accounts
@@ -53,6 +51,7 @@ from aios.controlplane.pipelines.rollout import ROLLOUT_JOB, rollout_job
 from aios.controlplane.request_body import BoundedRequest, nosniff
 from aios.controlplane.runtime import Runtime
 from aios.controlplane.settings import Settings
+from aios.controlplane.system import api_docs
 from aios.controlplane.system import controllers as system
 from aios.controlplane.telemetry import controllers as telemetry
 
@@ -129,7 +128,10 @@ def create_app(
         live_lifespan,
     ]
     return Litestar(
-        route_handlers=[handler for routes in DOMAIN_ROUTES for handler in routes],
+        route_handlers=[
+            *(handler for routes in DOMAIN_ROUTES for handler in routes),
+            *api_docs.route_handlers(),
+        ],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "runtime": Provide(lambda: runtime, sync_to_thread=False),
@@ -159,11 +161,6 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=BoundedRequest,
         before_send=[nosniff],
-        openapi_config=OpenAPIConfig(
-            title="AIOS control plane",
-            version="1",
-            path="/docs",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        ),
+        openapi_config=api_docs.openapi_config(),
         state=None,
     )

@@ -1,6 +1,10 @@
 """The ``aios`` command: ``serve``, ``ingest`` (alone, for scale-out) and ``db upgrade``.
 
-Settings are built once here from the environment and passed down.
+Settings are built once here from the environment and passed down. What a newcomer meets first
+(no schema yet, no database, a port in use) is checked before starting
+(:mod:`aios.controlplane.preflight`) and printed as one ``error:`` line, exit status 2.
+Heavy modules (SQLAlchemy, Alembic, Litestar) are imported inside the commands, so that
+``aios --help`` starts fast.
 """
 
 from __future__ import annotations
@@ -9,33 +13,60 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from aios.controlplane.db import migrate
-from aios.controlplane.db.engine import create_engine
 from aios.controlplane.errors import ControlPlaneError
-from aios.controlplane.settings import Settings
+from aios.controlplane.operator import commands as operator_commands
 
-cli = typer.Typer(name="aios", help="AIOS control plane.", no_args_is_help=True)
-db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from aios.controlplane.settings import Settings
+
+HEAD = "head"
+T = TypeVar("T")
+
+# Plain help (no rich_markup_mode): Typer's rich formatter imports rich.markdown and pygments,
+# most of `aios --help`'s start-up time.
+cli = typer.Typer(
+    name="aios", help="AIOS control plane.", no_args_is_help=True, rich_markup_mode=None
+)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
 cli.add_typer(db_cli, name="db")
 
 
+def fail(exc: ControlPlaneError) -> typer.Exit:
+    """Print ``exc`` as one ``error:`` line; the exit to raise (status 2)."""
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(2)
+
+
+def run_checked(main: Callable[[], Awaitable[T]]) -> T:
+    """``asyncio.run(main())``: a control-plane error is one line and exit status 2, Ctrl-C
+    a quiet exit 130."""
+    try:
+        return asyncio.run(main())  # type: ignore[arg-type]
+    except ControlPlaneError as exc:
+        raise fail(exc) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
 def _settings() -> Settings:
+    from aios.controlplane.settings import Settings
+
     try:
         settings = Settings.from_env(os.environ)
     except ControlPlaneError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # Libraries that log every tick or state transition at INFO: keep them to warnings unless
     # the operator asked for DEBUG.
     if settings.log_level != "DEBUG":
-        for noisy in ("apscheduler", "transitions", "amqtt"):
+        for noisy in ("apscheduler", "transitions", "amqtt", "alembic.runtime.plugins"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     return settings
 
@@ -46,23 +77,60 @@ def serve(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
 ) -> None:
     """Run the API (plus, by default, the ingest and the embedded MQTT broker)."""
-    import uvicorn
-
-    from aios.controlplane.app import create_app
+    from aios.controlplane.preflight import check_port
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    try:
+        check_port(host, port, "the API", "choose another with --port")
+        if settings.embedded_broker:
+            check_port(
+                settings.embedded_mqtt_host,
+                settings.embedded_mqtt_port,
+                "the embedded MQTT broker",
+                "set AIOS_EMBEDDED_MQTT_PORT to a free port (or AIOS_MQTT_URL to a broker)",
+            )
+    except ControlPlaneError as exc:
+        raise fail(exc) from None
+    run_checked(lambda: _check_database(settings, schema=True))
+
+    import uvicorn
+
+    from aios.controlplane import log_redaction
+    from aios.controlplane.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level=settings.log_level.lower()
+    )
+    # After uvicorn configured its loggers: the WebSocket's token is in its URL.
+    log_redaction.install()
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:  # as uvicorn.run does: the application failed to start
+        raise typer.Exit(3)
+
+
+async def _check_database(settings: Settings, *, schema: bool) -> None:
+    from aios.controlplane.db.engine import create_engine
+    from aios.controlplane.preflight import check_database
+
+    engine = create_engine(settings)
+    try:
+        await check_database(engine, schema=schema)
+    finally:
+        await engine.dispose()
 
 
 @cli.command()
 def ingest() -> None:
     """Run the MQTT ingest alone (no API, no embedded broker): scale out with several."""
-    from aios.controlplane.telemetry.ingest import IngestService
-
     settings = _settings()
     if settings.embedded_broker:
         typer.echo("error: `aios ingest` needs an external broker (AIOS_MQTT_URL)", err=True)
         raise typer.Exit(2)
+    run_checked(lambda: _check_database(settings, schema=True))
+
+    from aios.controlplane.db.engine import create_engine
+    from aios.controlplane.telemetry.ingest import IngestService
 
     async def run() -> None:
         engine = create_engine(settings)
@@ -78,25 +146,37 @@ def ingest() -> None:
             await service.stop()
             await engine.dispose()
 
-    asyncio.run(run())
+    run_checked(run)
 
 
 @db_cli.command("upgrade")
 def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = migrate.HEAD,
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = HEAD,
 ) -> None:
     """Apply the migrations up to REVISION (default: the latest)."""
     settings = _settings()
+    from aios.controlplane.db import migrate
+    from aios.controlplane.db.engine import create_engine
+    from aios.controlplane.preflight import check_database
 
     async def run() -> str | None:
         engine = create_engine(settings)
         try:
+            await check_database(engine, schema=False)
+            before = await migrate.current_revision(engine)
+            if before is not None:
+                typer.echo(f"database at revision {before}; upgrading to {revision}", err=True)
+            else:
+                typer.echo(f"empty database; creating the schema up to {revision}", err=True)
             await migrate.upgrade(engine, revision)
             return await migrate.current_revision(engine)
         finally:
             await engine.dispose()
 
-    typer.echo(f"database at revision {asyncio.run(run())}")
+    typer.echo(f"database at revision {run_checked(run)}")
+
+
+operator_commands.register(cli)
 
 
 def main() -> None:

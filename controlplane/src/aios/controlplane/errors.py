@@ -78,3 +78,8 @@ class RateLimitedError(ControlPlaneError):
         self.message = message
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class StartupError(ControlPlaneError):
+    """``aios serve``, ``ingest`` or ``db upgrade`` cannot start; the message is the one line
+    the command prints (what is wrong and what to do)."""

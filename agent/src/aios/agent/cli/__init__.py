@@ -12,6 +12,9 @@ app = typer.Typer(
     help="AIOS edge agent: cameras in, YOLOv8 detections and events out over MQTT.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help: Typer's rich help formatter alone costs more than the 1 s start-up budget
+    # on a small device (it imports rich.markdown and pygments).
+    rich_markup_mode=None,
 )
 detect.register(app)
 model.register(app)

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import cv2
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from aios.agent.detections import Detections
 from aios.agent.errors import AgentError, InputError
-from aios.agent.inference import Detector, resolve_model
+
+if TYPE_CHECKING:
+    from aios.agent.detections import Detections
+
+# OpenCV and ONNX Runtime are imported inside the command: `--help` stays fast.
 
 
 def detection_records(detections: Detections, names: list[str]) -> list[dict[str, object]]:
@@ -40,6 +40,8 @@ def read_image(path: Path) -> object:
     """The image as loaded by OpenCV (unchanged depth and channels, for the detector to check)."""
     if not path.is_file():
         raise InputError(f"{path}: no such image file")
+    import cv2
+
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise InputError(f"{path}: not an image OpenCV can read")
@@ -69,8 +71,12 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Detect objects in images (boxes in source-image pixels)."""
+        from rich.console import Console
+
         err = Console(stderr=True, soft_wrap=True)
         try:
+            from aios.agent.inference import Detector, resolve_model
+
             detector = Detector.load(resolve_model(model), provider=provider, conf=conf, iou=iou)
         except AgentError as exc:
             err.print(f"[red]error:[/red] {exc}")
@@ -93,6 +99,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_table(path: Path, records: list[dict[str, object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{path} ({len(records)} detections)")
     for column in ("label", "class_id", "confidence", "xyxy"):
         table.add_column(column)

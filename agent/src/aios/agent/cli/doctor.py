@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from aios.agent.config import load_config
+from aios.agent.cli.state_dir import CONFIG_ENV, CONFIG_HELP, resolve_config
 from aios.agent.errors import AgentError
-from aios.agent.health_checks import CheckResult, run_checks
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aios.agent.health_checks import CheckResult
 
 MARKS = {"pass": "[green]PASS[/]", "warn": "[yellow]WARN[/]", "fail": "[red]FAIL[/]"}
 
@@ -26,8 +29,8 @@ def print_results(results: list[CheckResult], console: Console) -> None:
 
 def doctor(
     config: Annotated[
-        Path, typer.Option("--config", "-c", help="Agent config file (YAML/TOML/JSON).")
-    ],
+        Path | None, typer.Option("--config", "-c", envvar=CONFIG_ENV, help=CONFIG_HELP)
+    ] = None,
     camera_timeout: Annotated[
         float, typer.Option("--camera-timeout", help="Seconds to wait for each camera.")
     ] = 10.0,
@@ -36,12 +39,17 @@ def doctor(
     ] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
-    """Check that this device can run its config: exit code 1 if any check fails."""
+    """Check what `aios-agent run` would do with the same config: exit code 1 if any check
+    fails."""
+    from rich.console import Console
+
     try:
-        settings = load_config(config)
+        settings = resolve_config(config)
     except AgentError as exc:
         typer.secho(f"FAIL  config           {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+    from aios.agent.health_checks import run_checks
+
     results = run_checks(settings, camera_timeout_s=camera_timeout, broker_timeout_s=broker_timeout)
     if as_json:
         rows = [{"name": r.name, "level": r.level, "detail": r.detail} for r in results]

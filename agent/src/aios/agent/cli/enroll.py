@@ -11,13 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from aios.agent.cli.state_dir import resolve_state_dir
-from aios.agent.config import CREDENTIALS_FILE
-from aios.agent.credentials import CredentialsExistError, save_credentials
-from aios.agent.enrollment import enroll as enroll_device
 from aios.agent.errors import AgentError
 
 
@@ -44,6 +39,12 @@ def enroll(
     timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout, seconds.")] = 15.0,
 ) -> None:
     """Enroll this device with the control plane and store its credentials (mode 0600)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from aios.agent.config import CREDENTIALS_FILE
+    from aios.agent.credentials import CredentialsExistError, save_credentials
+
     console = Console()
     target = resolve_state_dir(state_dir) / CREDENTIALS_FILE
     if target.exists() and not force:
@@ -55,6 +56,8 @@ def enroll(
         )
         raise typer.Exit(1)
     try:
+        from aios.agent.enrollment import enroll as enroll_device
+
         credentials = enroll_device(url, token, name=name, timeout_s=timeout)
         save_credentials(target, credentials, force=force)
     except CredentialsExistError as exc:

@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from aios.agent.errors import AgentError
-from aios.agent.inference.detector import Detector
-from aios.agent.inference.manifest import direct_onnx_entry
-from aios.agent.inference.model_store import fetch, load_manifest, models_dir
-from aios.agent.inference.quantize import METHODS, QuantizeOptions, quantize
-from aios.agent.inference.session import available_providers
 
-model_app = typer.Typer(help="Inspect and fetch models.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from aios.agent.inference.detector import Detector
+
+# ONNX Runtime, numpy and OpenCV are imported inside the commands: `--help` stays fast.
+
+model_app = typer.Typer(
+    help="Inspect and fetch models.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def model_summary(detector: Detector) -> dict[str, object]:
+    from aios.agent.inference.session import available_providers
+
     """What ``model info`` reports, as a JSON-ready dict."""
     info = detector.info
     return {
@@ -56,7 +59,11 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a model's inputs, outputs, classes and the providers available."""
+    from rich.console import Console
+
     try:
+        from aios.agent.inference.detector import Detector
+
         summary = model_summary(Detector.load(path, provider="cpu"))
     except AgentError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}")
@@ -87,6 +94,11 @@ def fetch_model(
     ] = False,
 ) -> None:
     """Install a model into the cache folder (AIOS_AGENT_CACHE_DIR/models) and verify it."""
+    from rich.console import Console
+
+    from aios.agent.inference.manifest import direct_onnx_entry
+    from aios.agent.inference.model_store import fetch, load_manifest, models_dir
+
     err = Console(stderr=True, soft_wrap=True)
     try:
         if name.startswith(("https://", "http://")):
@@ -114,10 +126,14 @@ def quantize_model(
     ],
     frames: Annotated[int, typer.Option(min=1, help="Calibration frames.")] = 24,
     method: Annotated[
-        str, typer.Option(help=f"Calibration method: {', '.join(METHODS)}.")
+        str, typer.Option(help="Calibration method: minmax, entropy or percentile.")
     ] = "minmax",
 ) -> None:
     """Quantize a model to static int8 (QDQ) with calibration frames."""
+    from rich.console import Console
+
+    from aios.agent.inference.quantize import METHODS, QuantizeOptions, quantize
+
     err = Console(stderr=True, soft_wrap=True)
     if method not in METHODS:
         err.print(f"[red]error:[/red] --method must be one of {', '.join(METHODS)}")

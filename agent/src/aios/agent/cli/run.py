@@ -9,15 +9,14 @@ from typing import Annotated
 
 import typer
 
-from aios.agent.config import load_config
+from aios.agent.cli.state_dir import CONFIG_ENV, CONFIG_HELP, resolve_config
 from aios.agent.errors import AgentError
-from aios.agent.runtime import Agent, RunOptions
 
 
 def run(
     config: Annotated[
-        Path, typer.Option("--config", "-c", help="Agent config file (YAML/TOML/JSON).")
-    ],
+        Path | None, typer.Option("--config", "-c", envvar=CONFIG_ENV, help=CONFIG_HELP)
+    ] = None,
     duration: Annotated[
         float | None, typer.Option("--duration", help="Stop after this many seconds.")
     ] = None,
@@ -31,7 +30,9 @@ def run(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        settings = load_config(config)
+        from aios.agent.runtime import Agent, RunOptions
+
+        settings = resolve_config(config)
         agent = Agent(settings, options=RunOptions(duration_s=duration, file_realtime=not fast))
         asyncio.run(agent.run())
     except AgentError as exc:

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from aios.agent.cli.state_dir import resolve_state_dir
-from aios.agent.config import load_config
+from aios.agent.cli.state_dir import CONFIG_ENV, resolve_config, resolve_state_dir
 from aios.agent.errors import AgentError
 from aios.agent.systemd_unit import SYSTEM_UNIT_DIR, UNIT_NAME, UnitSpec, render_unit, user_unit_dir
 
-service_app = typer.Typer(help="Run the agent as a systemd service.", no_args_is_help=True)
+service_app = typer.Typer(
+    help="Run the agent as a systemd service.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def _executable() -> Path:
@@ -33,8 +33,15 @@ def _executable() -> Path:
 @service_app.command("install")
 def install(
     config: Annotated[
-        Path, typer.Option("--config", "-c", help="Agent config file the service runs.")
-    ],
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar=CONFIG_ENV,
+            help="Agent config file the service runs (default: none, an enrolled device runs "
+            "on its enrollment).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the unit; write nothing, run nothing.")
     ] = False,
@@ -46,16 +53,18 @@ def install(
         Path | None, typer.Option("--unit-dir", help="Where to write the unit (override).")
     ] = None,
 ) -> None:
-    """Write a systemd unit running `aios-agent run --config CONFIG` (Restart=always)."""
+    """Write a systemd unit running `aios-agent run [--config CONFIG]` (Restart=always)."""
+    from rich.console import Console
+
     console = Console()
     try:
-        settings = load_config(config)
+        settings = resolve_config(config)
     except AgentError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
     spec = UnitSpec(
         executable=_executable(),
-        config=config.expanduser().resolve(),
+        config=config.expanduser().resolve() if config is not None else None,
         state_dir=resolve_state_dir(None, settings),
         user_mode=user,
         run_as=run_as,

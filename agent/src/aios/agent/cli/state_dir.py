@@ -1,13 +1,30 @@
-"""Where the CLI commands find the agent's state directory: ``--state-dir``, else the config
-file's ``state_dir``, else ``AIOS_AGENT_STATE_DIR``, else the default."""
+"""How the CLI commands find the agent's config and state directory, the same way for ``run``,
+``doctor``, ``service install`` and ``status``:
+
+- the config: ``--config``, else ``AIOS_AGENT_CONFIG``, else none: an enrolled device runs on
+  its enrollment alone (identity and broker from ``credentials.json`` in the state directory,
+  the pipeline from the control plane), with ``AIOS_AGENT_*`` overrides either way;
+- the state directory: ``--state-dir``, else the config's ``state_dir``, else
+  ``AIOS_AGENT_STATE_DIR``, else the default.
+
+The config module (YAML, msgspec) is imported when needed, not at start-up.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aios.agent.config import DEFAULT_STATE_DIR, ENV_PREFIX, AgentConfig, load_config
+if TYPE_CHECKING:
+    from aios.agent.config import AgentConfig
+
+CONFIG_ENV = "AIOS_AGENT_CONFIG"
+CONFIG_HELP = (
+    "Agent config file (YAML/TOML/JSON). Default: AIOS_AGENT_CONFIG, else none (an enrolled "
+    "device runs on its enrollment)."
+)
 
 
 def resolve_state_dir(
@@ -15,6 +32,8 @@ def resolve_state_dir(
     config: AgentConfig | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Path:
+    from aios.agent.config import DEFAULT_STATE_DIR, ENV_PREFIX
+
     if state_dir is not None:
         return state_dir.expanduser().resolve()
     if config is not None:
@@ -25,4 +44,26 @@ def resolve_state_dir(
 
 def optional_config(path: Path | None) -> AgentConfig | None:
     """The config at ``path`` (raising :class:`ConfigError`), or ``None`` without one."""
+    from aios.agent.config import load_config
+
     return None if path is None else load_config(path)
+
+
+def resolve_config(path: Path | None, environ: Mapping[str, str] | None = None) -> AgentConfig:
+    """The config ``run`` uses: the file (``--config`` or ``AIOS_AGENT_CONFIG``), else the
+    enrollment's credentials alone; raises :class:`ConfigError` saying which is missing."""
+    from aios.agent.config import CREDENTIALS_FILE, build_config, load_config
+    from aios.agent.errors import ConfigError
+
+    env = os.environ if environ is None else environ
+    if path is None and env.get(CONFIG_ENV):
+        path = Path(env[CONFIG_ENV])
+    if path is not None:
+        return load_config(path, environ=env)
+    state_dir = resolve_state_dir(None, environ=env)
+    if not (state_dir / CREDENTIALS_FILE).exists():
+        raise ConfigError(
+            f"no config file and this device is not enrolled (no {state_dir / CREDENTIALS_FILE}):"
+            " run `aios-agent enroll URL --token TOKEN`, or pass --config FILE"
+        )
+    return build_config({}, environ=env)

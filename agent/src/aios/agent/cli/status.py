@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from aios.agent.cli.state_dir import optional_config, resolve_state_dir
 from aios.agent.errors import AgentError
-from aios.agent.state_report import AgentState, read_state
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from aios.agent.state_report import AgentState
 
 
 def _table(state: AgentState) -> Table:
+    from rich.table import Table
+
     table = Table(title="aios-agent status", show_header=False)
     dash = "-"
     table.add_row("state dir", state.state_dir)
@@ -52,6 +56,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show the device identity, last good pipeline, spool depth and drops, and next seq."""
+    from rich.console import Console
+
+    from aios.agent.state_report import read_state
+
     try:
         settings = optional_config(config)
         state = read_state(

@@ -14,9 +14,17 @@ from aios.shared.topics import Channel
 log = logging.getLogger(__name__)
 
 
+FILENAME = "last_good_pipeline.json"
+
+
 class LastGoodStore:
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> LastGoodStore:
+        """The store ``aios-agent run`` uses for a state directory."""
+        return cls(state_dir / FILENAME)
 
     def load(self) -> PipelineConfig | None:
         try:

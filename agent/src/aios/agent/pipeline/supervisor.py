@@ -128,12 +128,14 @@ class PipelineSupervisor:
         while True:
             get = asyncio.ensure_future(self._queue.get())
             watch = asyncio.ensure_future(self._watch())
-            done, _ = await asyncio.wait({get, watch}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (get, watch):
-                if task not in done:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            try:
+                done, _ = await asyncio.wait({get, watch}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when run() itself is cancelled (the agent stops): no orphan task
+                for task in (get, watch):
+                    if not task.done():
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
             if get in done:
                 await self.apply(get.result())
 

@@ -86,6 +86,7 @@ class MqttTransport:
         self._published = 0
         self._config_handlers: list[ConfigHandler] = []
         self._worker: threading.Thread | None = None
+        self._stopping = False
         self._client = self._make_client()
 
     def topic(self, channel: Channel) -> str:
@@ -184,6 +185,7 @@ class MqttTransport:
             if self._spool.depth == 0 and self._events.unfinished_tasks == 0:
                 break
             time.sleep(0.02)
+        self._stopping = True
         self._events.put("stop")
         if self._worker is not None:
             self._worker.join(5.0)
@@ -245,7 +247,9 @@ class MqttTransport:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if self._connected.is_set():
+        if self._stopping:  # our own disconnect at stop: not a lost connection
+            log.info("disconnected from %s", self._settings.url)
+        elif self._connected.is_set():
             log.warning("disconnected from %s: %s", self._settings.url, reason_code)
         self._connected.clear()
         self._events.put(_Link(up=False))
