@@ -32,6 +32,7 @@ from aios.controlplane.accounts.dependencies import (
     auth_middleware,
     token_codec,
 )
+from aios.controlplane.accounts.principal import PrincipalLookup
 from aios.controlplane.brokers import controllers as brokers
 from aios.controlplane.brokers.controllers import emqx_dependencies
 from aios.controlplane.brokers.emqx import EmqxPolicy
@@ -101,6 +102,7 @@ def create_app(
             await runtime.stop()
 
     codec = token_codec(settings)
+    principals = PrincipalLookup(engine)
     broker_provisioner = provisioner or runtime.provisioner
     endpoint = settings.mqtt_endpoint()
     emqx_policy = EmqxPolicy(
@@ -132,14 +134,14 @@ def create_app(
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "runtime": Provide(lambda: runtime, sync_to_thread=False),
-            **accounts_dependencies(settings, codec),
+            **accounts_dependencies(settings, codec, principals),
             "config_publisher": Provide(lambda: publisher, sync_to_thread=False),
             "live_hub": Provide(lambda: hub, sync_to_thread=False),
             "broker_provisioner": Provide(lambda: broker_provisioner, sync_to_thread=False),
             **emqx_dependencies(emqx_policy),
             "broker_credentials": Provide(provide_broker_credentials),
         },
-        middleware=[auth_middleware(codec)],
+        middleware=[auth_middleware(codec, principals)],
         plugins=[
             SQLAlchemyPlugin(
                 config=SQLAlchemyAsyncConfig(

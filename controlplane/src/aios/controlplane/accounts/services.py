@@ -125,27 +125,42 @@ class AuthService:
     async def refresh(self, session: AsyncSession, refresh_token: str) -> TokenPair:
         """Exchange a refresh token for a new pair; the old one is spent.
 
-        Presenting a spent or revoked token again revokes its whole family: either the client
-        or an attacker holds a stolen copy, and both must log in again.
+        Spending is one conditional ``UPDATE ... WHERE revoked_at IS NULL``: of several
+        requests presenting the same token at once, exactly one matches a row (PostgreSQL
+        re-checks the condition after the row lock; SQLite serializes writers), the others
+        see a spent token. Presenting a spent or revoked token again revokes its whole family:
+        either the client or an attacker holds a stolen copy, and both must log in again.
         """
         claims = self.codec.verify(refresh_token, TokenType.REFRESH)
-        row = await session.scalar(
-            select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token))
-        )
-        if row is None:
-            raise InvalidTokenError("unknown refresh token")
+        digest = token_digest(refresh_token)
         now = datetime.now(UTC)
-        if row.revoked_at is not None:
-            await self._revoke_family(session, row.family_id, now)
-            await session.commit()  # kept although the request fails (a 401 rolls back)
-            raise InvalidTokenError("refresh token reused: its family is revoked")
-        if row.expires_at <= now:
+        spent = await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == digest,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(revoked_at=now)
+            .returning(RefreshToken.family_id, RefreshToken.user_id)
+            .execution_options(synchronize_session=False)
+        )
+        won = spent.first()
+        if won is None:
+            row = await session.scalar(
+                select(RefreshToken).where(RefreshToken.token_hash == digest)
+            )
+            if row is None:
+                raise InvalidTokenError("unknown refresh token")
+            if row.revoked_at is not None:
+                await self._revoke_family(session, row.family_id, now)
+                await session.commit()  # kept although the request fails (a 401 rolls back)
+                raise InvalidTokenError("refresh token reused: its family is revoked")
             raise InvalidTokenError("refresh token expired")
         user = await session.get(User, claims.sub)
-        if user is None or not user.is_active or user.id != row.user_id:
+        if user is None or not user.is_active or user.id != won.user_id:
             raise InvalidTokenError("account disabled")
-        row.revoked_at = now
-        return await self._issue(session, user, family_id=row.family_id)
+        return await self._issue(session, user, family_id=won.family_id)
 
     async def logout(self, session: AsyncSession, refresh_token: str) -> None:
         self.codec.verify(refresh_token, TokenType.REFRESH)
@@ -165,7 +180,11 @@ class AuthService:
 
     async def _issue(self, session: AsyncSession, user: User, *, family_id: str) -> TokenPair:
         access, _ = self.codec.issue(
-            TokenType.ACCESS, user_id=user.id, org_id=user.org_id, role=user.role
+            TokenType.ACCESS,
+            user_id=user.id,
+            org_id=user.org_id,
+            role=user.role,
+            family_id=family_id,
         )
         refresh, claims = self.codec.issue(
             TokenType.REFRESH,
