@@ -51,7 +51,17 @@ def serve(
     from aios.controlplane.app import create_app
 
     settings = _settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # Forwarded headers are believed only from the proxies the operator named (uvicorn's own
+    # default trusts 127.0.0.1, which let anything on the host pick its client address).
+    trusted = settings.trusted_proxies
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) if trusted else "",
+    )
 
 
 @cli.command()

@@ -47,6 +47,9 @@ AIOS_AUTO_REGISTER_DEVICES      unknown devices are created under the topic's or
 AIOS_LOG_LEVEL                  ``DEBUG``, ``INFO``...                                 ``INFO``
 AIOS_ACCESS_TOKEN_TTL_MIN       lifetime of a JWT access token, minutes                ``60``
 AIOS_REFRESH_TOKEN_TTL_DAYS     lifetime of a refresh token, days                      ``30``
+AIOS_TRUSTED_PROXIES            comma-separated IPs/CIDRs of reverse proxies whose     none
+                                ``X-Forwarded-For``/``-Proto`` ``aios serve`` believes
+                                (the client address of rate limits); none: the TCP peer
 AIOS_DEVICE_MQTT_URL            broker URL handed to devices at enrollment (no         derived
                                 credentials); default: the embedded broker or
                                 AIOS_MQTT_URL without its user and password
@@ -157,6 +160,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 30 * 86400
+    trusted_proxies: tuple[str, ...] = ()
     device_mqtt_url: str = ""
     presence_heartbeat_interval_s: int = 10
     presence_missed_heartbeats: int = 3
@@ -301,6 +305,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             * read.integer(environ, "AIOS_ACCESS_TOKEN_TTL_MIN", 60, 1, 24 * 60),
             refresh_token_ttl_s=86400
             * read.integer(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
+            trusted_proxies=read.networks(environ, "AIOS_TRUSTED_PROXIES"),
             device_mqtt_url=environ.get("AIOS_DEVICE_MQTT_URL", ""),
             presence_heartbeat_interval_s=read.integer(
                 environ, "AIOS_HEARTBEAT_INTERVAL_S", 10, 1, 86400

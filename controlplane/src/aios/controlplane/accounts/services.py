@@ -117,9 +117,9 @@ class AuthService:
         user = await session.scalar(select(User).where(User.email == account))
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok or not user.is_active:
-            self.limiter.failed(account)
+            self.limiter.failed(account, address)
             raise AuthenticationError("wrong email or password")
-        self.limiter.succeeded(account)
+        self.limiter.succeeded(account, address)
         return await self._issue(session, user, family_id=new_identifier())
 
     async def refresh(self, session: AsyncSession, refresh_token: str) -> TokenPair:
