@@ -60,6 +60,10 @@ AIOS_JOBS_ENABLED               run the scheduled jobs (presence, webhooks) in p
 AIOS_WEBHOOK_TIMEOUT_S          HTTP timeout of one webhook delivery attempt           ``10``
 AIOS_WEBHOOK_MAX_ATTEMPTS       attempts before a delivery is marked failed            ``6``
 AIOS_WEBHOOK_RETRY_BASE_MS      first retry delay (doubles per attempt)                ``2000``
+AIOS_WEBHOOK_ALLOWED_TARGETS    webhook destinations allowed besides public addresses  none
+                                (on-premises receivers): comma-separated IPs, CIDRs,
+                                host names, ``*.suffix``; loopback, private,
+                                link-local (metadata) and reserved are refused else
 AIOS_WEBHOOK_COOLDOWN_S         one notification per webhook, event type and subject   ``300``
                                 per this many seconds (the rest are suppressed)
 =============================== ====================================================== ==========
@@ -170,6 +174,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_max_attempts: int = 6
     webhook_retry_base_ms: int = 2000
     webhook_cooldown_s: int = 300
+    webhook_allowed_targets: tuple[str, ...] = ()
 
     @property
     def embedded_broker(self) -> bool:
@@ -323,6 +328,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 environ, "AIOS_WEBHOOK_RETRY_BASE_MS", 2000, 1, 3_600_000
             ),
             webhook_cooldown_s=read.integer(environ, "AIOS_WEBHOOK_COOLDOWN_S", 300, 0, 86400 * 7),
+            webhook_allowed_targets=read.networks(
+                environ, "AIOS_WEBHOOK_ALLOWED_TARGETS", hosts=True
+            ),
         )
 
 
