@@ -131,7 +131,7 @@ async def test_role_matrix(client: AsyncTestClient[Any], owner: Account) -> None
         (
             "POST",
             "/api/v1/organizations/users",
-            {"email": "x@y.co", "password": "x" * 12, "full_name": "X"},
+            {"email": "x@y.co", "password": "a quiet meadow river", "full_name": "X"},
         ),
         ("PATCH", f"/api/v1/organizations/users/{viewer.user_id}", {"full_name": "V"}),
     ]

@@ -1,4 +1,5 @@
-"""The ``aios`` command: ``serve``, ``ingest`` (alone, for scale-out) and ``db upgrade``.
+"""The ``aios`` command: ``serve``, ``ingest`` (alone, for scale-out), ``invite`` and
+``db upgrade``.
 
 Settings are built once here from the environment and passed down.
 """
@@ -89,6 +90,26 @@ def ingest() -> None:
             await engine.dispose()
 
     asyncio.run(run())
+
+
+@cli.command()
+def invite(
+    hours: Annotated[int, typer.Option(min=1, max=24 * 90, help="Valid this long.")] = 72,
+    note: Annotated[str, typer.Option(help="Who it is for (kept with it).")] = "",
+) -> None:
+    """Print a single-use invitation to register an organization (AIOS_REGISTRATION=invite)."""
+    from aios.controlplane.accounts.invitations import create_invitation
+
+    settings = _settings()
+
+    async def run() -> str:
+        engine = create_engine(settings)
+        try:
+            return await create_invitation(engine, ttl_s=hours * 3600, note=note)
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(run()))
 
 
 @db_cli.command("upgrade")

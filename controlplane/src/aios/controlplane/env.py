@@ -37,7 +37,7 @@ class Secret:
 
 
 def choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = environ.get(name, default)
+    value = environ.get(name) or default
     if name == "AIOS_LOG_LEVEL":
         value = value.upper()
     if value not in allowed:

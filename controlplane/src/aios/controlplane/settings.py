@@ -47,6 +47,9 @@ AIOS_AUTO_REGISTER_DEVICES      unknown devices are created under the topic's or
 AIOS_LOG_LEVEL                  ``DEBUG``, ``INFO``...                                 ``INFO``
 AIOS_ACCESS_TOKEN_TTL_MIN       lifetime of a JWT access token, minutes                ``60``
 AIOS_REFRESH_TOKEN_TTL_DAYS     lifetime of a refresh token, days                      ``30``
+AIOS_REGISTRATION               who may register an organization: ``first-user`` (the  first-user
+                                first registration only), ``invite`` (an invitation
+                                from ``aios invite``) or ``open`` (anyone, throttled)
 AIOS_TRUSTED_PROXIES            comma-separated IPs/CIDRs of reverse proxies whose     none
                                 ``X-Forwarded-For``/``-Proto`` ``aios serve`` believes
                                 (the client address of rate limits); none: the TCP peer
@@ -95,6 +98,8 @@ SECRET_KEY_FILENAME = "secret_key"
 Environment = Literal["dev", "production"]
 MqttProtocol = Literal["5", "3.1.1"]
 Provisioner = Literal["none", "dynsec"]
+RegistrationMode = Literal["first-user", "invite", "open"]
+REGISTRATION_MODES: tuple[RegistrationMode, ...] = ("first-user", "invite", "open")
 EMBEDDED_SERVICE_USERNAME = "aios-control-plane"
 """The control plane's own login on the embedded broker (its password is generated per run)."""
 
@@ -165,6 +170,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 30 * 86400
     trusted_proxies: tuple[str, ...] = ()
+    registration_mode: RegistrationMode = "first-user"
     device_mqtt_url: str = ""
     presence_heartbeat_interval_s: int = 10
     presence_missed_heartbeats: int = 3
@@ -311,6 +317,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             refresh_token_ttl_s=86400
             * read.integer(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
             trusted_proxies=read.networks(environ, "AIOS_TRUSTED_PROXIES"),
+            registration_mode=read.choice(  # type: ignore[arg-type]
+                environ, "AIOS_REGISTRATION", REGISTRATION_MODES, "first-user"
+            ),
             device_mqtt_url=environ.get("AIOS_DEVICE_MQTT_URL", ""),
             presence_heartbeat_interval_s=read.integer(
                 environ, "AIOS_HEARTBEAT_INTERVAL_S", 10, 1, 86400

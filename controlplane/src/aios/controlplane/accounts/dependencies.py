@@ -80,7 +80,7 @@ async def provide_user_service(
 def accounts_dependencies(
     settings: Settings, codec: TokenCodec, principals: PrincipalLookup
 ) -> dict[str, Provide]:
-    auth_service = AuthService(codec, LoginLimiter())
+    auth_service = AuthService(codec, LoginLimiter(), registration_mode=settings.registration_mode)
     return {
         "caller": Provide(provide_caller),
         "org_scope": Provide(provide_org_scope),
