@@ -48,6 +48,7 @@ from aios.controlplane.live import controllers as live
 from aios.controlplane.live.hub import LiveHub
 from aios.controlplane.live.outbox import PresenceToLive, purge_live
 from aios.controlplane.notifications import controllers as notifications
+from aios.controlplane.openapi import StrictStructSchemaPlugin, document_errors
 from aios.controlplane.pipelines import controllers as pipelines
 from aios.controlplane.pipelines.publisher import ConfigPublisher, MqttConfigPublisher
 from aios.controlplane.pipelines.rollout import ROLLOUT_JOB, rollout_job
@@ -129,7 +130,7 @@ def create_app(
         lifespan,
         live_lifespan,
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=[handler for routes in DOMAIN_ROUTES for handler in routes],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
@@ -143,6 +144,7 @@ def create_app(
         },
         middleware=[auth_middleware(codec, principals)],
         plugins=[
+            StrictStructSchemaPlugin(),
             SQLAlchemyPlugin(
                 config=SQLAlchemyAsyncConfig(
                     engine_instance=engine,
@@ -153,7 +155,7 @@ def create_app(
                     create_all=False,
                     set_default_exception_handler=False,
                 )
-            )
+            ),
         ],
         lifespan=lifespans,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -165,3 +167,5 @@ def create_app(
         ),
         state=None,
     )
+    document_errors(app)
+    return app

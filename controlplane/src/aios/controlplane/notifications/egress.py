@@ -79,8 +79,12 @@ class PinnedTarget:
 
 
 def _parts(url: str) -> tuple[SplitResult, str, int]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unbalanced "[" in the authority
+        raise DestinationRefusedError("not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise DestinationRefusedError("only http:// and https:// URLs with a host")
     if parts.username is not None or parts.password is not None:
         raise DestinationRefusedError("credentials in the URL are not supported")
@@ -88,7 +92,7 @@ def _parts(url: str) -> tuple[SplitResult, str, int]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise DestinationRefusedError("invalid port") from None
-    return parts, parts.hostname.rstrip(".").lower(), port
+    return parts, hostname.rstrip(".").lower(), port
 
 
 class EgressPolicy:
