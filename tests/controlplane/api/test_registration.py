@@ -4,6 +4,7 @@ whether or not an email already has an account (no enumeration)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,24 @@ async def test_invite_only_registration(fresh_instance: Any, tmp_path: Path) -> 
         assert login.status_code == 200
         twice = await client.post(REGISTER, json=_body(unique_email(), invitation=invitation))
         assert twice.status_code == 403
+
+
+async def test_aios_invite_prints_a_working_invitation(fresh_instance: Any, tmp_path: Path) -> None:
+    """The operator's path: ``aios invite`` on the host, then a registration with it."""
+    from typer.testing import CliRunner
+
+    from aios.controlplane.cli import cli
+
+    async with await fresh_instance(AIOS_REGISTRATION="invite") as client:
+        env = {
+            "AIOS_DATA_DIR": str(tmp_path / "data"),
+            "AIOS_SECRET_KEY": "k" * 40,
+            "AIOS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
+        }
+        printed = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["invite", "--hours", "1"], env=env
+        )
+        assert printed.exit_code == 0, printed.output
+        invitation = printed.output.strip()
+        used = await client.post(REGISTER, json=_body(unique_email(), invitation=invitation))
+        assert used.status_code == 202, used.text
