@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar
+# Litestar's Struct schema plugin is not exported publicly; the schemathesis contract test
+# (tests/controlplane/api/test_openapi_contract.py) fails if an upgrade changes it.
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
