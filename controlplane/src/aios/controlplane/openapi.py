@@ -20,7 +20,9 @@ gives every operation the error statuses it can answer, each with :class:`ErrorB
 
 Request bodies are documented as strictly as they are decoded (:class:`StrictStructSchemaPlugin`):
 a Struct that forbids unknown fields says ``additionalProperties: false``, and the bounds of an
-optional field (``Annotated[int, Meta(ge=0)] | None``) stay on its non-null branch.
+optional field (``Annotated[int, Meta(ge=0)] | None``) stay on its non-null branch. (It
+extends Litestar's Struct plugin, which is not exported publicly: the schemathesis contract
+test, ``tests/controlplane/api/test_openapi_contract.py``, fails if an upgrade changes it.)
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Litestar
-# Litestar's Struct schema plugin is not exported publicly; the schemathesis contract test
-# (tests/controlplane/api/test_openapi_contract.py) fails if an upgrade changes it.
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
