@@ -84,9 +84,10 @@ def _operator(base: str) -> tuple[str, dict[str, str]]:
     )
     login.raise_for_status()
     console.print(f"Registered [bold]{email}[/] / {password!r} (organization Demo)")
-    return reg.json()["organization"]["id"], {
-        "Authorization": f"Bearer {login.json()['access_token']}"
-    }
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    me = httpx.get(f"{base}/api/v1/auth/me", headers=auth, timeout=30)
+    me.raise_for_status()
+    return me.json()["organization"]["id"], auth
 
 
 def _enroll(base: str, auth: dict[str, str], state_dir: Path) -> str:
@@ -146,6 +147,8 @@ def demo() -> None:
         "AIOS_DATA_DIR": str(WORK / "controlplane"),
         "AIOS_MQTT_URL": "embedded",
         "AIOS_EMBEDDED_MQTT_PORT": str(mqtt_port),
+        # Each run signs up a new demo organization in the kept data dir (loopback only).
+        "AIOS_REGISTRATION": "open",
     }
     # Own sessions: a Ctrl-C in the terminal reaches this script only, which stops them.
     subprocess.run([BIN / "aios", "db", "upgrade"], env=env, check=True, start_new_session=True)

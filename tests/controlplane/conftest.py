@@ -31,6 +31,8 @@ def make_settings(tmp_path: Path, **env: str) -> Settings:
         "AIOS_SECRET_KEY": "test-" + uuid.uuid4().hex,
         "AIOS_MQTT_CLIENT_ID": "test-ingest-" + uuid.uuid4().hex[:8],
         "AIOS_INGEST_FLUSH_INTERVAL_MS": "50",
+        # Tests sign up many organizations in one database; the default is first-user.
+        "AIOS_REGISTRATION": "open",
     }
     base.update(env)
     return Settings.from_env(base)
@@ -107,10 +109,11 @@ async def register_and_login(client: AsyncTestClient) -> str:  # type: ignore[ty
             "organization_name": "Test org",
         },
     )
-    assert reg.status_code == 201, reg.text
+    assert reg.status_code == 202, reg.text
     login = await client.post(
         "/api/v1/auth/login", json={"email": email, "password": "correct horse battery"}
     )
     assert login.status_code == 200, login.text
     client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-    return str(reg.json()["organization"]["id"])
+    me = await client.get("/api/v1/auth/me")
+    return str(me.json()["organization"]["id"])

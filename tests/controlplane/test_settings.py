@@ -74,6 +74,10 @@ def test_external_broker_url_with_credentials() -> None:
         ("AIOS_MQTT_TOPIC_PREFIX", "a/+/b"),
         ("AIOS_MQTT_PROTOCOL", "4"),
         ("AIOS_ENV", "staging"),
+        ("AIOS_TRUSTED_PROXIES", "*"),
+        ("AIOS_TRUSTED_PROXIES", "proxy.example.com"),
+        ("AIOS_WEBHOOK_ALLOWED_TARGETS", "10.0.0.0/33"),
+        ("AIOS_WEBHOOK_ALLOWED_TARGETS", "http://x"),
     ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:
@@ -86,3 +90,21 @@ def test_secret_and_secret_file_are_exclusive(tmp_path: Path) -> None:
     (tmp_path / "key").write_text("x")
     with pytest.raises(SettingsError, match="not both"):
         Settings.from_env({"AIOS_SECRET_KEY": "k", "AIOS_SECRET_KEY_FILE": str(tmp_path / "key")})
+
+
+def test_trusted_proxies_and_webhook_allow_list_default_to_none() -> None:
+    default = Settings.from_env({"AIOS_SECRET_KEY": "k"})
+    assert (default.trusted_proxies, default.webhook_allowed_targets) == ((), ())
+    chosen = Settings.from_env(
+        {
+            "AIOS_SECRET_KEY": "k",
+            "AIOS_TRUSTED_PROXIES": "10.0.0.7, 192.168.1.0/24",
+            "AIOS_WEBHOOK_ALLOWED_TARGETS": "10.20.0.0/16,Hooks.Corp.Example,*.corp.example",
+        }
+    )
+    assert chosen.trusted_proxies == ("10.0.0.7/32", "192.168.1.0/24")
+    assert chosen.webhook_allowed_targets == (
+        "10.20.0.0/16",
+        "hooks.corp.example",
+        "*.corp.example",
+    )

@@ -117,11 +117,12 @@ def register_operator(base: str) -> tuple[str, dict[str, str]]:
         json={"email": email, "password": password, "full_name": "Ops", "organization_name": "E2E"},
         timeout=30,
     )
-    assert reg.status_code == 201, reg.text
+    assert reg.status_code == 202, reg.text
     login = httpx.post(
         f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
     )
     assert login.status_code == 200, login.text
-    return reg.json()["organization"]["id"], {
-        "Authorization": f"Bearer {login.json()['access_token']}"
-    }
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    me = httpx.get(f"{base}/api/v1/auth/me", headers=auth, timeout=30)
+    assert me.status_code == 200, me.text
+    return me.json()["organization"]["id"], auth

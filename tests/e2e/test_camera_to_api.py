@@ -54,6 +54,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -> di
         "AIOS_SECRET_KEY": "e2e-" + uuid.uuid4().hex,
         "AIOS_MQTT_CLIENT_ID": "e2e-ingest-" + uuid.uuid4().hex[:8],
         "AIOS_LOG_LEVEL": "INFO",
+        "AIOS_REGISTRATION": "open",  # the PostgreSQL setup shares the session database
     }
     if kind == "postgres":
         env["AIOS_DATABASE_URL"] = request.getfixturevalue("pg_sqlalchemy_url")

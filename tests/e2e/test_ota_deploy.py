@@ -100,6 +100,7 @@ def stack(
         "AIOS_DATA_DIR": str(tmp_path / "cp"),
         "AIOS_SECRET_KEY": "e2e-" + uuid.uuid4().hex,
         "AIOS_LOG_LEVEL": "INFO",
+        "AIOS_REGISTRATION": "open",  # the session database has other tests' users
     }
     log = tmp_path / "controlplane.log"
     with control_plane(settings, log, free_port) as base:

@@ -93,7 +93,7 @@ async def sign_up(client: AsyncTestClient[Any], org_name: str = "Acme") -> Accou
             "organization_name": org_name,
         },
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     return await login(client, email)
 
 

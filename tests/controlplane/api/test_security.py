@@ -24,9 +24,11 @@ def _b64(data: dict[str, Any]) -> str:
 
 def _claims(account: Account, **override: Any) -> dict[str, Any]:
     now = int(time.time())
+    login = jwt.decode(account.access_token, options={"verify_signature": False})["fam"]
     claims = {
         "sub": account.user_id, "org": account.org_id, "role": "owner", "typ": "access",
         "jti": "x" * 32, "iat": now, "exp": now + 600, "iss": ISSUER, "aud": AUDIENCE,
+        "fam": login,
     }  # fmt: skip
     claims.update(override)
     return {k: v for k, v in claims.items() if v is not None}
@@ -49,7 +51,9 @@ def _forge(settings: Settings, account: Account, **override: Any) -> str:
         "wrong_issuer",
         "missing_exp",
         "refresh_as_access",
-        "unknown_role",
+        "no_login_family",
+        "unknown_login_family",
+        "unknown_user",
         "garbage",
     ],
 )
@@ -71,7 +75,10 @@ async def test_jwt_attacks_are_401(
         "wrong_issuer": _forge(api_settings, owner, iss="evil"),
         "missing_exp": _forge(api_settings, owner, exp=None),
         "refresh_as_access": owner.refresh_token,
-        "unknown_role": _forge(api_settings, owner, role="god"),
+        # Correctly signed, but naming no live login or no user: the database says no.
+        "no_login_family": _forge(api_settings, owner, fam=None),
+        "unknown_login_family": _forge(api_settings, owner, fam="f" * 32),
+        "unknown_user": _forge(api_settings, owner, sub="nobody"),
         "garbage": "not.a.jwt",
     }[attack]
     response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
@@ -124,7 +131,7 @@ async def test_role_matrix(client: AsyncTestClient[Any], owner: Account) -> None
         (
             "POST",
             "/api/v1/organizations/users",
-            {"email": "x@y.co", "password": "x" * 12, "full_name": "X"},
+            {"email": "x@y.co", "password": "a quiet meadow river", "full_name": "X"},
         ),
         ("PATCH", f"/api/v1/organizations/users/{viewer.user_id}", {"full_name": "V"}),
     ]

@@ -26,6 +26,8 @@ from aios.controlplane.notifications.outbox import enqueue
 from aios.controlplane.notifications.schemas import Notification
 
 SECRET = "s3cret-" + "x" * 20
+LOCAL_RECEIVERS = ("127.0.0.1/32",)
+"""The receivers here listen on loopback, which the egress policy refuses unless allowed."""
 
 
 class Receiver:
@@ -104,7 +106,9 @@ async def test_delivery_is_signed_and_retried_with_backoff_until_it_succeeds(
     org, hook = await add_webhook(engine, receiver.url)
     async with engine.begin() as conn:
         assert await enqueue(conn, [note(org, "device_offline", "cam-1")], cooldown_s=60) == 1
-    dispatcher = WebhookDispatcher(timeout_s=5, max_attempts=5, retry_base_s=0.2)
+    dispatcher = WebhookDispatcher(
+        timeout_s=5, max_attempts=5, retry_base_s=0.2, allowed=LOCAL_RECEIVERS
+    )
     try:
         for _ in range(40):
             async with engine.begin() as conn:
@@ -131,7 +135,9 @@ async def test_a_delivery_that_keeps_failing_is_given_up(engine: AsyncEngine) ->
         org, hook = await add_webhook(engine, bad.url)
         async with engine.begin() as conn:
             await enqueue(conn, [note(org, "device_offline", "cam-1")], cooldown_s=60)
-        dispatcher = WebhookDispatcher(timeout_s=5, max_attempts=3, retry_base_s=0.05)
+        dispatcher = WebhookDispatcher(
+            timeout_s=5, max_attempts=3, retry_base_s=0.05, allowed=LOCAL_RECEIVERS
+        )
         for _ in range(40):
             async with engine.begin() as conn:
                 await dispatcher.deliver_due(conn)

@@ -30,6 +30,7 @@ from aios.controlplane.accounts.dependencies import (
     auth_middleware,
     token_codec,
 )
+from aios.controlplane.accounts.principal import PrincipalLookup
 from aios.controlplane.brokers import controllers as brokers
 from aios.controlplane.brokers.controllers import emqx_dependencies
 from aios.controlplane.brokers.emqx import EmqxPolicy
@@ -45,6 +46,7 @@ from aios.controlplane.live import controllers as live
 from aios.controlplane.live.hub import LiveHub
 from aios.controlplane.live.outbox import PresenceToLive, purge_live
 from aios.controlplane.notifications import controllers as notifications
+from aios.controlplane.openapi import StrictStructSchemaPlugin, document_errors
 from aios.controlplane.pipelines import controllers as pipelines
 from aios.controlplane.pipelines.publisher import ConfigPublisher, MqttConfigPublisher
 from aios.controlplane.pipelines.rollout import ROLLOUT_JOB, rollout_job
@@ -101,6 +103,7 @@ def create_app(
             await runtime.stop()
 
     codec = token_codec(settings)
+    principals = PrincipalLookup(engine)
     broker_provisioner = provisioner or runtime.provisioner
     endpoint = settings.mqtt_endpoint()
     emqx_policy = EmqxPolicy(
@@ -127,7 +130,7 @@ def create_app(
         lifespan,
         live_lifespan,
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *(handler for routes in DOMAIN_ROUTES for handler in routes),
             *api_docs.route_handlers(),
@@ -135,7 +138,7 @@ def create_app(
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "runtime": Provide(lambda: runtime, sync_to_thread=False),
-            **accounts_dependencies(settings, codec),
+            **accounts_dependencies(settings, codec, principals),
             "config_publisher": Provide(lambda: publisher, sync_to_thread=False),
             "live_hub": Provide(lambda: hub, sync_to_thread=False),
             "broker_provisioner": Provide(lambda: broker_provisioner, sync_to_thread=False),
@@ -143,8 +146,9 @@ def create_app(
             **emqx_dependencies(emqx_policy),
             "broker_credentials": Provide(provide_broker_credentials),
         },
-        middleware=[auth_middleware(codec)],
+        middleware=[auth_middleware(codec, principals)],
         plugins=[
+            StrictStructSchemaPlugin(),
             SQLAlchemyPlugin(
                 config=SQLAlchemyAsyncConfig(
                     engine_instance=engine,
@@ -155,7 +159,7 @@ def create_app(
                     create_all=False,
                     set_default_exception_handler=False,
                 )
-            )
+            ),
         ],
         lifespan=lifespans,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -164,3 +168,5 @@ def create_app(
         openapi_config=api_docs.openapi_config(),
         state=None,
     )
+    document_errors(app)
+    return app

@@ -1,4 +1,5 @@
-"""The ``aios`` command: ``serve``, ``ingest`` (alone, for scale-out) and ``db upgrade``.
+"""The ``aios`` command: ``serve``, ``ingest`` (alone, for scale-out), ``invite`` and
+``db upgrade``.
 
 Settings are built once here from the environment and passed down. What a newcomer meets first
 (no schema yet, no database, a port in use) is checked before starting
@@ -98,8 +99,16 @@ def serve(
     from aios.controlplane import log_redaction
     from aios.controlplane.app import create_app
 
+    # Forwarded headers are believed only from the proxies the operator named (uvicorn's own
+    # default trusts 127.0.0.1, which let anything on the host pick its client address).
+    trusted = settings.trusted_proxies
     config = uvicorn.Config(
-        create_app(settings), host=host, port=port, log_level=settings.log_level.lower()
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=",".join(trusted) if trusted else "",
     )
     # After uvicorn configured its loggers: the WebSocket's token is in its URL.
     log_redaction.install()
@@ -147,6 +156,26 @@ def ingest() -> None:
             await engine.dispose()
 
     run_checked(run)
+
+
+@cli.command()
+def invite(
+    hours: Annotated[int, typer.Option(min=1, max=24 * 90, help="Valid this long.")] = 72,
+    note: Annotated[str, typer.Option(help="Who it is for (kept with it).")] = "",
+) -> None:
+    """Print a single-use invitation to register an organization (AIOS_REGISTRATION=invite)."""
+    from aios.controlplane.accounts.invitations import create_invitation
+
+    settings = _settings()
+
+    async def run() -> str:
+        engine = create_engine(settings)
+        try:
+            return await create_invitation(engine, ttl_s=hours * 3600, note=note)
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(run()))
 
 
 @db_cli.command("upgrade")

@@ -5,6 +5,8 @@ a string that never shows in a repr or a log line. Used by :mod:`aios.controlpla
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,7 +37,7 @@ class Secret:
 
 
 def choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = environ.get(name, default)
+    value = environ.get(name) or default
     if name == "AIOS_LOG_LEVEL":
         value = value.upper()
     if value not in allowed:
@@ -113,3 +115,30 @@ def file_path(environ: Mapping[str, str], name: str, tls: bool) -> Path | None:
     if not path.is_file():
         raise SettingsError(name, f"{path} is not a readable file")
     return path
+
+
+_HOST = re.compile(
+    r"^(?=.{1,253}$)(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def networks(environ: Mapping[str, str], name: str, *, hosts: bool = False) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses and CIDR networks (normalized, e.g.
+    ``10.0.0.0/8``); with ``hosts``, host names (``hooks.example.com``, ``*.corp.example``)
+    too. Empty or unset: an empty tuple."""
+    items: list[str] = []
+    for raw in environ.get(name, "").split(","):
+        item = raw.strip().lower()
+        if not item:
+            continue
+        try:
+            items.append(str(ipaddress.ip_network(item, strict=False)))
+            continue
+        except ValueError:
+            pass
+        if hosts and _HOST.match(item) and not item.replace(".", "").isdigit():
+            items.append(item)
+            continue
+        kinds = "IP addresses, CIDR networks or host names" if hosts else "IP addresses or CIDRs"
+        raise SettingsError(name, f"must be comma-separated {kinds} (got {raw.strip()!r})")
+    return tuple(items)

@@ -53,6 +53,12 @@ AIOS_AUTO_REGISTER_DEVICES      unknown devices are created under the topic's or
 AIOS_LOG_LEVEL                  ``DEBUG``, ``INFO``...                                 ``INFO``
 AIOS_ACCESS_TOKEN_TTL_MIN       lifetime of a JWT access token, minutes                ``60``
 AIOS_REFRESH_TOKEN_TTL_DAYS     lifetime of a refresh token, days                      ``30``
+AIOS_REGISTRATION               who may register an organization: ``first-user`` (the  first-user
+                                first registration only), ``invite`` (an invitation
+                                from ``aios invite``) or ``open`` (anyone, throttled)
+AIOS_TRUSTED_PROXIES            comma-separated IPs/CIDRs of reverse proxies whose     none
+                                ``X-Forwarded-For``/``-Proto`` ``aios serve`` believes
+                                (the client address of rate limits); none: the TCP peer
 AIOS_DEVICE_MQTT_URL            broker URL handed to devices at enrollment (no         derived
                                 credentials); default: the embedded broker or
                                 AIOS_MQTT_URL without its user and password
@@ -63,6 +69,10 @@ AIOS_JOBS_ENABLED               run the scheduled jobs (presence, webhooks) in p
 AIOS_WEBHOOK_TIMEOUT_S          HTTP timeout of one webhook delivery attempt           ``10``
 AIOS_WEBHOOK_MAX_ATTEMPTS       attempts before a delivery is marked failed            ``6``
 AIOS_WEBHOOK_RETRY_BASE_MS      first retry delay (doubles per attempt)                ``2000``
+AIOS_WEBHOOK_ALLOWED_TARGETS    webhook destinations allowed besides public addresses  none
+                                (on-premises receivers): comma-separated IPs, CIDRs,
+                                host names, ``*.suffix``; loopback, private,
+                                link-local (metadata) and reserved are refused else
 AIOS_WEBHOOK_COOLDOWN_S         one notification per webhook, event type and subject   ``300``
                                 per this many seconds (the rest are suppressed)
 =============================== ====================================================== ==========
@@ -94,6 +104,8 @@ SECRET_KEY_FILENAME = "secret_key"
 Environment = Literal["dev", "production"]
 MqttProtocol = Literal["5", "3.1.1"]
 Provisioner = Literal["none", "dynsec"]
+RegistrationMode = Literal["first-user", "invite", "open"]
+REGISTRATION_MODES: tuple[RegistrationMode, ...] = ("first-user", "invite", "open")
 EMBEDDED_SERVICE_USERNAME = "aios-control-plane"
 """The control plane's own login on the embedded broker (its password is generated per run)."""
 
@@ -167,6 +179,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 30 * 86400
+    trusted_proxies: tuple[str, ...] = ()
+    registration_mode: RegistrationMode = "first-user"
     device_mqtt_url: str = ""
     presence_heartbeat_interval_s: int = 10
     presence_missed_heartbeats: int = 3
@@ -176,6 +190,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_max_attempts: int = 6
     webhook_retry_base_ms: int = 2000
     webhook_cooldown_s: int = 300
+    webhook_allowed_targets: tuple[str, ...] = ()
 
     @property
     def embedded_broker(self) -> bool:
@@ -324,6 +339,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             * read.integer(environ, "AIOS_ACCESS_TOKEN_TTL_MIN", 60, 1, 24 * 60),
             refresh_token_ttl_s=86400
             * read.integer(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
+            trusted_proxies=read.networks(environ, "AIOS_TRUSTED_PROXIES"),
+            registration_mode=read.choice(  # type: ignore[arg-type]
+                environ, "AIOS_REGISTRATION", REGISTRATION_MODES, "first-user"
+            ),
             device_mqtt_url=environ.get("AIOS_DEVICE_MQTT_URL", ""),
             presence_heartbeat_interval_s=read.integer(
                 environ, "AIOS_HEARTBEAT_INTERVAL_S", 10, 1, 86400
@@ -341,6 +360,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 environ, "AIOS_WEBHOOK_RETRY_BASE_MS", 2000, 1, 3_600_000
             ),
             webhook_cooldown_s=read.integer(environ, "AIOS_WEBHOOK_COOLDOWN_S", 300, 0, 86400 * 7),
+            webhook_allowed_targets=read.networks(
+                environ, "AIOS_WEBHOOK_ALLOWED_TARGETS", hosts=True
+            ),
         )
 
 

@@ -1,5 +1,10 @@
 """Who is calling: the authentication middleware, the caller, and role guards.
 
+The middleware verifies the access token, then asks :class:`PrincipalLookup` for the caller's
+current role and state (one indexed query per request, see
+:mod:`aios.controlplane.accounts.principal`): a role change, a deactivation, a deletion, a logout
+or a revoked token family takes effect on the next request, not when the token expires.
+
 Every route is authenticated by :class:`AuthenticationMiddleware` unless its handler says
 ``exclude_from_auth=True`` (registration, login, refresh, device enrollment, health, docs). HTTP
 callers send ``Authorization: Bearer <access token>``; WebSocket callers may pass
@@ -11,26 +16,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp, Guard, Scopes
 
-from aios.controlplane.accounts.tokens import InvalidTokenError, TokenCodec, TokenType
+from aios.controlplane.accounts.principal import Caller, PrincipalLookup
+from aios.controlplane.accounts.tokens import TokenCodec, TokenType
 from aios.controlplane.db.models.accounts import Role
 from aios.controlplane.errors import AuthenticationError, PermissionDeniedError
 
 PUBLIC_PATHS = ["/health", "/docs", "/schema"]
 
 
-class Caller(msgspec.Struct, frozen=True, kw_only=True):
-    """The authenticated user of a request, from their access token."""
-
-    user_id: str
-    org_id: str
-    role: Role
+__all__ = ["CAN_ADMIN", "CAN_OPERATE", "CAN_READ", "AuthenticationMiddleware", "Caller"]
 
 
 class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
@@ -40,6 +40,7 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
         self,
         app: ASGIApp,
         codec: TokenCodec,
+        principals: PrincipalLookup,
         exclude: list[str] | None = None,
         scopes: Scopes | None = None,
     ) -> None:
@@ -47,6 +48,7 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
             app, exclude=exclude if exclude is not None else PUBLIC_PATHS, scopes=scopes
         )
         self._codec = codec
+        self._principals = principals
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
@@ -54,14 +56,9 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
         token = _bearer_token(connection)
         if token is None:
             raise AuthenticationError("missing bearer token")
-        try:
-            claims = self._codec.verify(token, TokenType.ACCESS)
-            role = Role(claims.role)
-        except ValueError:
-            raise InvalidTokenError("invalid token: unknown role") from None
-        return AuthenticationResult(
-            user=Caller(user_id=claims.sub, org_id=claims.org, role=role), auth=claims
-        )
+        claims = self._codec.verify(token, TokenType.ACCESS)
+        caller = await self._principals.caller(claims)
+        return AuthenticationResult(user=caller, auth=claims)
 
 
 def _bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -10,7 +10,7 @@ from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_ADMIN, Caller
@@ -20,7 +20,7 @@ from aios.controlplane.accounts.schemas import (
     OrganizationOut,
     RefreshRequest,
     RegisterRequest,
-    Registration,
+    RegistrationAccepted,
     TokenPair,
     UserCreate,
     UserOut,
@@ -31,6 +31,17 @@ from aios.controlplane.db.models.accounts import Role, User
 from aios.controlplane.pagination import PAGE_DEPENDENCY, to_page
 from aios.controlplane.tenancy import OrgScope
 
+REGISTRATION_ACCEPTED = (
+    "If this email could be registered, its organization and owner account now exist: "
+    "sign in to continue."
+)
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The caller's address: the TCP peer, or what a trusted proxy said (AIOS_TRUSTED_PROXIES,
+    applied by the server before the application sees the request)."""
+    return request.client.host if request.client else "unknown"
+
 
 def _user(user: User) -> UserOut:
     return msgspec.convert(user, UserOut, from_attributes=True)
@@ -40,22 +51,29 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/register", exclude_from_auth=True, summary="Create an organization and its owner")
+    @post(
+        "/register",
+        exclude_from_auth=True,
+        status_code=HTTP_202_ACCEPTED,
+        summary="Create an organization and its owner (per AIOS_REGISTRATION)",
+    )
     async def register(
-        self, data: JSONBody[RegisterRequest], auth_service: NamedDependency[AuthService],
-        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope],
-    ) -> Registration:  # fmt: skip
-        org, user = await auth_service.register(
+        self, request: Request[Any, Any, Any], data: JSONBody[RegisterRequest],
+        auth_service: NamedDependency[AuthService], db_session: NamedDependency[AsyncSession],
+        system_scope: NamedDependency[OrgScope],
+    ) -> RegistrationAccepted:  # fmt: skip
+        """Answers 202 with the same body whether or not the email already had an account;
+        sign in to continue. 403 when the registration mode does not admit the caller."""
+        await auth_service.register(
             db_session,
             email=data.email,
             password=data.password,
             full_name=data.full_name,
             org_name=data.organization_name,
+            invitation=data.invitation,
+            address=client_address(request),
         )
-        return Registration(
-            organization=msgspec.convert(org, OrganizationOut, from_attributes=True),
-            user=_user(user),
-        )
+        return RegistrationAccepted(message=REGISTRATION_ACCEPTED)
 
     @post("/login", exclude_from_auth=True, status_code=HTTP_200_OK, summary="Access + refresh")
     async def login(
@@ -63,9 +81,8 @@ class AuthController(Controller):
         auth_service: NamedDependency[AuthService], db_session: NamedDependency[AsyncSession],
         system_scope: NamedDependency[OrgScope],
     ) -> TokenPair:  # fmt: skip
-        address = request.client.host if request.client else "unknown"
         return await auth_service.login(
-            db_session, email=data.email, password=data.password, address=address
+            db_session, email=data.email, password=data.password, address=client_address(request)
         )
 
     @post("/refresh", exclude_from_auth=True, status_code=HTTP_200_OK, summary="Rotate tokens")

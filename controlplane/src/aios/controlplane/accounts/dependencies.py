@@ -23,6 +23,7 @@ from aios.controlplane.accounts.auth import (
     Caller,
     caller_of,
 )
+from aios.controlplane.accounts.principal import PrincipalLookup
 from aios.controlplane.accounts.ratelimit import LoginLimiter
 from aios.controlplane.accounts.services import AuthService, UserService
 from aios.controlplane.accounts.tokens import TokenCodec
@@ -40,8 +41,10 @@ def token_codec(settings: Settings) -> TokenCodec:
     )
 
 
-def auth_middleware(codec: TokenCodec) -> DefineMiddleware:
-    return DefineMiddleware(AuthenticationMiddleware, codec=codec, exclude=PUBLIC_PATHS)
+def auth_middleware(codec: TokenCodec, principals: PrincipalLookup) -> DefineMiddleware:
+    return DefineMiddleware(
+        AuthenticationMiddleware, codec=codec, principals=principals, exclude=PUBLIC_PATHS
+    )
 
 
 def _stamp(session: AsyncSession, scope: OrgScope) -> OrgScope:
@@ -74,13 +77,16 @@ async def provide_user_service(
     return UserService(session=db_session)
 
 
-def accounts_dependencies(settings: Settings, codec: TokenCodec) -> dict[str, Provide]:
-    auth_service = AuthService(codec, LoginLimiter())
+def accounts_dependencies(
+    settings: Settings, codec: TokenCodec, principals: PrincipalLookup
+) -> dict[str, Provide]:
+    auth_service = AuthService(codec, LoginLimiter(), registration_mode=settings.registration_mode)
     return {
         "caller": Provide(provide_caller),
         "org_scope": Provide(provide_org_scope),
         "system_scope": Provide(provide_system_scope),
         "auth_service": Provide(lambda: auth_service, sync_to_thread=False),
         "token_codec": Provide(lambda: codec, sync_to_thread=False),
+        "principals": Provide(lambda: principals, sync_to_thread=False),
         "user_service": Provide(provide_user_service),
     }

@@ -24,6 +24,8 @@ class RegisterRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     password: Password
     full_name: FullName
     organization_name: OrgName
+    invitation: TokenText | None = None
+    """Needed when the instance registers by invitation only (``AIOS_REGISTRATION=invite``)."""
 
 
 class LoginRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -72,9 +74,11 @@ class TokenPair(msgspec.Struct, frozen=True, kw_only=True):
     refresh_expires_in: int = 0
 
 
-class Registration(msgspec.Struct, frozen=True, kw_only=True):
-    organization: OrganizationOut
-    user: UserOut
+class RegistrationAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to every accepted registration, whether or not the email already had an
+    account (so that registration cannot tell which emails have one)."""
+
+    message: str
 
 
 class Me(msgspec.Struct, frozen=True, kw_only=True):

@@ -18,8 +18,10 @@ from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.bearer import token_digest
+from aios.controlplane.accounts.invitations import admit
+from aios.controlplane.accounts.password_policy import check_password
 from aios.controlplane.accounts.passwords import hash_password, verify_password
-from aios.controlplane.accounts.ratelimit import LoginLimiter
+from aios.controlplane.accounts.ratelimit import LoginLimiter, SlidingWindowLimiter
 from aios.controlplane.accounts.schemas import TokenPair
 from aios.controlplane.accounts.tokens import InvalidTokenError, TokenCodec, TokenType
 from aios.controlplane.db.models.accounts import RefreshToken, Role, User
@@ -30,6 +32,10 @@ from aios.controlplane.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from aios.controlplane.settings import RegistrationMode
+
+REGISTRATIONS_PER_HOUR = 10
+"""Registration attempts allowed per client address and hour."""
 
 
 class OrganizationRepository(SQLAlchemyAsyncRepository[Organization]):
@@ -51,6 +57,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
 
     async def to_model_on_create(self, data: Any) -> Any:
         if isinstance(data, dict) and "password" in data:
+            check_password(data["password"], email=str(data.get("email", "")))
             data = dict(data)
             data["password_hash"] = await hash_password(data.pop("password"))
             data["email"] = str(data["email"]).lower()
@@ -78,34 +85,64 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
 class AuthService:
     """Registration, login and refresh-token rotation (runs in an unrestricted session)."""
 
-    def __init__(self, codec: TokenCodec, limiter: LoginLimiter) -> None:
+    def __init__(
+        self,
+        codec: TokenCodec,
+        limiter: LoginLimiter,
+        *,
+        registration_mode: RegistrationMode = "first-user",
+        registrations_per_hour: int = REGISTRATIONS_PER_HOUR,
+    ) -> None:
         self.codec = codec
         self.limiter = limiter
+        self.registration_mode: RegistrationMode = registration_mode
+        self.registrations = SlidingWindowLimiter(registrations_per_hour, 3600.0)
 
     async def register(
-        self, session: AsyncSession, *, email: str, password: str, full_name: str, org_name: str
-    ) -> tuple[Organization, User]:
+        self,
+        session: AsyncSession,
+        *,
+        email: str,
+        password: str,
+        full_name: str,
+        org_name: str,
+        invitation: str | None,
+        address: str,
+    ) -> None:
+        """Create an organization and its owner, if the mode admits it and the email is free.
+
+        Returns the same way whether or not the email already has an account (then nothing is
+        created, and an invitation is spent all the same), after the same argon2 work: the
+        answer cannot tell which emails are registered. Throttled per client address.
+        """
+        wait = self.registrations.retry_after(address)
+        if wait is not None:
+            raise RateLimitedError("too many registrations", retry_after_s=wait)
+        self.registrations.hit(address)
+        check_password(password, email=email)
         email = email.lower()
+        password_hash = await hash_password(password)
+        await admit(session, self.registration_mode, invitation)
         if await session.scalar(select(User.id).where(User.email == email)) is not None:
-            raise ConflictError("an account with this email exists", field="email")
+            return
         org = Organization(id=new_identifier(), name=org_name)
         session.add(org)
         await session.flush()  # no ORM relationship orders the inserts: the org goes first
-        user = User(
-            id=new_identifier(),
-            org_id=org.id,
-            email=email,
-            full_name=full_name,
-            password_hash=await hash_password(password),
-            role=Role.OWNER.value,
-            is_active=True,
+        session.add(
+            User(
+                id=new_identifier(),
+                org_id=org.id,
+                email=email,
+                full_name=full_name,
+                password_hash=password_hash,
+                role=Role.OWNER.value,
+                is_active=True,
+            )
         )
-        session.add(user)
         try:
             await session.flush()
-        except DatabaseIntegrityError:
-            raise ConflictError("an account with this email exists", field="email") from None
-        return org, user
+        except DatabaseIntegrityError:  # the same email registered at the same moment
+            await session.rollback()
 
     async def login(
         self, session: AsyncSession, *, email: str, password: str, address: str
@@ -117,35 +154,50 @@ class AuthService:
         user = await session.scalar(select(User).where(User.email == account))
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok or not user.is_active:
-            self.limiter.failed(account)
+            self.limiter.failed(account, address)
             raise AuthenticationError("wrong email or password")
-        self.limiter.succeeded(account)
+        self.limiter.succeeded(account, address)
         return await self._issue(session, user, family_id=new_identifier())
 
     async def refresh(self, session: AsyncSession, refresh_token: str) -> TokenPair:
         """Exchange a refresh token for a new pair; the old one is spent.
 
-        Presenting a spent or revoked token again revokes its whole family: either the client
-        or an attacker holds a stolen copy, and both must log in again.
+        Spending is one conditional ``UPDATE ... WHERE revoked_at IS NULL``: of several
+        requests presenting the same token at once, exactly one matches a row (PostgreSQL
+        re-checks the condition after the row lock; SQLite serializes writers), the others
+        see a spent token. Presenting a spent or revoked token again revokes its whole family:
+        either the client or an attacker holds a stolen copy, and both must log in again.
         """
         claims = self.codec.verify(refresh_token, TokenType.REFRESH)
-        row = await session.scalar(
-            select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token))
-        )
-        if row is None:
-            raise InvalidTokenError("unknown refresh token")
+        digest = token_digest(refresh_token)
         now = datetime.now(UTC)
-        if row.revoked_at is not None:
-            await self._revoke_family(session, row.family_id, now)
-            await session.commit()  # kept although the request fails (a 401 rolls back)
-            raise InvalidTokenError("refresh token reused: its family is revoked")
-        if row.expires_at <= now:
+        spent = await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == digest,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(revoked_at=now)
+            .returning(RefreshToken.family_id, RefreshToken.user_id)
+            .execution_options(synchronize_session=False)
+        )
+        won = spent.first()
+        if won is None:
+            row = await session.scalar(
+                select(RefreshToken).where(RefreshToken.token_hash == digest)
+            )
+            if row is None:
+                raise InvalidTokenError("unknown refresh token")
+            if row.revoked_at is not None:
+                await self._revoke_family(session, row.family_id, now)
+                await session.commit()  # kept although the request fails (a 401 rolls back)
+                raise InvalidTokenError("refresh token reused: its family is revoked")
             raise InvalidTokenError("refresh token expired")
         user = await session.get(User, claims.sub)
-        if user is None or not user.is_active or user.id != row.user_id:
+        if user is None or not user.is_active or user.id != won.user_id:
             raise InvalidTokenError("account disabled")
-        row.revoked_at = now
-        return await self._issue(session, user, family_id=row.family_id)
+        return await self._issue(session, user, family_id=won.family_id)
 
     async def logout(self, session: AsyncSession, refresh_token: str) -> None:
         self.codec.verify(refresh_token, TokenType.REFRESH)
@@ -165,7 +217,11 @@ class AuthService:
 
     async def _issue(self, session: AsyncSession, user: User, *, family_id: str) -> TokenPair:
         access, _ = self.codec.issue(
-            TokenType.ACCESS, user_id=user.id, org_id=user.org_id, role=user.role
+            TokenType.ACCESS,
+            user_id=user.id,
+            org_id=user.org_id,
+            role=user.role,
+            family_id=family_id,
         )
         refresh, claims = self.codec.issue(
             TokenType.REFRESH,

@@ -57,6 +57,7 @@ class BackgroundServices:
             timeout_s=settings.webhook_timeout_s,
             max_attempts=settings.webhook_max_attempts,
             retry_base_s=settings.webhook_retry_base_ms / 1000,
+            allowed=settings.webhook_allowed_targets,
         )
         if self.presence is not None and ingest is not None:
             ingest.observers.append(self.presence.observe)

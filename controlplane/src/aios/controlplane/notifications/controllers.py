@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_ADMIN, CAN_OPERATE, Caller
 from aios.controlplane.db.models import Webhook, WebhookDelivery
+from aios.controlplane.errors import InvalidRequestError
+from aios.controlplane.notifications.egress import DestinationRefusedError, EgressPolicy
 from aios.controlplane.notifications.schemas import (
     DeliveryOut,
     WebhookCreate,
@@ -26,6 +28,7 @@ from aios.controlplane.notifications.schemas import (
 )
 from aios.controlplane.notifications.services import DeliveryService, WebhookService
 from aios.controlplane.pagination import PAGE_DEPENDENCY, to_page
+from aios.controlplane.settings import Settings
 from aios.controlplane.tenancy import OrgScope
 
 
@@ -39,6 +42,16 @@ async def provide_delivery_service(
     db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
 ) -> DeliveryService:
     return DeliveryService(session=db_session)
+
+
+def _check_destination(settings: Settings, url: str | None) -> None:
+    """Refuse an address literal the egress policy refuses now (names: at delivery)."""
+    if url is None:
+        return
+    try:
+        EgressPolicy(settings.webhook_allowed_targets).check_url(url)
+    except DestinationRefusedError as exc:
+        raise InvalidRequestError(str(exc), field="url") from None
 
 
 def _out(row: Webhook) -> WebhookOut:
@@ -70,7 +83,9 @@ class WebhookController(Controller):
         data: JSONBody[WebhookCreate],
         caller: NamedDependency[Caller],
         webhook_service: NamedDependency[WebhookService],
+        settings: NamedDependency[Settings],
     ) -> WebhookCreated:
+        _check_destination(settings, data.url)
         row = await webhook_service.create_webhook(caller.org_id, data)
         return WebhookCreated(webhook=_out(row), secret=row.secret)
 
@@ -86,7 +101,9 @@ class WebhookController(Controller):
         webhook_id: FromPath[str],
         data: JSONBody[WebhookUpdate],
         webhook_service: NamedDependency[WebhookService],
+        settings: NamedDependency[Settings],
     ) -> WebhookOut:
+        _check_destination(settings, data.url)
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
         await webhook_service.get(webhook_id)
         return _out(await webhook_service.update(changes, item_id=webhook_id))

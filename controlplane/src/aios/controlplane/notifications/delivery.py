@@ -8,9 +8,14 @@ Each request carries the JSON body plus:
 - ``X-AIOS-Event`` and ``X-AIOS-Delivery``: the event type and the delivery id (the id is
   stable across retries, so a receiver can drop a repeat).
 
-A 2xx answer delivers; anything else (an error status, a timeout, a refused connection) is
-retried ``retry_base_s * 2**(attempt-1)`` later, until ``max_attempts``; then the delivery is
-``failed``. Every attempt updates the delivery row, which is the log.
+A 2xx answer delivers; anything else (an error status, a redirect, which is never followed, a
+timeout, a refused connection, a destination the egress policy refuses) is retried
+``retry_base_s * 2**(attempt-1)`` later, until ``max_attempts``; then the delivery is
+``failed``. Every attempt updates the delivery row, which is the log. The log says only
+``HTTP <status>`` when the receiver answered, :data:`REFUSED` when the policy stopped the
+request (:mod:`aios.controlplane.notifications.egress`), and :data:`UNDELIVERED` for every
+other failure (no name, refused, reset, timed out): it must not tell a closed port from an
+open one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,12 +35,20 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aios.controlplane.db.models import Webhook, WebhookDelivery
+from aios.controlplane.notifications.egress import (
+    DestinationRefusedError,
+    EgressPolicy,
+    Resolver,
+    resolve,
+)
 from aios.controlplane.notifications.outbox import DELIVERED, FAILED, PENDING
 
 SIGNATURE_HEADER = "X-AIOS-Signature"
 TIMESTAMP_HEADER = "X-AIOS-Timestamp"
 EVENT_HEADER = "X-AIOS-Event"
 DELIVERY_HEADER = "X-AIOS-Delivery"
+REFUSED = "destination not allowed"
+UNDELIVERED = "could not deliver"
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -68,8 +82,14 @@ class WebhookDispatcher:
         max_attempts: int,
         retry_base_s: float,
         batch_size: int = 100,
+        allowed: Sequence[str] = (),
+        resolve: Resolver = resolve,
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        """``allowed`` is the operator's allow-list (``AIOS_WEBHOOK_ALLOWED_TARGETS``);
+        ``resolve`` the name resolver (the system's)."""
+        self.policy = EgressPolicy(allowed)
+        self._resolve = resolve
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
         self.batch_size = batch_size
@@ -154,8 +174,17 @@ class WebhookDispatcher:
             DELIVERY_HEADER: row.id,
         }
         try:
-            response = await self._client.post(row.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:  # the HTTP boundary: every transport error is a retry
-            return _Attempt(row.id, None, f"{type(exc).__name__}: {exc}"[:500])
+            target = await self.policy.pin(row.url, self._resolve)
+        except DestinationRefusedError:
+            return _Attempt(row.id, None, REFUSED)
+        except OSError:  # the name does not resolve: said like any other failure
+            return _Attempt(row.id, None, UNDELIVERED)
+        headers["Host"] = target.host_header
+        try:
+            response = await self._client.post(
+                target.url, content=body, headers=headers, extensions=target.extensions
+            )
+        except httpx.HTTPError:  # the HTTP boundary: every transport error is a retry
+            return _Attempt(row.id, None, UNDELIVERED)
         error = None if response.is_success else f"HTTP {response.status_code}"
         return _Attempt(row.id, response.status_code, error)

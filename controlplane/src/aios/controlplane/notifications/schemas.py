@@ -10,7 +10,10 @@ from msgspec import Meta
 
 Severity = Literal["info", "warning", "critical"]
 EventType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_.]{0,63}$(?!\n)")]
-WebhookUrl = Annotated[str, Meta(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$(?!\n)")]
+# No space or control character (spelled out: ``\s`` differs between Python and JSON Schema).
+WebhookUrl = Annotated[
+    str, Meta(min_length=8, max_length=2000, pattern=r"^https?://[^\x00-\x20\x7f]+$(?!\n)")
+]
 WebhookSecret = Annotated[str, Meta(min_length=16, max_length=200)]
 EventTypes = Annotated[list[EventType], Meta(max_length=64)]
 Severities = Annotated[list[Severity], Meta(max_length=3)]

@@ -8,6 +8,7 @@ missing one.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
@@ -21,6 +22,13 @@ from aios.controlplane.db.models import Device, IngestState
 from aios.controlplane.errors import NotFoundError
 from aios.controlplane.tenancy import OrgScope
 
+SeqRange = Annotated[
+    list[int], msgspec.Meta(min_length=2, max_length=2, description="[first, last] (inclusive)")
+]
+"""An inclusive ``[first, last]`` range of seq numbers. A two-integer list rather than a tuple:
+its JSON schema (``minItems``/``maxItems``) is valid in every OpenAPI version, where a tuple's
+(``items`` as a list, or ``prefixItems``) is not."""
+
 
 class Completeness(msgspec.Struct, frozen=True, kw_only=True):
     """Detection batches of one device: ``missing`` lists inclusive ``[first, last]`` seq
@@ -33,7 +41,7 @@ class Completeness(msgspec.Struct, frozen=True, kw_only=True):
     max_seq: int | None
     contiguous_seq: int | None
     missing_count: int
-    missing: list[tuple[int, int]]
+    missing: list[SeqRange]
     updated_at: datetime | None
 
 
@@ -62,7 +70,7 @@ async def device_completeness(
             missing=[],
             updated_at=None if state is None else state.updated_at,
         )
-    gaps = [(int(lo), int(hi)) for lo, hi in state.gaps]
+    gaps = [[int(lo), int(hi)] for lo, hi in state.gaps]
     return Completeness(
         device_id=device_id,
         received=state.received,

@@ -3,7 +3,7 @@
 A domain adding a model adds its module here and an Alembic revision for it.
 """
 
-from aios.controlplane.db.models.accounts import RefreshToken, Role, User
+from aios.controlplane.db.models.accounts import Invitation, RefreshToken, Role, User
 from aios.controlplane.db.models.devices import Device, DeviceState, DeviceTombstone
 from aios.controlplane.db.models.events import EventRecord, PipelineReportRecord
 from aios.controlplane.db.models.fleet import DeviceCredential, EnrollmentToken
@@ -44,6 +44,7 @@ __all__ = [
     "EnrollmentToken",
     "EventRecord",
     "IngestState",
+    "Invitation",
     "JobRun",
     "LiveMessageRecord",
     "Organization",

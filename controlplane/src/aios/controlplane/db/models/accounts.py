@@ -65,3 +65,24 @@ class RefreshToken(AuditBase):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+FIRST_USER_CLAIM = "first-user"
+"""The id of the row that the first registration claims (``AIOS_REGISTRATION=first-user``)."""
+
+
+class Invitation(AuditBase):
+    """A single-use right to register an organization (``AIOS_REGISTRATION=invite``).
+
+    Made by the instance's operator (``aios invite``), stored as the SHA-256 of the token and
+    spent by one conditional update. The row with id :data:`FIRST_USER_CLAIM` (no token) is
+    the claim of the first registration: its primary key makes that claim atomic.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_identifier)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
