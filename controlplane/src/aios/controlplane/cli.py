@@ -165,6 +165,7 @@ def invite(
 ) -> None:
     """Print a single-use invitation to register an organization (AIOS_REGISTRATION=invite)."""
     from aios.controlplane.accounts.invitations import create_invitation
+    from aios.controlplane.db.engine import create_engine
 
     settings = _settings()
 

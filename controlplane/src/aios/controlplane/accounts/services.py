@@ -144,6 +144,32 @@ class AuthService:
         except DatabaseIntegrityError:  # the same email registered at the same moment
             await session.rollback()
 
+    async def create_owner(
+        self, session: AsyncSession, *, email: str, password: str, full_name: str, org_name: str
+    ) -> tuple[Organization, User]:
+        """An organization and its owner, for an operator on the database itself (``aios users
+        create-owner``): no registration mode or throttle applies, the password policy does,
+        and a taken email is a conflict (the operator is not an anonymous caller)."""
+        check_password(password, email=email)
+        email = email.lower()
+        if await session.scalar(select(User.id).where(User.email == email)) is not None:
+            raise ConflictError("an account with this email exists", field="email")
+        org = Organization(id=new_identifier(), name=org_name)
+        session.add(org)
+        await session.flush()
+        user = User(
+            id=new_identifier(),
+            org_id=org.id,
+            email=email,
+            full_name=full_name,
+            password_hash=await hash_password(password),
+            role=Role.OWNER.value,
+            is_active=True,
+        )
+        session.add(user)
+        await session.flush()
+        return org, user
+
     async def login(
         self, session: AsyncSession, *, email: str, password: str, address: str
     ) -> TokenPair:

@@ -30,7 +30,7 @@ async def create_owner(
         service = AuthService(codec, LoginLimiter())
         sessions = scoped_sessionmaker(engine)
         async with sessions(info=session_info(OrgScope.unrestricted())) as session:
-            org, user = await service.register(
+            org, user = await service.create_owner(
                 session, email=email, password=password, full_name=full_name, org_name=org_name
             )
             await session.commit()
