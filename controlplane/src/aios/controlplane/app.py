@@ -36,12 +36,14 @@ from aios.controlplane.brokers import controllers as brokers
 from aios.controlplane.brokers.controllers import emqx_dependencies
 from aios.controlplane.brokers.emqx import EmqxPolicy
 from aios.controlplane.brokers.provisioning import DeviceCredentialsProvisioner
+from aios.controlplane.console import routes as console
 from aios.controlplane.dashboard import controllers as dashboard
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.db.scoped_session import scoped_sessionmaker
 from aios.controlplane.error_handlers import EXCEPTION_HANDLERS
 from aios.controlplane.fleet import controllers as fleet
 from aios.controlplane.fleet.broker_credentials import provide_broker_credentials
+from aios.controlplane.heartbeats import controllers as heartbeats
 from aios.controlplane.jobs.scheduler import Job
 from aios.controlplane.live import controllers as live
 from aios.controlplane.live.hub import LiveHub
@@ -65,6 +67,8 @@ DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     live.ROUTES,
     notifications.ROUTES,
     brokers.ROUTES,
+    heartbeats.ROUTES,
+    console.ROUTES,
 )
 
 
