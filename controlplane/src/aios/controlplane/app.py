@@ -118,7 +118,7 @@ def create_app(
     hub = LiveHub(engine)
     runtime.background.scheduler.add(Job("live_outbox_purge", 300.0, purge_live))
     if runtime.background.presence is not None:
-        runtime.background.presence.publishers.append(PresenceToLive(engine))
+        runtime.background.presence.publishers.append(PresenceToLive())
 
     @asynccontextmanager
     async def live_lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 from sqlalchemy import delete, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aios.controlplane.db.models import LiveMessageRecord
 from aios.controlplane.presence.publisher import DeviceStatusUpdate as PresenceUpdate
@@ -42,24 +42,21 @@ async def purge_live(conn: AsyncConnection) -> None:
 
 
 class PresenceToLive:
-    """A presence :class:`StatusUpdatePublisher` that writes ``device_status_update``."""
+    """A presence :class:`StatusUpdatePublisher` that writes ``device_status_update`` in the
+    presence job's own transaction (so the message is seen exactly when the change is)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
-    async def publish(self, updates: Sequence[PresenceUpdate]) -> None:
-        async with self._engine.begin() as conn:
-            await publish_live(
-                conn,
-                [
-                    DeviceStatusUpdate(
-                        org_id=u.org_id,
-                        device_id=u.device_id,
-                        status=u.status,
-                        previous=u.previous,
-                        reason=u.reason,
-                        changed_at=u.changed_at,
-                    )
-                    for u in updates
-                ],
-            )
+    async def publish(self, updates: Sequence[PresenceUpdate], conn: AsyncConnection) -> None:
+        await publish_live(
+            conn,
+            [
+                DeviceStatusUpdate(
+                    org_id=u.org_id,
+                    device_id=u.device_id,
+                    status=u.status,
+                    previous=u.previous,
+                    reason=u.reason,
+                    changed_at=u.changed_at,
+                )
+                for u in updates
+            ],
+        )

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Literal, Protocol
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,12 @@ class DeviceStatusUpdate(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StatusUpdatePublisher(Protocol):
-    async def publish(self, updates: Sequence[DeviceStatusUpdate]) -> None:
-        """Deliver ``updates`` (in order) to whoever listens; must not block for long."""
+    async def publish(self, updates: Sequence[DeviceStatusUpdate], conn: AsyncConnection) -> None:
+        """Deliver ``updates`` (in order) to whoever listens; must not block for long.
+
+        ``conn`` is the presence job's connection, inside the transaction that records the
+        changes: a publisher that writes to the database writes there (a second connection
+        would wait for that transaction's write lock on SQLite)."""
 
 
 class RecordingPublisher:
@@ -42,18 +47,20 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.updates: list[DeviceStatusUpdate] = []
 
-    async def publish(self, updates: Sequence[DeviceStatusUpdate]) -> None:
+    async def publish(self, updates: Sequence[DeviceStatusUpdate], conn: AsyncConnection) -> None:
         self.updates.extend(updates)
 
 
 async def publish_all(
-    publishers: Sequence[StatusUpdatePublisher], updates: Sequence[DeviceStatusUpdate]
+    publishers: Sequence[StatusUpdatePublisher],
+    updates: Sequence[DeviceStatusUpdate],
+    conn: AsyncConnection,
 ) -> None:
     """Hand ``updates`` to every publisher; a failing one is logged and skipped."""
     if not updates:
         return
     for publisher in publishers:
         try:
-            await publisher.publish(updates)
+            await publisher.publish(updates, conn)
         except Exception:  # a listener's failure must not stop presence
             log.exception("status update publisher %r failed", publisher)

@@ -131,7 +131,7 @@ class PresenceService:
             )
             for c in recorded
         ]
-        await publish_all(self.publishers, updates)
+        await publish_all(self.publishers, updates, conn)
         return updates
 
     async def _verify_new_devices(self, conn: AsyncConnection) -> None:

@@ -28,7 +28,7 @@ function fmtTime(ms, spanMs) {
  * series: [{key, points: [{t: ms, v: number}]}]; options: {title, unit, height}.
  * Returns an <svg> sized by its viewBox (it scales with its container).
  */
-export function lineChart(series, { title = "", unit = "", height = 220, width = 640 } = {}) {
+export function lineChart(series, { title = "", unit = "", height = 220, width = 640, domain = null } = {}) {
   const pad = { l: 48, r: 12, t: 12, b: 28 };
   const all = series.flatMap((x) => x.points);
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": title });
@@ -37,8 +37,8 @@ export function lineChart(series, { title = "", unit = "", height = 220, width =
     svg.append(s("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "chart-empty" }, "no data in this range"));
     return svg;
   }
-  let t0 = Math.min(...all.map((p) => p.t));
-  let t1 = Math.max(...all.map((p) => p.t));
+  let t0 = domain ? domain[0] : Math.min(...all.map((p) => p.t));
+  let t1 = domain ? domain[1] : Math.max(...all.map((p) => p.t));
   if (t1 === t0) { t0 -= 60_000; t1 += 60_000; }
   const vmax = niceMax(Math.max(...all.map((p) => p.v)));
   const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * (width - pad.l - pad.r);
@@ -66,7 +66,7 @@ export function lineChart(series, { title = "", unit = "", height = 220, width =
 }
 
 /** rows: [{key, value}] as horizontal bars. */
-export function barChart(rows, { title = "", width = 640, barHeight = 22 } = {}) {
+export function barChart(rows, { title = "", width = 1000, barHeight = 22 } = {}) {
   const pad = { l: 150, r: 48 };
   const height = Math.max(40, rows.length * (barHeight + 6) + 8);
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": title });

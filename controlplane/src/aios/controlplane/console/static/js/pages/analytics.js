@@ -75,7 +75,16 @@ export async function render(main) {
       notice(errors, err.field ? `${err.field}: ${err.message}` : err.message);
       return;
     }
-    const series = data.series.map((s) => ({ key: s.key, points: s.points.map((p) => ({ t: Date.parse(p.t), v: p.count })) }));
+    // Every bucket of the range, empty ones at zero, so that a gap reads as "nothing seen".
+    const step = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "1d": 86400 }[data.bucket] * 1000;
+    const first = Math.floor(Date.parse(data.since) / step) * step;
+    const last = Date.parse(data.until);
+    const series = data.series.map((s) => {
+      const counts = new Map(s.points.map((p) => [Date.parse(p.t), p.count]));
+      const points = [];
+      for (let t = first; t < last && points.length < 2000; t += step) points.push({ t, v: counts.get(t) || 0 });
+      return { key: s.key, points };
+    });
     const total = data.series.reduce((n, s) => n + s.total, 0);
     const detCsv = h("button.small", { type: "button" }, "Download CSV");
     detCsv.addEventListener("click", () => download(`detections-${params.group_by}-${params.bucket}.csv`,
@@ -83,7 +92,7 @@ export async function render(main) {
     clear(detBox,
       h("div.page-head", h("h2", `Detections by ${groupBy.selectedOptions[0].textContent.toLowerCase()}`), detCsv),
       h("p.muted.small", `${total} detections from ${new Date(data.since).toLocaleString()} to ${new Date(data.until).toLocaleString()}, ${data.bucket} buckets (${data.source})`),
-      lineChart(series, { title: "Detections over time", height: 260 }),
+      lineChart(series, { title: "Detections over time", height: 300, width: 1000, domain: [first, last] }),
       legend(data.series.map((s) => `${s.key} (${s.total})`)));
 
     const byType = new Map();
