@@ -85,9 +85,11 @@ def _operator(base: str) -> tuple[str, str, dict[str, str]]:
         f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
     )
     login.raise_for_status()
-    return reg.json()["organization"]["id"], email, {
-        "Authorization": f"Bearer {login.json()['access_token']}"
-    }
+    return (
+        reg.json()["organization"]["id"],
+        email,
+        {"Authorization": f"Bearer {login.json()['access_token']}"},
+    )
 
 
 def _enroll(base: str, auth: dict[str, str], state_dir: Path) -> str:
@@ -120,8 +122,8 @@ def _enroll(base: str, auth: dict[str, str], state_dir: Path) -> str:
 
 
 def demo_pipeline(video: str, model: str) -> dict[str, Any]:
-    """Detections of every object, and a ``person_present`` event (with a snapshot) while a
-    person is in the ``frame`` zone (the whole picture), at most every 20 s."""
+    """Detections of every object, and a ``person_present`` event (with a snapshot) when a
+    person is in the ``frame`` zone (the whole picture), at most every 15 s."""
     return {
         "name": "demo",
         "nodes": [
@@ -139,10 +141,10 @@ def demo_pipeline(video: str, model: str) -> dict[str, Any]:
                 "type": "rule",
                 "params": {
                     "event_type": "person_present",
-                    "condition": "occupancy",
+                    "condition": "count",
                     "classes": ["person"],
                     "severity": "warning",
-                    "cooldown_s": 20,
+                    "cooldown_s": 15,
                     "snapshot": True,
                 },
             },

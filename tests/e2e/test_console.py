@@ -67,7 +67,7 @@ class Stack:
 
 
 def pipeline_spec(video: Path, model: Path, every_n: int = 2) -> dict[str, Any]:
-    """Detections, and a ``person_present`` event with a snapshot every few seconds."""
+    """Detections, and a ``person_present`` event (instant, with a snapshot) every 2 s."""
     return {
         "name": "console",
         "nodes": [
@@ -85,9 +85,9 @@ def pipeline_spec(video: Path, model: Path, every_n: int = 2) -> dict[str, Any]:
                 "type": "rule",
                 "params": {
                     "event_type": "person_present",
-                    "condition": "occupancy",
+                    "condition": "count",
                     "classes": ["person"],
-                    "cooldown_s": 1,
+                    "cooldown_s": 2,
                     "snapshot": True,
                 },
             },
@@ -176,6 +176,20 @@ def browser() -> Iterator[Browser]:
         yield b
 
 
+@pytest.fixture
+def page(request: pytest.FixtureRequest, browser: Browser, tmp_path: Path) -> Iterator[Page]:
+    """A fresh page; on failure its screenshot and HTML are kept beside the test's files."""
+    p = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        yield p
+    finally:
+        if request.node.stash.get(FAILED, False):
+            p.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            (tmp_path / "failure.html").write_text(p.content())
+            print(f"browser state at the failure: {tmp_path}/failure.png, failure.html")
+        p.close()
+
+
 def _sign_in(page: Page, base: str, email: str) -> None:
     page.goto(f"{base}/")
     expect(page.get_by_role("heading", name="Sign in to AIOS")).to_be_visible()
@@ -196,10 +210,9 @@ def _same_load(page: Page) -> bool:
 
 @pytest.mark.slow
 def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
-    stack: Stack, browser: Browser
+    stack: Stack, page: Page
 ) -> None:
     s = stack
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -274,11 +287,10 @@ def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
     expect(chart.locator("path.series[data-key='person']")).to_have_count(1)
     expect(chart.locator(".legend")).to_contain_text("person")
     assert errors == [], errors
-    page.close()
 
 
 @pytest.mark.slow
-def test_a_viewer_sees_no_write_controls(stack: Stack, browser: Browser) -> None:
+def test_a_viewer_sees_no_write_controls(stack: Stack, page: Page) -> None:
     s = stack
     email = f"viewer-{uuid.uuid4().hex[:6]}@example.com"
     s.api(
@@ -294,7 +306,7 @@ def test_a_viewer_sees_no_write_controls(stack: Stack, browser: Browser) -> None
             {"name": "hall", "spec": pipeline_spec(s.video, s.model)},
             201,
         )["id"]
-    page = browser.new_page(viewport={"width": 1024, "height": 768})  # a tablet
+    page.set_viewport_size({"width": 1024, "height": 768})  # a tablet
     _sign_in(page, s.base, email)
     expect(page.get_by_role("heading", name="Enrollment tokens")).to_have_count(0)
     page.goto(f"{s.base}/console/#/pipelines/{s.pipeline_id}")
@@ -314,4 +326,3 @@ def test_a_viewer_sees_no_write_controls(stack: Stack, browser: Browser) -> None
         timeout=30,
     )
     assert refused.status_code == 403
-    page.close()

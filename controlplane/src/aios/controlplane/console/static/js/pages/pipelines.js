@@ -80,7 +80,7 @@ export async function renderOne(main, [pipelineId]) {
   let pipeline;
   try { pipeline = await api.get(`/api/v1/pipelines/${id}`); } catch (err) { notice(errors, err.message); return null; }
   let devices = [];
-  try { devices = (await api.get("/api/v1/fleet", { limit: 500 })).items; } catch (_) { /* no names */ }
+  try { devices = (await api.get("/api/v1/fleet", { limit: 200 })).items; } catch (_) { /* no names */ }
   const deviceName = (d) => (devices.find((x) => x.id === d) || { name: d }).name;
 
   const drawHead = () => clear(head, h("h1", pipeline.name), h("span.muted", `version ${pipeline.current_version}`));
@@ -130,7 +130,7 @@ export async function renderOne(main, [pipelineId]) {
 
   // Versions and diff.
   async function loadVersions() {
-    const versions = await api.get(`/api/v1/pipelines/${id}/versions`);
+    const versions = (await api.get(`/api/v1/pipelines/${id}/versions`)).sort((a, b) => a.version - b.version);
     const from = h("select", { "aria-label": "From version" }, versions.map((v) => h("option", { value: v.version }, `v${v.version}`)));
     const to = h("select", { "aria-label": "To version" }, versions.map((v) => h("option", { value: v.version }, `v${v.version}`)));
     const out = h("div.diff", { "aria-live": "polite" });
@@ -156,10 +156,12 @@ export async function renderOne(main, [pipelineId]) {
   refreshDeploy();
 
   async function loadRollouts() {
-    const deps = await api.get(`/api/v1/pipelines/${id}/deployments`);
-    deps.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
-    clear(rolloutsBox, h("h2", "Rollouts"), deps.length ? deps.slice(0, 10).map((d) => {
-      const total = d.targets.length || 1;
+    const listed = await api.get(`/api/v1/pipelines/${id}/deployments`);
+    listed.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+    // The list carries counts; the latest few are read whole for their targets.
+    const deps = await Promise.all(listed.slice(0, 5).map((d) => api.get(`/api/v1/pipelines/${id}/deployments/${d.id}`)));
+    clear(rolloutsBox, h("h2", "Rollouts"), deps.length ? deps.map((d) => {
+      const total = d.targets.length || Object.values(d.counts).reduce((a, b) => a + b, 0) || 1;
       const applied = d.counts.applied || 0;
       const advance = can("operator") && d.stage === "canary" ? h("button.small", { type: "button", onclick: async () => {
         try { await api.post(`/api/v1/pipelines/${id}/deployments/${d.id}/advance`, {}); loadRollouts(); } catch (err) { notice(errors, err.message); }
