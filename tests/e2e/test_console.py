@@ -208,9 +208,23 @@ def _same_load(page: Page) -> bool:
     return bool(page.evaluate("window.__sameLoad === true"))
 
 
+def _operator_page(s: Stack, browser: Browser) -> Page:
+    """A second operator, signed in on a page of their own."""
+    email = f"operator-{uuid.uuid4().hex[:6]}@example.com"
+    s.api(
+        "POST",
+        "/api/v1/organizations/users",
+        {"email": email, "password": PASSWORD, "full_name": "Otto Operator", "role": "operator"},
+        201,
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, s.base, email)
+    return page
+
+
 @pytest.mark.slow
 def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
-    stack: Stack, page: Page
+    stack: Stack, page: Page, browser: Browser
 ) -> None:
     s = stack
     errors: list[str] = []
@@ -279,6 +293,18 @@ def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
     expect(card).to_contain_text("hall")  # the zone
     width = card.locator("img.snapshot").evaluate("img => img.naturalWidth")
     assert width > 0
+
+    # Acknowledged here; another operator, on their own page, sees it without a reload.
+    other = _operator_page(s, browser)
+    other.goto(f"{s.base}/console/#/events")
+    other_card = other.locator(f"li.event[data-event='{sorted(new_ids)[0]}']")
+    expect(other_card.get_by_role("button", name="Acknowledge")).to_be_visible()
+    _mark(other)
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(card.locator(".acked")).to_contain_text("Acknowledged by Ops")
+    expect(other_card.locator(".acked")).to_contain_text("Acknowledged by Ops", timeout=15_000)
+    assert _same_load(other)
+    other.close()
 
     # Analytics: the detections chart has a person series with counts.
     page.goto(f"{s.base}/console/#/analytics")

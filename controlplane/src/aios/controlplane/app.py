@@ -37,6 +37,7 @@ from aios.controlplane.brokers.controllers import emqx_dependencies
 from aios.controlplane.brokers.emqx import EmqxPolicy
 from aios.controlplane.brokers.provisioning import DeviceCredentialsProvisioner
 from aios.controlplane.console import routes as console
+from aios.controlplane.dashboard import acknowledgements
 from aios.controlplane.dashboard import controllers as dashboard
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.db.scoped_session import scoped_sessionmaker
@@ -44,6 +45,11 @@ from aios.controlplane.error_handlers import EXCEPTION_HANDLERS
 from aios.controlplane.fleet import controllers as fleet
 from aios.controlplane.fleet.broker_credentials import provide_broker_credentials
 from aios.controlplane.heartbeats import controllers as heartbeats
+from aios.controlplane.heartbeats.history import (
+    HEARTBEAT_HISTORY_JOB,
+    SAMPLE_INTERVAL_S,
+    sample_heartbeats,
+)
 from aios.controlplane.jobs.scheduler import Job
 from aios.controlplane.live import controllers as live
 from aios.controlplane.live.hub import LiveHub
@@ -68,6 +74,7 @@ DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     notifications.ROUTES,
     brokers.ROUTES,
     heartbeats.ROUTES,
+    acknowledgements.ROUTES,
     console.ROUTES,
 )
 
@@ -117,6 +124,9 @@ def create_app(
     runtime.background.scheduler.add(Job(ROLLOUT_JOB, 5.0, rollout_job(publisher)))
     hub = LiveHub(engine)
     runtime.background.scheduler.add(Job("live_outbox_purge", 300.0, purge_live))
+    runtime.background.scheduler.add(
+        Job(HEARTBEAT_HISTORY_JOB, SAMPLE_INTERVAL_S, sample_heartbeats)
+    )
     if runtime.background.presence is not None:
         runtime.background.presence.publishers.append(PresenceToLive())
 

@@ -63,16 +63,16 @@ export async function render(main) {
     return li;
   }
 
+  // e.ack: undefined (not known), null (not acknowledged) or {user_name, acknowledged_at}.
   function drawAck(box, e) {
-    if (e.acknowledged_at) {
-      clear(box, h("span.acked", `Acknowledged by ${e.acknowledged_by_name || e.acknowledged_by || "someone"} · ${when(e.acknowledged_at)}`));
-    } else if (can("operator") && e.acknowledged_at !== undefined) {
-      const btn = h("button.small", { type: "button" }, "Acknowledge");
+    if (e.ack) {
+      clear(box, h("span.acked", `Acknowledged by ${e.ack.user_name || "someone"} · ${when(e.ack.acknowledged_at)}`));
+    } else if (e.ack === null && can("operator")) {
+      const btn = h("button.small.ack-button", { type: "button" }, "Acknowledge");
       btn.addEventListener("click", async () => {
         btn.disabled = true;
         try {
-          const out = await api.put(`/api/v1/dashboard/events/${encodeURIComponent(e.id)}/ack`, {});
-          Object.assign(e, out);
+          e.ack = await api.put(`/api/v1/dashboard/events/${encodeURIComponent(e.id)}/ack?device_id=${encodeURIComponent(e.device_id)}`, {});
           drawAck(box, e);
         } catch (err) { btn.disabled = false; notice(errors, err.message); }
       });
@@ -80,6 +80,17 @@ export async function render(main) {
     } else {
       clear(box);
     }
+  }
+
+  async function loadAcks(items) {
+    if (!items.length) return;
+    const q = new URLSearchParams();
+    for (const e of items) q.append("event_id", e.id);
+    try {
+      const acks = await api.get(`/api/v1/dashboard/acknowledgements?${q}`);
+      const byId = new Map(acks.map((a) => [`${a.device_id}/${a.event_id}`, a]));
+      for (const e of items) e.ack = byId.get(`${e.device_id}/${e.id}`) || null;
+    } catch (_) { /* an older control plane: no acknowledgements */ }
   }
 
   function put(e, { prepend }) {
@@ -102,6 +113,7 @@ export async function render(main) {
       const page = await api.get("/api/v1/dashboard/events", {
         device_id: device.value, stream_id: stream.value.trim(), event_type: type.value.trim(), severity: severity.value, limit: 30,
       });
+      await loadAcks(page.items);
       cards.clear();
       clear(feed);
       for (const e of page.items) put(e, { prepend: false });
@@ -118,12 +130,15 @@ export async function render(main) {
         e = await api.get(`/api/v1/dashboard/events/${encodeURIComponent(m.event_id)}`, { device_id: m.device_id });
         if (!e.snapshot_url && m.snapshot_url) e.snapshot_url = `${m.snapshot_url}?device_id=${encodeURIComponent(m.device_id)}`;
       } catch (_) { /* show what the message says */ }
-      put(e, { prepend: !cards.has(e.id) });
+      const known = cards.get(e.id);
+      e.ack = known ? known.e.ack : undefined;
+      if (e.ack === undefined) await loadAcks([e]);
+      put(e, { prepend: !known });
     }),
     subscribe("event_acknowledged", (m) => {
       const c = cards.get(m.event_id);
       if (!c) return;
-      Object.assign(c.e, { acknowledged_at: m.acknowledged_at, acknowledged_by: m.user_id, acknowledged_by_name: m.user_name });
+      c.e.ack = { user_name: m.user_name, acknowledged_at: m.acknowledged_at };
       drawAck(c.el.querySelector(".ack"), c.e);
     }),
   ];
