@@ -5,8 +5,9 @@ pipeline.
 An operator signs in; the device comes online on the Fleet page without a reload (WebSocket);
 a pipeline edit shows the validation error at its node and field, is fixed, saved and deployed,
 and the device's report ``applied`` appears live; an event with its snapshot arrives on the
-Live events page without a reload; the Analytics chart shows the detections. A viewer sees no
-write controls (and the API refuses them anyway).
+Live events page without a reload, and another operator sees it acknowledged live; the
+Analytics charts show the detections and the events by zone. A viewer sees no write controls
+(and the API refuses them anyway).
 """
 
 from __future__ import annotations
@@ -312,6 +313,8 @@ def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
     chart = page.locator("[data-chart='detections']")
     expect(chart.locator("path.series[data-key='person']")).to_have_count(1)
     expect(chart.locator(".legend")).to_contain_text("person")
+    by_zone = page.locator("[data-chart='events-over-time']")
+    expect(by_zone.locator("path.series[data-key='hall']")).to_have_count(1)  # the zone
     assert errors == [], errors
 
 

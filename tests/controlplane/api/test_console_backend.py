@@ -130,3 +130,44 @@ async def test_heartbeat_history_is_sampled_kept_for_its_retention_and_rolled_up
     bad = await client.get(url, params={"bucket": "7s"}, headers=owner.headers)
     assert bad.status_code == 400
     assert bad.json()["field"] == "bucket"
+
+
+async def test_events_over_time_by_zone(
+    client: AsyncTestClient[Any], owner: Account, other_owner: Account, engine: AsyncEngine
+) -> None:
+    mine, theirs = await _device(client, owner), await _device(client, other_owner)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    rows = [  # (device, org, id, zone, minutes after `hour`)
+        (mine, owner.org_id, "a", "door", 5), (mine, owner.org_id, "b", "door", 50),
+        (mine, owner.org_id, "c", "door", 65), (mine, owner.org_id, "d", "yard", 10),
+        (mine, owner.org_id, "e", None, 20), (theirs, other_owner.org_id, "f", "door", 5),
+    ]  # fmt: skip
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(EventRecord),
+            [
+                {"device_id": d, "id": i, "org_id": org, "stream_id": "cam",
+                 "event_type": "intrusion", "severity": "warning", "phase": "instant",
+                 "started_at": hour + timedelta(minutes=m), "last_ts": hour + timedelta(minutes=m),
+                 "zone_id": z, "track_ids": [], "attributes": {}, "received_at": hour}
+                for d, org, i, z, m in rows
+            ],
+        )  # fmt: skip
+    response = await client.get(
+        "/api/v1/dashboard/analytics/events",
+        params={"since": (hour - timedelta(hours=1)).isoformat(), "bucket": "1h"},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    got = {
+        s["key"]: [(p["t"][11:13], p["count"]) for p in s["points"]]
+        for s in response.json()["series"]
+    }
+    h0, h1 = hour.strftime("%H"), (hour + timedelta(hours=1)).strftime("%H")
+    assert got == {"door": [(h0, 2), (h1, 1)], "yard": [(h0, 1)], "(no zone)": [(h0, 1)]}
+    by_type = await client.get(
+        "/api/v1/dashboard/analytics/events",
+        params={"since": (hour - timedelta(hours=1)).isoformat(), "group_by": "type"},
+        headers=owner.headers,
+    )
+    assert [(s["key"], s["total"]) for s in by_type.json()["series"]] == [("intrusion", 5)]

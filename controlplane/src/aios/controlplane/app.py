@@ -37,7 +37,7 @@ from aios.controlplane.brokers.controllers import emqx_dependencies
 from aios.controlplane.brokers.emqx import EmqxPolicy
 from aios.controlplane.brokers.provisioning import DeviceCredentialsProvisioner
 from aios.controlplane.console import routes as console
-from aios.controlplane.dashboard import acknowledgements
+from aios.controlplane.dashboard import acknowledgements, event_analytics
 from aios.controlplane.dashboard import controllers as dashboard
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.db.scoped_session import scoped_sessionmaker
@@ -75,6 +75,7 @@ DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     brokers.ROUTES,
     heartbeats.ROUTES,
     acknowledgements.ROUTES,
+    event_analytics.ROUTES,
     console.ROUTES,
 )
 

@@ -22,12 +22,14 @@ export async function render(main) {
   const until = h("input", { type: "datetime-local", name: "until" });
   const custom = h("span.custom", { hidden: true }, field("From", since), field("To", until));
   const bucket = h("select", { name: "bucket" }, ["auto", "1m", "5m", "15m", "1h", "6h", "1d"].map((b) => h("option", { value: b }, b === "auto" ? "Auto" : b)));
-  const groupBy = h("select", { name: "group_by" }, [["label", "Class"], ["device", "Device"], ["stream", "Camera"], ["zone", "Zone"]].map(([v, l]) => h("option", { value: v }, l)));
+  const groupBy = h("select", { name: "group_by" }, [["label", "Class"], ["device", "Device"], ["stream", "Camera"]].map(([v, l]) => h("option", { value: v }, l)));
+  const eventsBy = h("select", { name: "events_by" }, [["zone", "Zone"], ["type", "Type"], ["device", "Device"], ["stream", "Camera"]].map(([v, l]) => h("option", { value: v }, l)));
   const device = h("select", { name: "device" }, h("option", { value: "" }, "All devices"));
   const stream = h("input", { name: "stream", placeholder: "all cameras" });
   const errors = h("div");
   const detBox = h("section.card", { "data-chart": "detections" });
   const evtBox = h("section.card", { "data-chart": "events" });
+  const zoneBox = h("section.card", { "data-chart": "events-over-time" });
 
   range.addEventListener("change", () => {
     custom.hidden = range.value !== "custom";
@@ -37,13 +39,13 @@ export async function render(main) {
     }
     if (range.value !== "custom") load();
   });
-  for (const el of [bucket, groupBy, device]) el.addEventListener("change", () => load());
+  for (const el of [bucket, groupBy, eventsBy, device]) el.addEventListener("change", () => load());
 
   clear(main, h("div.page-head", h("h1", "Analytics")),
     h("form.filters", { onsubmit: (e) => { e.preventDefault(); load(); } },
-      field("Time range", range), custom, field("Bucket", bucket), field("Group by", groupBy),
+      field("Time range", range), custom, field("Bucket", bucket), field("Detections by", groupBy), field("Events by", eventsBy),
       field("Device", device), field("Camera", stream), h("button", { type: "submit" }, "Show")),
-    errors, detBox, evtBox);
+    errors, detBox, zoneBox, evtBox);
 
   api.get("/api/v1/fleet", { limit: 200 }).then((page) => {
     for (const d of page.items) device.append(h("option", { value: d.id }, d.name));
@@ -105,6 +107,31 @@ export async function render(main) {
       data.events.length ? h("table.data", { "aria-label": "Events by type and severity" },
         h("thead", h("tr", h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Severity"), h("th", { scope: "col" }, "Count"))),
         h("tbody", data.events.map((e) => h("tr", h("td", e.event_type), h("td", e.severity), h("td", e.count))))) : null);
+
+    // Events over time by zone (events carry their rule's zone), type, device or camera.
+    let ev;
+    try {
+      ev = await api.get("/api/v1/dashboard/analytics/events", {
+        since: params.since, until: params.until, bucket: params.bucket, group_by: eventsBy.value,
+        device_id: params.device_id, stream_id: params.stream_id,
+      });
+    } catch (err) {
+      clear(zoneBox, h("h2", "Events over time"), h("p.muted", err.status === 404 ? "This control plane has no event analytics." : err.message));
+      return;
+    }
+    const evSeries = ev.series.map((s) => {
+      const counts = new Map(s.points.map((p) => [Date.parse(p.t), p.count]));
+      const points = [];
+      for (let t = first; t < last && points.length < 2000; t += step) points.push({ t, v: counts.get(t) || 0 });
+      return { key: s.key, points };
+    });
+    const evOverCsv = h("button.small", { type: "button" }, "Download CSV");
+    evOverCsv.addEventListener("click", () => download(`events-${ev.group_by}-${ev.bucket}.csv`,
+      csv([["bucket_start", ev.group_by, "count"], ...ev.series.flatMap((s) => s.points.map((p) => [p.t, s.key, p.count]))])));
+    clear(zoneBox,
+      h("div.page-head", h("h2", `Events over time by ${eventsBy.selectedOptions[0].textContent.toLowerCase()}`), evOverCsv),
+      lineChart(evSeries, { title: "Events over time", height: 220, width: 1000, domain: [first, last] }),
+      legend(ev.series.map((s) => `${s.key} (${s.total})`)));
   }
 
   await load();
