@@ -55,6 +55,7 @@ from aios.controlplane.live import controllers as live
 from aios.controlplane.live.hub import LiveHub
 from aios.controlplane.live.outbox import PresenceToLive, purge_live
 from aios.controlplane.notifications import controllers as notifications
+from aios.controlplane.notifications import test_delivery
 from aios.controlplane.pipelines import controllers as pipelines
 from aios.controlplane.pipelines.publisher import ConfigPublisher, MqttConfigPublisher
 from aios.controlplane.pipelines.rollout import ROLLOUT_JOB, rollout_job
@@ -76,6 +77,7 @@ DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     heartbeats.ROUTES,
     acknowledgements.ROUTES,
     event_analytics.ROUTES,
+    test_delivery.ROUTES,
     console.ROUTES,
 )
 

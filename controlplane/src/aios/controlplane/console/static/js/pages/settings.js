@@ -73,7 +73,7 @@ function webhooks() {
       const actions = can("admin") ? h("div.actions",
         h("button.small", { type: "button", onclick: async () => { await api.patch(`/api/v1/notifications/webhooks/${w.id}`, { enabled: !w.enabled }); load(); } }, w.enabled ? "Disable" : "Enable"),
         h("button.small", { type: "button", onclick: async () => {
-          try { await api.post(`/api/v1/notifications/webhooks/${w.id}/test`, {}); notice(status, "Test delivery queued.", "ok"); setTimeout(() => deliveries(w, log), 1500); } catch (err) { notice(status, err.status === 404 || err.status === 405 ? "This control plane has no test delivery." : err.message); }
+          try { await api.post(`/api/v1/notifications/webhooks/${w.id}/test`, {}); notice(status, "Test delivery queued.", "ok"); setTimeout(() => deliveries(w, log), 3000); } catch (err) { notice(status, err.status === 404 || err.status === 405 ? "This control plane has no test delivery." : err.message); }
         } }, "Send test"),
         h("button.small.danger", { type: "button", onclick: async () => { if (confirm(`Delete webhook ${w.name}?`)) { await api.del(`/api/v1/notifications/webhooks/${w.id}`); load(); } } }, "Delete")) : null;
       deliveries(w, log).catch((err) => notice(log, err.message));
