@@ -59,6 +59,7 @@ from aios.controlplane.notifications import test_delivery
 from aios.controlplane.pipelines import controllers as pipelines
 from aios.controlplane.pipelines.publisher import ConfigPublisher, MqttConfigPublisher
 from aios.controlplane.pipelines.rollout import ROLLOUT_JOB, rollout_job
+from aios.controlplane.pipelines.rollout_controls import ROUTES as ROLLOUT_CONTROL_ROUTES
 from aios.controlplane.runtime import Runtime
 from aios.controlplane.settings import Settings
 from aios.controlplane.system import controllers as system
@@ -78,6 +79,7 @@ DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     acknowledgements.ROUTES,
     event_analytics.ROUTES,
     test_delivery.ROUTES,
+    ROLLOUT_CONTROL_ROUTES,
     console.ROUTES,
 )
 

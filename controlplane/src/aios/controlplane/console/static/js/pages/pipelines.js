@@ -163,9 +163,13 @@ export async function renderOne(main, [pipelineId]) {
     clear(rolloutsBox, h("h2", "Rollouts"), deps.length ? deps.map((d) => {
       const total = d.targets.length || Object.values(d.counts).reduce((a, b) => a + b, 0) || 1;
       const applied = d.counts.applied || 0;
-      const advance = can("operator") && d.stage === "canary" ? h("button.small", { type: "button", onclick: async () => {
-        try { await api.post(`/api/v1/pipelines/${id}/deployments/${d.id}/advance`, {}); loadRollouts(); } catch (err) { notice(errors, err.message); }
-      } }, "Promote or abort now if due") : null;
+      const decide = (action) => async () => {
+        if (action === "abort" && !confirm("Abort this rollout and roll the canary devices back?")) return;
+        try { await api.post(`/api/v1/pipelines/${id}/deployments/${d.id}/${action}`, {}); loadRollouts(); } catch (err) { notice(errors, err.message); }
+      };
+      const advance = can("operator") && d.stage === "canary" ? h("div.actions",
+        h("button.small", { type: "button", onclick: decide("promote") }, "Promote now"),
+        h("button.small.danger", { type: "button", onclick: decide("abort") }, "Abort")) : null;
       return h("article.rollout", { "data-deployment": d.id },
         h("div.page-head", h("h3", `v${d.version} · ${when(d.created_at)}`), h("span", badge(d.stage), d.stage_reason ? h("span.muted.small", ` ${d.stage_reason}`) : null)),
         h("progress", { max: total, value: applied, "aria-label": `${applied} of ${total} devices applied` }),
