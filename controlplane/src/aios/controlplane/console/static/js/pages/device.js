@@ -2,7 +2,8 @@
 // its reports, completeness of the detection stream, recent events. Live: status and events.
 
 import { api } from "../api.js";
-import { ago, badge, clear, h, notice, when } from "../dom.js";
+import { can } from "../context.js";
+import { ago, badge, clear, field, h, notice, when } from "../dom.js";
 import { subscribe } from "../live.js";
 import { heartbeatCharts } from "./heartbeat_charts.js";
 
@@ -29,9 +30,24 @@ export async function render(main, [deviceId]) {
   }
   const statusCell = h("span", badge(device.status));
   const seen = h("span", ago(device.last_seen_at));
+  const tagsCell = h("span", device.tags.map((t) => h("span.tag", t)));
   clear(head, h("h1", device.name), h("div.meta", statusCell, " · last seen ", seen,
-    " · ", h("code", device.id), device.agent_version ? ` · agent ${device.agent_version}` : "",
-    device.tags.map((t) => h("span.tag", t))));
+    " · ", h("code", device.id), device.agent_version ? ` · agent ${device.agent_version}` : "", tagsCell));
+  if (can("operator")) {
+    const tags = h("input", { name: "tags", value: device.tags.join(", ") });
+    const status = h("span", { "aria-live": "polite" });
+    head.append(h("form.inline", {
+      "aria-label": "Device tags",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          device = await api.patch(`/api/v1/fleet/${id}`, { tags: tags.value.split(",").map((x) => x.trim()).filter(Boolean) });
+          clear(tagsCell, device.tags.map((t) => h("span.tag", t)));
+          notice(status, "Tags saved.", "ok");
+        } catch (err) { notice(status, err.field ? `${err.field}: ${err.message}` : err.message); }
+      },
+    }, field("Tags (comma-separated)", tags), h("button.small", { type: "submit" }, "Save tags"), status));
+  }
 
   async function loadHealth() {
     const { heartbeat: hb } = await api.get(`/api/v1/fleet/${id}/heartbeat`);
