@@ -26,7 +26,7 @@ export async function heartbeatCharts(box, deviceId) {
     }
     clear(grid, METRICS.map(([key, label, unit]) => {
       const points = data.points.filter((p) => p[key] !== null && p[key] !== undefined).map((p) => ({ t: Date.parse(p.t), v: p[key] }));
-      return h("figure.chart-box", h("figcaption", label), lineChart([{ key: label, points }], { title: `${label} over time`, unit, height: 160 }));
+      return h("figure.chart-box", h("figcaption", label), lineChart([{ key: label, points }], { title: `${label} over time`, unit, height: 180, width: 480, domain: [since * 1000, Date.now()] }));
     }));
   }
   hours.addEventListener("change", draw);
