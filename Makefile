@@ -28,6 +28,7 @@ demo: install
 	$(UV) run --locked python -m scripts.demo
 
 test: install services
+	@./scripts/ensure_browser.sh >/dev/null
 	$(UV) run --locked pytest $(PYTEST_ARGS)
 
 lint: install

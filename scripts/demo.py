@@ -1,5 +1,10 @@
 """`make demo`: the control plane on its embedded defaults (SQLite, in-process MQTT broker), an
-agent on a sample video, and the detections arriving through the REST API, printed live.
+agent on a sample video, and the operator's console: it prints the console's URL and the demo
+login, then the detections arriving through the REST API, live. The demo pipeline detects,
+tracks and raises a ``person_present`` event (with a snapshot) for a zone covering the frame, so
+the console's Live events and Analytics pages have data within the first minute.
+
+``AIOS_DEMO_SECONDS``: how long the agent runs (default 0: until Ctrl-C).
 
 Model: ``AIOS_MODEL_PATH`` if set, else the test weights beside the repository
 (``../shared/models/yolov8n-coco.onnx``) when present, else the agent resolves ``yolov8n``
@@ -34,7 +39,8 @@ from scripts.sample_video import DEFAULT_IMAGES, make_sample_video
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("AIOS_DEMO_DIR", str(ROOT / "data" / "demo"))).resolve()
 BIN = Path(sys.executable).parent
-SECONDS = float(os.environ.get("AIOS_DEMO_SECONDS", "40"))
+SECONDS = float(os.environ.get("AIOS_DEMO_SECONDS", "0"))
+DEMO_PASSWORD = "demo password 123"
 console = Console(width=max(100, Console().width))
 
 
@@ -65,9 +71,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
     raise SystemExit(f"the control plane did not answer on {url}; see {WORK}/aios.log")
 
 
-def _operator(base: str) -> tuple[str, dict[str, str]]:
-    """Register a demo organization and its owner; their org id and auth header."""
-    email, password = f"demo-{int(time.time())}@example.com", "demo password 123"
+def _operator(base: str) -> tuple[str, str, dict[str, str]]:
+    """Register a demo organization and its owner; their org id, email and auth header."""
+    email, password = f"demo-{int(time.time())}@example.com", DEMO_PASSWORD
     reg = httpx.post(
         f"{base}/api/v1/auth/register",
         timeout=30,
@@ -83,11 +89,10 @@ def _operator(base: str) -> tuple[str, dict[str, str]]:
         f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
     )
     login.raise_for_status()
-    console.print(f"Registered [bold]{email}[/] / {password!r} (organization Demo)")
     auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
     me = httpx.get(f"{base}/api/v1/auth/me", headers=auth, timeout=30)
     me.raise_for_status()
-    return me.json()["organization"]["id"], auth
+    return me.json()["organization"]["id"], email, auth
 
 
 def _enroll(base: str, auth: dict[str, str], state_dir: Path) -> str:
@@ -118,6 +123,46 @@ def _enroll(base: str, auth: dict[str, str], state_dir: Path) -> str:
     )
     creds = json.loads((state_dir / "credentials.json").read_text())
     return str(creds["device_id"])
+
+
+def demo_pipeline(video: str, model: str) -> dict[str, Any]:
+    """Detections of every object, and a ``person_present`` event (with a snapshot) when a
+    person is in the ``frame`` zone (the whole picture), at most every 15 s."""
+    return {
+        "name": "demo",
+        "nodes": [
+            {"id": "cam", "type": "source", "params": {"kind": "file", "uri": video, "loop": True}},
+            {"id": "det", "type": "detect", "params": {"model": model, "every_n": 3}},
+            {"id": "out", "type": "sink", "params": {"kind": "mqtt_detections"}},
+            {"id": "trk", "type": "track"},
+            {
+                "id": "frame",
+                "type": "zone",
+                "params": {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "classes": ["person"]},
+            },
+            {
+                "id": "present",
+                "type": "rule",
+                "params": {
+                    "event_type": "person_present",
+                    "condition": "count",
+                    "classes": ["person"],
+                    "severity": "warning",
+                    "cooldown_s": 15,
+                    "snapshot": True,
+                },
+            },
+            {"id": "evt", "type": "sink", "params": {"kind": "mqtt_events"}},
+        ],
+        "edges": [
+            {"source": "cam", "target": "det"},
+            {"source": "det", "target": "out"},
+            {"source": "det", "target": "trk"},
+            {"source": "trk", "target": "frame"},
+            {"source": "frame", "target": "present"},
+            {"source": "present", "target": "evt"},
+        ],
+    }
 
 
 def main() -> None:
@@ -168,37 +213,30 @@ def demo() -> None:
             f"[bold green]Control plane[/] on {base} (API docs: {base}/docs), "
             f"embedded MQTT broker on 127.0.0.1:{mqtt_port}"
         )
-        _, auth = _operator(base)
+        _, email, auth = _operator(base)
+        console.print(
+            f"[bold green]Console[/]  {base}/console/  sign in as [bold]{email}[/] "
+            f"with password [bold]{DEMO_PASSWORD}[/]"
+        )
         device_id = _enroll(base, auth, WORK / "agent-state")
         # No device or broker settings here: they come from the enrollment's credentials.
         config: dict[str, Any] = {
             "heartbeat_interval_s": 5,
             "state_dir": str(WORK / "agent-state"),
-            "pipeline": {
-                "name": "demo",
-                "nodes": [
-                    {
-                        "id": "cam",
-                        "type": "source",
-                        "params": {"kind": "file", "uri": str(video), "loop": True},
-                    },
-                    {"id": "det", "type": "detect", "params": {"model": _model(), "every_n": 3}},
-                    {"id": "out", "type": "sink", "params": {"kind": "mqtt_detections"}},
-                ],
-                "edges": [{"source": "cam", "target": "det"}, {"source": "det", "target": "out"}],
-            },
+            "pipeline": demo_pipeline(str(video), _model()),
         }
         config_path = WORK / "agent.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        duration = ["--duration", str(SECONDS)] if SECONDS > 0 else []
         agent = subprocess.Popen(
-            [BIN / "aios-agent", "run", "--config", str(config_path), "--duration", str(SECONDS)],
+            [BIN / "aios-agent", "run", "--config", str(config_path), *duration],
             stdout=(WORK / "agent.log").open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         console.print(
-            f"[bold green]Agent[/] {device_id} on {video.name} for {SECONDS:.0f} s "
-            f"(config: {config_path})"
+            f"[bold green]Agent[/] {device_id} on {video.name} "
+            f"{f'for {SECONDS:.0f} s' if SECONDS > 0 else 'until Ctrl-C'} (config: {config_path})"
         )
         _follow(base, agent, auth)
     finally:
@@ -256,4 +294,7 @@ def _follow(base: str, agent: subprocess.Popen[bytes], auth: dict[str, str]) -> 
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        console.print("[bold]Stopped.[/]")

@@ -20,6 +20,7 @@ from aios.shared.codec import Rejection, RejectReason, decode_message, encode
 from aios.shared.enrollment import Enrollment, EnrollRequest, HardwareFacts, MqttCredentials
 from aios.shared.live import (
     DeviceStatusUpdate,
+    EventAcknowledged,
     LiveMessage,
     NewEvent,
     PipelineStatusUpdate,
@@ -238,6 +239,14 @@ LIVE_SAMPLES: list[LiveMessage] = [
         status="rolled_back",
         error="camera 'cam' did not open",
     ),
+    EventAcknowledged(
+        org_id="org-1",
+        device_id="dev-1",
+        event_id="e-1",
+        user_id="u-1",
+        user_name="Olivia Owner",
+        acknowledged_at=1_700_000_002.0,
+    ),
 ]
 
 
@@ -292,7 +301,7 @@ def test_contract_schema_covers_http_bodies_and_live_messages() -> None:
     assert isinstance(defs, dict)
     for name in ("EnrollRequest", "Enrollment", "MqttCredentials", "HardwareFacts"):
         assert name in defs
-    for name in ("DeviceStatusUpdate", "NewEvent", "PipelineStatusUpdate"):
+    for name in ("DeviceStatusUpdate", "NewEvent", "PipelineStatusUpdate", "EventAcknowledged"):
         assert name in defs
 
 

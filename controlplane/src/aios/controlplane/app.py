@@ -35,21 +35,31 @@ from aios.controlplane.brokers import controllers as brokers
 from aios.controlplane.brokers.controllers import emqx_dependencies
 from aios.controlplane.brokers.emqx import EmqxPolicy
 from aios.controlplane.brokers.provisioning import DeviceCredentialsProvisioner
+from aios.controlplane.console import routes as console
+from aios.controlplane.dashboard import acknowledgements, event_analytics
 from aios.controlplane.dashboard import controllers as dashboard
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.db.scoped_session import scoped_sessionmaker
 from aios.controlplane.error_handlers import EXCEPTION_HANDLERS
 from aios.controlplane.fleet import controllers as fleet
 from aios.controlplane.fleet.broker_credentials import provide_broker_credentials
+from aios.controlplane.heartbeats import controllers as heartbeats
+from aios.controlplane.heartbeats.history import (
+    HEARTBEAT_HISTORY_JOB,
+    SAMPLE_INTERVAL_S,
+    sample_heartbeats,
+)
 from aios.controlplane.jobs.scheduler import Job
 from aios.controlplane.live import controllers as live
 from aios.controlplane.live.hub import LiveHub
 from aios.controlplane.live.outbox import PresenceToLive, purge_live
 from aios.controlplane.notifications import controllers as notifications
+from aios.controlplane.notifications import test_delivery
 from aios.controlplane.openapi import StrictStructSchemaPlugin, document_errors
 from aios.controlplane.pipelines import controllers as pipelines
 from aios.controlplane.pipelines.publisher import ConfigPublisher, MqttConfigPublisher
 from aios.controlplane.pipelines.rollout import ROLLOUT_JOB, rollout_job
+from aios.controlplane.pipelines.rollout_controls import ROUTES as ROLLOUT_CONTROL_ROUTES
 from aios.controlplane.request_body import BoundedRequest, nosniff
 from aios.controlplane.runtime import Runtime
 from aios.controlplane.settings import Settings
@@ -67,6 +77,12 @@ DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     live.ROUTES,
     notifications.ROUTES,
     brokers.ROUTES,
+    heartbeats.ROUTES,
+    acknowledgements.ROUTES,
+    event_analytics.ROUTES,
+    test_delivery.ROUTES,
+    ROLLOUT_CONTROL_ROUTES,
+    console.ROUTES,
 )
 
 
@@ -116,6 +132,9 @@ def create_app(
     runtime.background.scheduler.add(Job(ROLLOUT_JOB, 5.0, rollout_job(publisher)))
     hub = LiveHub(engine)
     runtime.background.scheduler.add(Job("live_outbox_purge", 300.0, purge_live))
+    runtime.background.scheduler.add(
+        Job(HEARTBEAT_HISTORY_JOB, SAMPLE_INTERVAL_S, sample_heartbeats)
+    )
     if runtime.background.presence is not None:
         runtime.background.presence.outboxes.append(PresenceToLive())
 

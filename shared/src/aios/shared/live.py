@@ -56,4 +56,14 @@ class PipelineStatusUpdate(_Live, tag="pipeline_status_update", frozen=True, kw_
     error: str | None = None
 
 
-LiveMessage = DeviceStatusUpdate | NewEvent | PipelineStatusUpdate
+class EventAcknowledged(_Live, tag="event_acknowledged", frozen=True, kw_only=True):
+    """An operator acknowledged an event (``user_name`` as it was then)."""
+
+    device_id: str
+    event_id: str
+    user_id: str | None
+    user_name: str
+    acknowledged_at: float
+
+
+LiveMessage = DeviceStatusUpdate | NewEvent | PipelineStatusUpdate | EventAcknowledged

@@ -82,26 +82,37 @@ async def config_of(conn: AsyncConnection, deployment_id: str) -> PipelineConfig
     )
 
 
+Decision = Literal["promote", "abort"]
+
+
 async def advance_rollouts(
     conn: AsyncConnection,
     publisher: ConfigPublisher,
     *,
     deployment_id: str | None = None,
     now: datetime | None = None,
+    decision: Decision | None = None,
 ) -> list[RolloutStep]:
-    """Advance every deployment in the canary stage (or just ``deployment_id``)."""
+    """Advance every deployment in the canary stage (or just ``deployment_id``).
+
+    ``decision`` is an operator's: ``promote`` sends the rest now without waiting for the
+    canary's health period (a failed canary still aborts), ``abort`` rolls the canary back."""
     now = now or datetime.now(UTC)
     query = select(Deployment).where(Deployment.stage == DeploymentStage.CANARY.value)
     if deployment_id is not None:
         query = query.where(Deployment.id == deployment_id)
     steps = []
     for deployment in (await conn.execute(query)).all():
-        steps.append(await _advance(conn, publisher, deployment, now))
+        steps.append(await _advance(conn, publisher, deployment, now, decision))
     return steps
 
 
 async def _advance(
-    conn: AsyncConnection, publisher: ConfigPublisher, d: Row[Any], now: datetime
+    conn: AsyncConnection,
+    publisher: ConfigPublisher,
+    d: Row[Any],
+    now: datetime,
+    decision: Decision | None = None,
 ) -> RolloutStep:
     targets = (
         await conn.execute(
@@ -112,8 +123,12 @@ async def _advance(
     ).all()
     canary = [t for t in targets if t.canary]
     bad = [t for t in canary if t.status in _BAD]
-    if bad:
-        reason = f"canary device {bad[0].device_id} reported {bad[0].status}"
+    if bad or decision == "abort":
+        reason = (
+            f"canary device {bad[0].device_id} reported {bad[0].status}"
+            if bad
+            else "aborted by an operator"
+        )
         rollback = [
             (d.org_id, t.device_id, await _previous_config(conn, d, t.device_id)) for t in canary
         ]
@@ -130,14 +145,18 @@ async def _advance(
         or t.reported_at > healthy_since
         or t.device_status == DeviceState.OFFLINE.value
     ]
-    if waiting_for:
+    if waiting_for and decision != "promote":
         reason = f"{len(waiting_for)} canary device(s) not applied and healthy yet"
         return RolloutStep(deployment_id=d.id, action="waiting", reason=reason)
     config = await config_of(conn, d.id)
     rest: list[DesiredConfig] = [
         (d.org_id, t.device_id, config) for t in targets if t.status == TargetStatus.WAITING.value
     ]
-    reason = f"canary healthy for {d.healthy_for_s or 0} s"
+    reason = (
+        "promoted by an operator"
+        if decision == "promote"
+        else f"canary healthy for {d.healthy_for_s or 0} s"
+    )
     await _set_stage(conn, d.id, DeploymentStage.FULL, reason, now)
     await _set_targets(conn, d.id, TargetStatus.WAITING, TargetStatus.PENDING, now)
     await publisher.publish_desired(rest)

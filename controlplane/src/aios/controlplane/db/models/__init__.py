@@ -4,9 +4,11 @@ A domain adding a model adds its module here and an Alembic revision for it.
 """
 
 from aios.controlplane.db.models.accounts import Invitation, RefreshToken, Role, User
+from aios.controlplane.db.models.acknowledgements import EventAcknowledgement
 from aios.controlplane.db.models.devices import Device, DeviceState, DeviceTombstone
 from aios.controlplane.db.models.events import EventRecord, PipelineReportRecord
 from aios.controlplane.db.models.fleet import DeviceCredential, EnrollmentToken
+from aios.controlplane.db.models.heartbeats import HeartbeatSample
 from aios.controlplane.db.models.jobs import JobRun
 from aios.controlplane.db.models.live import LiveMessageRecord
 from aios.controlplane.db.models.notifications import Webhook, WebhookDelivery
@@ -42,7 +44,9 @@ __all__ = [
     "DeviceStatusChange",
     "DeviceTombstone",
     "EnrollmentToken",
+    "EventAcknowledgement",
     "EventRecord",
+    "HeartbeatSample",
     "IngestState",
     "Invitation",
     "JobRun",
