@@ -141,7 +141,7 @@ def test_the_server_log_never_shows_a_token(stack: tuple[str, Cli, Path]) -> Non
         "full_name": "Ws",
         "organization_name": "Ws",
     }
-    assert httpx.post(f"{base}/api/v1/auth/register", json=body, timeout=30).status_code == 201
+    assert httpx.post(f"{base}/api/v1/auth/register", json=body, timeout=30).status_code == 202
     login = httpx.post(
         f"{base}/api/v1/auth/login", json={"email": body["email"], "password": PASSWORD}, timeout=30
     )
