@@ -2,7 +2,9 @@
 
 Each frame:
 
-1. every known track (tracked and lost) is moved forward by its Kalman filter;
+1. every confirmed track (tracked and lost) is moved forward by its Kalman filter; a tentative
+   track (seen once) is not: ByteTrack matches it at the place it was first seen, so a young
+   track gets no velocity from the jitter between its first two detections;
 2. high-score detections (``> high_thresh``) are matched to them by IoU weighted by score,
    optimally (:func:`~aios.agent.analytics.matching.linear_assignment`), pairs with
    ``1 - iou * score >= match_thresh`` refused; a matched lost track is found again;
@@ -13,9 +15,12 @@ Each frame:
 5. remaining high-score detections with ``score >= new_track_thresh`` start tentative tracks;
 6. unmatched tracked tracks become lost; a track lost for longer than its buffer is removed.
 
-Association is class-agnostic, as in ByteTrack: a detector flickering between two classes
-does not break a track. Each track keeps a confidence-weighted vote of the classes it was
-seen with, and the returned ``class_id`` is the track's class, stable over its life.
+Association is within a class: a track only ever takes detections of the class it started
+with, so a bus pulling up over a waiting person is a new bus, not the person's track labelled
+``person``. Classes a detector confuses with each other (``car``/``truck``/``bus``) may be put
+in one group (``class_groups``): a track then takes any class of its group, keeps a
+confidence-weighted vote of the classes it was seen with, and the returned ``class_id`` is the
+winner of that vote, stable over the track's life.
 
 Ids: a track gets its id (1, 2, ...) when confirmed (its second consecutive match, or on the
 very first frame), so tentative false positives do not burn ids. :meth:`ByteTracker.update`
@@ -29,6 +34,7 @@ same time whatever rate the detector runs at (pass the rate of frames given to `
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -58,6 +64,7 @@ class _Track:
     score: float
     start_frame: int
     last_frame: int
+    group: int  # association group: the class id, or the group's smallest class id
     state: TrackState = TrackState.TENTATIVE
     track_id: int = 0  # 0 until confirmed
     class_votes: dict[int, float] = field(default_factory=dict)
@@ -73,8 +80,21 @@ class _Track:
 class ByteTracker:
     """Stateful tracker for one stream; call :meth:`update` once per processed frame."""
 
-    def __init__(self, params: TrackParams, frame_rate: float = 30.0) -> None:
+    def __init__(
+        self,
+        params: TrackParams,
+        frame_rate: float = 30.0,
+        class_groups: Sequence[Collection[int]] = (),
+    ) -> None:
+        """``class_groups``: sets of class ids associated as one (a track may change class
+        within its group); every other class is associated only with itself."""
         self.params = params
+        self._group_of: dict[int, int] = {}
+        for group in class_groups:
+            for class_id in group:
+                if class_id in self._group_of:
+                    raise ValueError(f"class {class_id} is in more than one class group")
+                self._group_of[class_id] = min(group)
         self.set_frame_rate(frame_rate)
         self._kf = KalmanFilterXYAH()
         self.reset()
@@ -180,15 +200,21 @@ class ByteTracker:
         if not self._tracks:
             self._boxes = np.zeros((0, 4), np.float64)
             return
-        mean = np.stack([t.mean for t in self._tracks])
-        cov = np.stack([t.covariance for t in self._tracks])
-        # A track not seen last frame keeps its course but stops growing (ByteTrack).
-        not_tracked = np.array([t.state is not TrackState.TRACKED for t in self._tracks])
-        mean[not_tracked, 7] = 0.0
-        mean, cov = self._kf.predict(mean, cov)
-        for track, m, c in zip(self._tracks, mean, cov, strict=True):
-            track.mean, track.covariance = m, c
-        self._boxes = xyah_to_xyxy(mean)  # predicted boxes, indexed like self._tracks
+        # Tentative tracks stay where they were first seen (ByteTrack predicts only the pool
+        # of tracked and lost tracks): their velocity is zero, and their covariance, without
+        # the predict's cross terms, keeps the confirming match from giving them one.
+        moving = [t for t in self._tracks if t.state is not TrackState.TENTATIVE]
+        if moving:
+            mean = np.stack([t.mean for t in moving])
+            cov = np.stack([t.covariance for t in moving])
+            # A track not seen last frame keeps its course but stops growing (ByteTrack).
+            not_tracked = np.array([t.state is not TrackState.TRACKED for t in moving])
+            mean[not_tracked, 7] = 0.0
+            mean, cov = self._kf.predict(mean, cov)
+            for track, m, c in zip(moving, mean, cov, strict=True):
+                track.mean, track.covariance = m, c
+        # Predicted boxes, indexed like self._tracks.
+        self._boxes = xyah_to_xyxy(np.stack([t.mean for t in self._tracks]))
 
     def _associate(
         self,
@@ -207,6 +233,9 @@ class ByteTracker:
         similarity = iou_matrix(self._boxes[track_idx], detections.xyxy[dets])
         if fuse_score:
             similarity = similarity * detections.confidence[dets][None, :].astype(np.float64)
+        track_groups = np.array([self._tracks[i].group for i in track_idx], np.int64)
+        det_groups = self._groups(detections.class_id[dets])
+        similarity[track_groups[:, None] != det_groups[None, :]] = 0.0  # never matched
         matches, rows, cols = linear_assignment(1.0 - similarity, thresh)
         pairs = [(track_idx[r], int(dets[c])) for r, c in matches]
         return pairs, [track_idx[r] for r in rows], [int(dets[c]) for c in cols]
@@ -241,12 +270,19 @@ class ByteTracker:
             score=score,
             start_frame=self._frame,
             last_frame=self._frame,
+            group=int(self._groups(detections.class_id[d_idx : d_idx + 1])[0]),
         )
         track.vote(int(detections.class_id[d_idx]), score)
         if self._frame == 1:
             track.state = TrackState.TRACKED
             track.track_id = self._take_id()
         return track
+
+    def _groups(self, class_id: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
+        """The association group of each class id."""
+        if not self._group_of:
+            return class_id.astype(np.int64)
+        return np.fromiter((self._group_of.get(int(c), int(c)) for c in class_id), np.int64)
 
     def _take_id(self) -> int:
         track_id = self._next_id
@@ -256,7 +292,7 @@ class ByteTracker:
     def _duplicates(self) -> set[int]:
         """Indices of lost tracks overlapping a tracked one almost exactly: the tracked one
         (younger: a new track started on the same object) or the lost one, whichever has the
-        shorter history, goes (ByteTrack's ``remove_duplicate_stracks``)."""
+        shorter history, goes (ByteTrack's ``remove_duplicate_stracks``), within a class group."""
         tracked = [i for i, t in enumerate(self._tracks) if t.state is TrackState.TRACKED]
         lost = [i for i, t in enumerate(self._tracks) if t.state is TrackState.LOST]
         if not tracked or not lost:
@@ -266,6 +302,8 @@ class ByteTracker:
         out: set[int] = set()
         for r, c in zip(*np.nonzero(distance < _DUPLICATE_THRESH), strict=True):
             a, b = self._tracks[tracked[r]], self._tracks[lost[c]]
+            if a.group != b.group:
+                continue
             age_a, age_b = self._frame - a.start_frame, b.last_frame - b.start_frame
             out.add(lost[c] if age_a > age_b else tracked[r])
         return out
