@@ -116,6 +116,8 @@ class ByteTracker:
         """Forget every track; ids start again at 1."""
         self._tracks: list[_Track] = []
         self._boxes: Float64Array = np.zeros((0, 4), np.float64)
+        self._iou: Float64Array = np.zeros((0, 0), np.float64)
+        self._det_groups: npt.NDArray[np.int64] = np.zeros(0, np.int64)
         self._frame = 0
         self._next_id = 1
 
@@ -138,6 +140,9 @@ class ByteTracker:
         assigned = np.full(len(detections), -1, np.int64)  # detection -> index into tracks
 
         self._predict()
+        # Every stage matches on slices of one overlap matrix (tracks x detections).
+        self._iou = iou_matrix(self._boxes, detections.xyxy)
+        self._det_groups = self._groups(detections.class_id)
         confirmed = [i for i, t in enumerate(self._tracks) if t.state is not TrackState.TENTATIVE]
         tentative = [i for i, t in enumerate(self._tracks) if t.state is TrackState.TENTATIVE]
 
@@ -230,12 +235,11 @@ class ByteTracker:
         dets = np.asarray(det_idx, dtype=np.int64)
         if not track_idx or dets.size == 0:
             return [], list(track_idx), [int(d) for d in dets]
-        similarity = iou_matrix(self._boxes[track_idx], detections.xyxy[dets])
+        similarity = self._iou[np.ix_(np.asarray(track_idx, np.int64), dets)]
         if fuse_score:
-            similarity = similarity * detections.confidence[dets][None, :].astype(np.float64)
+            similarity *= detections.confidence[dets][None, :]
         track_groups = np.array([self._tracks[i].group for i in track_idx], np.int64)
-        det_groups = self._groups(detections.class_id[dets])
-        similarity[track_groups[:, None] != det_groups[None, :]] = 0.0  # never matched
+        similarity[track_groups[:, None] != self._det_groups[dets][None, :]] = 0.0  # never matched
         matches, rows, cols = linear_assignment(1.0 - similarity, thresh)
         pairs = [(track_idx[r], int(dets[c])) for r, c in matches]
         return pairs, [track_idx[r] for r in rows], [int(dets[c]) for c in cols]
