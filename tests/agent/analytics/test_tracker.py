@@ -390,3 +390,34 @@ def test_a_young_track_keeps_still_through_an_occlusion() -> None:
         out = tracker.update(Detections.from_arrays(boxes, [0.9] * len(boxes), [0] * len(boxes)))
         seen.extend(int(t) for t in out.tracker_id if t != 1)
     assert set(seen) == {2}, seen
+
+
+def test_an_object_coming_out_of_hiding_at_a_low_score_is_found_again_at_once() -> None:
+    """Hidden for 5 frames, the object comes back partly occluded (score 0.3) for 10 frames:
+    its lost track takes those low-score detections, so it is returned, with its id, from the
+    frame it reappears rather than from when it scores high again."""
+    obj = Obj(
+        0,
+        (100.0, 200.0),
+        (4.0, 0.0),
+        hidden=tuple(range(20, 25)),
+        low_score_frames=tuple(range(25, 35)),
+    )
+    history = run(ByteTracker(TrackParams()), [obj], 50)
+    assert all(h == {0: 1} for h in history[25:50])
+
+
+@pytest.mark.parametrize("missed", [1, 2])
+def test_a_new_object_missed_on_its_second_frame(missed: int) -> None:
+    """A new object missed on the frame after it first appears keeps its young track for one
+    frame: seen again next, it is confirmed and returned then (id 2). Missed two frames in a
+    row, its young track is dropped and the object starts over."""
+    objs = [
+        Obj(0, (100.0, 200.0), (3.0, 0.0)),
+        Obj(1, (500.0, 400.0), (-3.0, 0.0), first=10, hidden=tuple(range(11, 11 + missed))),
+    ]
+    history = run(ByteTracker(TrackParams()), objs, 30)
+    back = 11 + missed
+    assert (1 in history[back]) == (missed == 1)
+    assert history[back + 1] == {0: 1, 1: 2}
+    assert set(ids_of(history, 1)) == {2}

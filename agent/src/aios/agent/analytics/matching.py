@@ -26,10 +26,12 @@ def iou_matrix(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) -> npt.
         return np.zeros((boxes_a.shape[0], boxes_b.shape[0]), np.float64)
     lt = np.maximum(boxes_a[:, None, :2], boxes_b[None, :, :2])
     rb = np.minimum(boxes_a[:, None, 2:], boxes_b[None, :, 2:])
-    wh = np.clip(rb - lt, 0.0, None)
+    wh = np.maximum(rb - lt, 0.0)
     inter = wh[..., 0] * wh[..., 1]
-    area_a = np.prod(np.clip(boxes_a[:, 2:] - boxes_a[:, :2], 0.0, None), axis=1)
-    area_b = np.prod(np.clip(boxes_b[:, 2:] - boxes_b[:, :2], 0.0, None), axis=1)
+    size_a = np.maximum(boxes_a[:, 2:] - boxes_a[:, :2], 0.0)
+    size_b = np.maximum(boxes_b[:, 2:] - boxes_b[:, :2], 0.0)
+    area_a = size_a[:, 0] * size_a[:, 1]
+    area_b = size_b[:, 0] * size_b[:, 1]
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0.0, inter / np.maximum(union, 1e-12), 0.0)
 
@@ -60,6 +62,13 @@ def linear_assignment(
     # since a forbidden pair is never part of an optimal matching.
     row_degree = feasible.sum(axis=1)
     col_degree = feasible.sum(axis=0)
+    if row_degree.max() <= 1 and col_degree.max() <= 1:  # no rivals at all
+        matches = np.argwhere(feasible).astype(np.int64)
+        return (
+            matches,
+            np.nonzero(row_degree == 0)[0].astype(np.int64),
+            np.nonzero(col_degree == 0)[0].astype(np.int64),
+        )
     lone = feasible & (row_degree == 1)[:, None] & (col_degree == 1)[None, :]
     lone_rows, lone_cols = np.nonzero(lone)
     rest_rows = np.nonzero((row_degree > 0) & ~lone.any(axis=1))[0]
