@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from aios.agent.detections import NO_TRACK, Detections
+from aios.agent.errors import ConfigError
 from aios.agent.pipeline.frame_rate import FrameRateEstimate
 from aios.agent.pipeline.metrics import PipelineMetrics
 from aios.agent.pipeline.node import BuildContext
@@ -156,3 +157,45 @@ async def test_rule_episodes_are_per_stream() -> None:
     await node.stop()
     assert started == ["A", "B"]
     assert sorted(stream for stream, _ in node.closing_events) == ["A", "B"]
+
+
+@pytest.mark.parametrize(
+    ("class_groups", "ids", "classes"),
+    [
+        # car and truck grouped: one track, reported as what it mostly is (car).
+        ([["car", "truck"]], [1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]),
+        # Not grouped: a truck detection is not the car's, and the car's track is lost for
+        # that frame, then found again.
+        (None, [1, 1, 1, -1, 1, 1], [1, 1, 1, -1, 1, 1]),
+    ],
+)
+async def test_track_node_associates_within_its_class_groups(
+    class_groups: list[list[str]] | None, ids: list[int], classes: list[int]
+) -> None:
+    spec = TrackNode(id="trk", params=TrackParams(class_groups=class_groups))
+    node = TrackRuntime(spec, ["person", "car", "truck"])
+    await node.start()
+    got_ids, got_classes = [], []
+    for i, class_id in enumerate([1, 1, 1, 2, 1, 1]):
+        p = packet("A", 1000.0 + i / 30, [(10 + i, 10, 60 + i, 40)])
+        p = Packet(
+            stream_id=p.stream_id,
+            frame=p.frame,
+            detections=Detections(
+                xyxy=p.detections.xyxy,
+                confidence=p.detections.confidence,
+                class_id=np.array([class_id], np.int32),
+                tracker_id=p.detections.tracker_id,
+            ),
+        )
+        out = await node.process([p])
+        assert out is not None
+        got_ids.append(int(out.detections.tracker_id[0]) if len(out.detections) else -1)
+        got_classes.append(int(out.detections.class_id[0]) if len(out.detections) else -1)
+    assert (got_ids, got_classes) == (ids, classes)
+
+
+def test_track_node_refuses_an_unknown_label_in_its_class_groups() -> None:
+    spec = TrackNode(id="trk", params=TrackParams(class_groups=[["car", "lorry"]]))
+    with pytest.raises(ConfigError, match=r"track 'trk': class_groups.*lorry"):
+        TrackRuntime(spec, ["person", "car", "truck"])

@@ -59,6 +59,26 @@ def test_linear_assignment_with_cost_limit_is_optimal(seed: int, shape: tuple[in
 
 
 @pytest.mark.parametrize(
+    ("seed", "shape", "feasible"),
+    [(s, sh, f) for s in range(8) for sh in [(5, 6), (6, 4)] for f in (0.15, 0.3, 0.5)],
+)
+def test_linear_assignment_on_sparse_costs_is_optimal(
+    seed: int, shape: tuple[int, int], feasible: float
+) -> None:
+    """Few pairs under the limit, as in a tracker's frame: some rows and columns pair off
+    alone (matched without the solver), others compete; the total is still the optimum."""
+    rng = np.random.default_rng(200 + seed)
+    limit = 0.8
+    cost = np.where(rng.random(shape) < feasible, rng.uniform(0, limit, shape), 1.0)
+    matches, rows, cols = linear_assignment(cost, limit)
+    assert all(cost[r, c] < limit for r, c in matches)
+    assert sorted([*matches[:, 0].tolist(), *rows.tolist()]) == list(range(shape[0]))
+    assert sorted([*matches[:, 1].tolist(), *cols.tolist()]) == list(range(shape[1]))
+    total = float(sum(cost[r, c] for r, c in matches)) + limit * len(rows)
+    assert total == pytest.approx(_brute_force_limited(cost, limit))
+
+
+@pytest.mark.parametrize(
     ("cost", "limit", "expected"),
     [
         # Greedy would take (0, 0) = 0.1 and leave row 1 unmatched; optimal matches both.

@@ -166,16 +166,31 @@ def test_low_score_detections_start_no_track() -> None:
     assert all(h == {} for h in history)
 
 
-def test_class_flicker_keeps_the_track_and_its_class() -> None:
-    tracker = ByteTracker(TrackParams())
+@pytest.mark.parametrize(
+    ("class_groups", "returned_on_flicker"),
+    [([{0, 1}], [1]), ([], [])],
+)
+def test_class_flicker_keeps_the_track_and_its_class(
+    class_groups: list[set[int]], returned_on_flicker: list[int]
+) -> None:
+    """The detector calls the object class 1 every fifth frame. With 0 and 1 in one group the
+    track takes those detections and keeps class 0; without, they are another class's and the
+    track, lost for that frame, is found again with its id on the next."""
+    tracker = ByteTracker(TrackParams(), class_groups=class_groups)
     obj = Obj(0, (100.0, 200.0), (4.0, 0.0))
     classes = []
     for f in range(40):
-        det = Detections.from_arrays([obj.box(f)], [0.9], [1 if f % 5 == 4 else 0])
+        flicker = f % 5 == 4
+        det = Detections.from_arrays([obj.box(f)], [0.9], [1 if flicker else 0])
         out = tracker.update(det)
-        assert out.tracker_id.tolist() == [1]
-        classes.append(int(out.class_id[0]))
+        assert out.tracker_id.tolist() == (returned_on_flicker if flicker else [1])
+        classes.extend(int(c) for c in out.class_id)
     assert set(classes) == {0}
+
+
+def test_a_class_in_two_groups_is_refused() -> None:
+    with pytest.raises(ValueError, match="class 2"):
+        ByteTracker(TrackParams(), class_groups=[{2, 5}, {2, 7}])
 
 
 def test_reset_forgets_tracks_and_restarts_ids() -> None:
@@ -284,3 +299,125 @@ def test_object_hidden_behind_another_while_crossing_keeps_its_id(speed: float) 
     assert set(ids_of(history, 0)) == {1}
     assert set(ids_of(history, 1)) == {2}
     assert 1 in history[-1]
+
+
+@dataclass
+class Box:
+    """A box of any size moving at constant velocity (class and detector misses given)."""
+
+    key: int
+    class_id: int
+    center: tuple[float, float]
+    size: tuple[float, float]
+    velocity: tuple[float, float] = (0.0, 0.0)
+    frames: range = range(10**9)
+
+    def box(self, frame: int) -> list[float]:
+        cx = self.center[0] + self.velocity[0] * frame
+        cy = self.center[1] + self.velocity[1] * frame
+        w, h = self.size
+        return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+
+
+PERSON, CAR, BUS = 0, 2, 5
+
+
+@pytest.mark.parametrize(
+    ("front", "people"),
+    [
+        # A bus pulls up in front of a person waiting at a stop: the person is hidden from the
+        # frame the bus appears; another person walks past in front of the bus.
+        (
+            Box(10, BUS, (650.0, 300.0), (250.0, 150.0), (-2.0, 0.0), range(40, 200)),
+            [
+                Box(0, PERSON, (520.0, 300.0), (60.0, 150.0), frames=range(40)),
+                Box(1, PERSON, (300.0, 320.0), (60.0, 150.0), (3.0, 0.0), range(200)),
+            ],
+        ),
+        # A car stops in front of a standing person.
+        (
+            Box(10, CAR, (470.0, 400.0), (140.0, 90.0), (-1.0, 0.0), range(30, 120)),
+            [Box(0, PERSON, (440.0, 400.0), (50.0, 120.0), frames=range(30))],
+        ),
+    ],
+)
+def test_a_track_keeps_its_class_in_a_scene_of_mixed_overlapping_classes(
+    front: Box, people: list[Box]
+) -> None:
+    """A large box appearing over a person is a new object of its own class: it is neither
+    labelled with the person's class nor given the person's id."""
+    tracker = ByteTracker(TrackParams())
+    boxes = [front, *people]
+    ids_by_key: dict[int, set[int]] = {}
+    for f in range(200):
+        rows = [b for b in boxes if f in b.frames]
+        if not rows:
+            continue
+        det = Detections.from_arrays(
+            [b.box(f) for b in rows], [0.9] * len(rows), [b.class_id for b in rows]
+        )
+        out = tracker.update(det)
+        for key, track_id in assign_keys(out, det, [b.key for b in rows]).items():
+            ids_by_key.setdefault(key, set()).add(track_id)
+        row_class = {
+            tuple(map(float, b)): int(c) for b, c in zip(det.xyxy, det.class_id, strict=True)
+        }
+        for box, class_id in zip(out.xyxy, out.class_id, strict=True):
+            assert int(class_id) == row_class[tuple(map(float, box))], f"frame {f}"
+    assert len(ids_by_key[front.key]) == 1
+    assert ids_by_key[front.key].isdisjoint(set().union(*(ids_by_key[p.key] for p in people)))
+
+
+def test_a_young_track_keeps_still_through_an_occlusion() -> None:
+    """ByteTrack confirms a track on its second detection without moving it forward first
+    (no Kalman predict on a tentative track), so a jittered second detection gives it no
+    velocity: a still object seen twice and then hidden for most of the lost buffer is found
+    again where it was, with its id."""
+    anchor = Obj(0, (100.0, 100.0), (0.0, 0.0))  # makes frame 0 pass, so the next track is new
+    tracker = ByteTracker(TrackParams(lost_buffer_frames=30))
+    run(tracker, [anchor], 1)
+    still = [400.0, 300.0, 440.0, 380.0]
+    jittered = [412.0, 300.0, 452.0, 380.0]  # the second detection, 12 px off
+    seen: list[int] = []
+    for f in range(1, 40):
+        boxes = [anchor.box(f)]
+        if f == 1:
+            boxes.append(still)
+        elif f == 2:
+            boxes.append(jittered)
+        elif f >= 28:
+            boxes.append(still)
+        out = tracker.update(Detections.from_arrays(boxes, [0.9] * len(boxes), [0] * len(boxes)))
+        seen.extend(int(t) for t in out.tracker_id if t != 1)
+    assert set(seen) == {2}, seen
+
+
+def test_an_object_coming_out_of_hiding_at_a_low_score_is_found_again_at_once() -> None:
+    """Hidden for 5 frames, the object comes back partly occluded (score 0.3) for 10 frames:
+    its lost track takes those low-score detections, so it is returned, with its id, from the
+    frame it reappears rather than from when it scores high again."""
+    obj = Obj(
+        0,
+        (100.0, 200.0),
+        (4.0, 0.0),
+        hidden=tuple(range(20, 25)),
+        low_score_frames=tuple(range(25, 35)),
+    )
+    history = run(ByteTracker(TrackParams()), [obj], 50)
+    assert all(h == {0: 1} for h in history[25:50])
+
+
+@pytest.mark.parametrize("missed", [1, 2])
+def test_a_new_object_missed_on_its_second_frame(missed: int) -> None:
+    """A new object missed on the frame after it first appears keeps its young track for one
+    frame: seen again next, it is confirmed and returned then (id 2). Missed two frames in a
+    row, its young track is dropped and the object starts over."""
+    objs = [
+        Obj(0, (100.0, 200.0), (3.0, 0.0)),
+        Obj(1, (500.0, 400.0), (-3.0, 0.0), first=10, hidden=tuple(range(11, 11 + missed))),
+    ]
+    history = run(ByteTracker(TrackParams()), objs, 30)
+    back = 11 + missed
+    assert (1 in history[back]) == (missed == 1)
+    assert history[back + 1] == {0: 1, 1: 2}
+    assert set(ids_of(history, 1)) == {2}

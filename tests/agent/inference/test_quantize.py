@@ -105,3 +105,26 @@ def test_cli_reports_bad_calibration_input(model_path: Path, tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "calibration: no images" in result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("depth", "convs"), [(0, set()), (1, {1}), (2, {0, 1})])
+def test_blocks_before_the_head_are_the_branches_conv_silu_blocks(
+    model_path: Path, depth: int, convs: set[int]
+) -> None:
+    """``fp32_head_blocks``: the Conv+SiLU blocks feeding each of the 6 head convolutions
+    (``cv2.L.1``, then ``cv2.L.0``; the same for ``cv3``), Conv, Sigmoid and Mul each."""
+    import onnx
+
+    from aios.agent.inference.quantize import blocks_before, head_nodes
+
+    graph = onnx.load(str(model_path)).graph
+    _, head = head_nodes(graph)
+    names = blocks_before(graph, head, depth)
+    assert len(names) == 6 * 3 * depth
+    expected = {
+        f"/model.22/{b}.{level}/{b}.{level}.{k}/conv/Conv"
+        for b in ("cv2", "cv3")
+        for level in range(3)
+        for k in convs
+    }
+    assert {n for n in names if n.endswith("/Conv")} == expected

@@ -17,6 +17,14 @@ Float64Array = npt.NDArray[np.float64]
 _NDIM = 4
 _STD_POSITION = 1.0 / 20.0
 _STD_VELOCITY = 1.0 / 160.0
+# Process and measurement noise std: a part per unit of box height plus a fixed part.
+_P, _V = _STD_POSITION, _STD_VELOCITY
+_PREDICT_STD_PER_HEIGHT = np.array([_P, _P, 0.0, _P, _V, _V, 0.0, _V])
+_PREDICT_STD_FIXED = np.array([0.0, 0.0, 1e-2, 0.0, 0.0, 0.0, 1e-5, 0.0])
+_UPDATE_STD_PER_HEIGHT = np.array([_P, _P, 0.0, _P])
+_UPDATE_STD_FIXED = np.array([0.0, 0.0, 1e-1, 0.0])
+_DIAG8 = np.arange(2 * _NDIM)
+_DIAG4 = np.arange(_NDIM)
 
 
 def xyxy_to_xyah(xyxy: npt.NDArray[np.floating]) -> Float64Array:
@@ -52,7 +60,6 @@ class KalmanFilterXYAH:
         self._motion = np.eye(2 * _NDIM, dtype=np.float64)
         for i in range(_NDIM):
             self._motion[i, _NDIM + i] = 1.0
-        self._update = np.eye(_NDIM, 2 * _NDIM, dtype=np.float64)
 
     def initiate(self, measurement: Float64Array) -> tuple[Float64Array, Float64Array]:
         """New tracks from ``(N, 4)`` measurements: zero velocity, uncertainty scaled by height."""
@@ -80,44 +87,27 @@ class KalmanFilterXYAH:
         self, mean: Float64Array, covariance: Float64Array
     ) -> tuple[Float64Array, Float64Array]:
         """One step ahead for ``(N, 8)`` means and ``(N, 8, 8)`` covariances."""
-        n = mean.shape[0]
-        h = mean[:, 3]
-        std = np.stack(
-            [
-                _STD_POSITION * h,
-                _STD_POSITION * h,
-                np.full(n, 1e-2),
-                _STD_POSITION * h,
-                _STD_VELOCITY * h,
-                _STD_VELOCITY * h,
-                np.full(n, 1e-5),
-                _STD_VELOCITY * h,
-            ],
-            axis=1,
-        )
-        motion_cov = _diag(np.square(std))
+        std = mean[:, 3:4] * _PREDICT_STD_PER_HEIGHT + _PREDICT_STD_FIXED
         new_mean = mean @ self._motion.T
-        new_cov = self._motion @ covariance @ self._motion.T + motion_cov
+        new_cov = self._motion @ covariance @ self._motion.T
+        new_cov[:, _DIAG8, _DIAG8] += np.square(std)  # + motion noise (diagonal)
         return new_mean, new_cov
 
     def update(
         self, mean: Float64Array, covariance: Float64Array, measurement: Float64Array
     ) -> tuple[Float64Array, Float64Array]:
         """Correct ``(N, 8)`` states with ``(N, 4)`` measurements (one per state)."""
-        n = mean.shape[0]
-        h = mean[:, 3]
-        std = np.stack(
-            [_STD_POSITION * h, _STD_POSITION * h, np.full(n, 1e-1), _STD_POSITION * h], axis=1
-        )
-        projected_mean = mean @ self._update.T
-        projected_cov = self._update @ covariance @ self._update.T + _diag(np.square(std))
+        std = mean[:, 3:4] * _UPDATE_STD_PER_HEIGHT + _UPDATE_STD_FIXED
+        projected_mean = mean[:, :_NDIM]
+        projected_cov = covariance[:, :_NDIM, :_NDIM].copy()  # H P H^T
+        projected_cov[:, _DIAG4, _DIAG4] += np.square(std)  # + measurement noise (diagonal)
         # Kalman gain K = P H^T S^-1, solved rather than inverted: S K^T = H P.
-        cross = covariance @ self._update.T  # (N, 8, 4)
+        cross = covariance[:, :, :_NDIM]  # P H^T, (N, 8, 4)
         gain = np.linalg.solve(projected_cov, np.swapaxes(cross, 1, 2))  # (N, 4, 8)
         gain = np.swapaxes(gain, 1, 2)  # (N, 8, 4)
         innovation = measurement - projected_mean
         new_mean = mean + np.einsum("nij,nj->ni", gain, innovation)
-        new_cov = covariance - gain @ projected_cov @ np.swapaxes(gain, 1, 2)
+        new_cov = covariance - gain @ np.swapaxes(cross, 1, 2)  # K S K^T = K (P H^T)^T
         return new_mean, new_cov
 
 

@@ -6,6 +6,8 @@ formulation), vectorized over columns with numpy; ``O(n^2 m)`` for ``n <= m``, a
 milliseconds for the tens of objects a camera sees. A cost limit is honoured exactly, as
 ``lap.lapjv(..., cost_limit=...)`` does in ByteTrack: each row may instead take a private
 "unmatched" column costing the limit, so a pair is only matched when that lowers the total.
+Pairs with no rival under the limit are matched without the solver, which only sees the rows
+and columns that compete: most frames cost a few array operations.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ def iou_matrix(a: npt.NDArray[np.floating], b: npt.NDArray[np.floating]) -> npt.
         return np.zeros((boxes_a.shape[0], boxes_b.shape[0]), np.float64)
     lt = np.maximum(boxes_a[:, None, :2], boxes_b[None, :, :2])
     rb = np.minimum(boxes_a[:, None, 2:], boxes_b[None, :, 2:])
-    wh = np.clip(rb - lt, 0.0, None)
+    wh = np.maximum(rb - lt, 0.0)
     inter = wh[..., 0] * wh[..., 1]
-    area_a = np.prod(np.clip(boxes_a[:, 2:] - boxes_a[:, :2], 0.0, None), axis=1)
-    area_b = np.prod(np.clip(boxes_b[:, 2:] - boxes_b[:, :2], 0.0, None), axis=1)
+    size_a = np.maximum(boxes_a[:, 2:] - boxes_a[:, :2], 0.0)
+    size_b = np.maximum(boxes_b[:, 2:] - boxes_b[:, :2], 0.0)
+    area_a = size_a[:, 0] * size_a[:, 1]
+    area_b = size_b[:, 0] * size_b[:, 1]
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0.0, inter / np.maximum(union, 1e-12), 0.0)
 
@@ -51,7 +55,45 @@ def linear_assignment(
             np.arange(n_rows, dtype=np.int64),
             np.arange(n_cols, dtype=np.int64),
         )
-    transposed = n_rows > n_cols
+    feasible = matrix < cost_limit
+    # A row and a column that are each other's only feasible pair form a component of their
+    # own: matched outright (the usual case, objects apart from each other). Only what is left
+    # (rows and columns competing for each other) goes to the Hungarian solver, which is exact
+    # since a forbidden pair is never part of an optimal matching.
+    row_degree = feasible.sum(axis=1)
+    col_degree = feasible.sum(axis=0)
+    if row_degree.max() <= 1 and col_degree.max() <= 1:  # no rivals at all
+        matches = np.argwhere(feasible).astype(np.int64)
+        return (
+            matches,
+            np.nonzero(row_degree == 0)[0].astype(np.int64),
+            np.nonzero(col_degree == 0)[0].astype(np.int64),
+        )
+    lone = feasible & (row_degree == 1)[:, None] & (col_degree == 1)[None, :]
+    lone_rows, lone_cols = np.nonzero(lone)
+    rest_rows = np.nonzero((row_degree > 0) & ~lone.any(axis=1))[0]
+    rest_cols = np.nonzero((col_degree > 0) & ~lone.any(axis=0))[0]
+    solved_rows, solved_cols = _solve(matrix[np.ix_(rest_rows, rest_cols)], cost_limit)
+    rows = np.concatenate([lone_rows, rest_rows[solved_rows]]).astype(np.int64)
+    cols = np.concatenate([lone_cols, rest_cols[solved_cols]]).astype(np.int64)
+    order = np.argsort(rows, kind="stable")
+    matches = np.stack([rows[order], cols[order]], axis=1)
+    row_free = np.ones(n_rows, np.bool_)
+    row_free[rows] = False
+    col_free = np.ones(n_cols, np.bool_)
+    col_free[cols] = False
+    return (
+        matches,
+        np.nonzero(row_free)[0].astype(np.int64),
+        np.nonzero(col_free)[0].astype(np.int64),
+    )
+
+
+def _solve(matrix: npt.NDArray[np.float64], cost_limit: float) -> tuple[IntArray, IntArray]:
+    """Rows and columns of the optimal matching of ``matrix`` under ``cost_limit``."""
+    if matrix.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    transposed = matrix.shape[0] > matrix.shape[1]
     work = matrix.T if transposed else matrix
     n, m = work.shape
     # Forbidden pairs cost more than staying unmatched, so they are never chosen.
@@ -62,13 +104,7 @@ def linear_assignment(
     row_to_col = hungarian(extended)
     rows = np.nonzero(row_to_col < m)[0]
     cols = row_to_col[rows]
-    if transposed:
-        rows, cols = cols, rows
-    order = np.argsort(rows, kind="stable")
-    matches = np.stack([rows[order], cols[order]], axis=1).astype(np.int64)
-    unmatched_rows = np.setdiff1d(np.arange(n_rows), matches[:, 0]).astype(np.int64)
-    unmatched_cols = np.setdiff1d(np.arange(n_cols), matches[:, 1]).astype(np.int64)
-    return matches, unmatched_rows, unmatched_cols
+    return (cols, rows) if transposed else (rows, cols)
 
 
 def hungarian(cost: npt.NDArray[np.float64]) -> IntArray:

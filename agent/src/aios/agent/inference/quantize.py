@@ -51,6 +51,8 @@ class QuantizeOptions:
     percentile: float = 99.999
     fp32_head_convs: bool = True
     """Keep the head's last (class and box) convolutions in float32."""
+    fp32_head_blocks: int = 0
+    """Also keep this many Conv+SiLU blocks before each of those convolutions in float32."""
     fp32_first_conv: bool = True
     symmetric_activations: bool = False
     quantize_bias: bool = True
@@ -66,6 +68,27 @@ class QuantizeReport:
     method: Method
     excluded_nodes: int
     seconds: float
+
+
+def blocks_before(graph: GraphProto, convs: list[str], depth: int) -> list[str]:
+    """The nodes of the ``depth`` Conv+SiLU (``Conv``, ``Sigmoid``, ``Mul``) blocks feeding
+    each of ``convs``, walking up their first input."""
+    producer = {out: node for node in graph.node for out in node.output}
+    by_name = {node.name: node for node in graph.node}
+    out: list[str] = []
+    for name in convs:
+        node = by_name[name]
+        for _ in range(depth):
+            mul = producer.get(node.input[0])
+            if mul is None or mul.op_type != "Mul":
+                break
+            parents = [producer[i] for i in mul.input if i in producer]
+            conv = next((n for n in parents if n.op_type == "Conv"), None)
+            if conv is None:
+                break
+            out += [n.name for n in parents] + [mul.name]
+            node = conv
+    return out
 
 
 def head_nodes(graph: GraphProto) -> tuple[list[str], list[str]]:
@@ -144,6 +167,7 @@ def quantize(
         raise ModelError(f"{source}: onnx cannot read it: {exc}") from exc
     decode, head_convs = head_nodes(model.graph)
     exclude = decode + (head_convs if opts.fp32_head_convs else [])
+    exclude += blocks_before(model.graph, head_convs, opts.fp32_head_blocks)
     if opts.fp32_first_conv:
         exclude.append(next(n.name for n in model.graph.node if n.op_type == "Conv"))
     reader = _FrameReader(info.input.name, letterboxed(frames, *info.imgsz))

@@ -63,13 +63,19 @@ class DetectParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
 
 class TrackParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """ByteTrack-style multi-object tracking."""
+    """ByteTrack-style multi-object tracking, within a class.
+
+    A track only takes detections of its own class. ``class_groups`` lists sets of labels
+    the detector confuses with each other (e.g. ``["car", "truck", "bus"]``): a track takes
+    any class of its group and reports the one it was most confidently seen as.
+    """
 
     high_thresh: Unit = 0.5
     low_thresh: Unit = 0.1
     new_track_thresh: Unit = 0.6
     match_thresh: Unit = 0.8
     lost_buffer_frames: PositiveInt = 30
+    class_groups: list[Annotated[list[Label], Meta(min_length=2)]] | None = None
 
 
 class ZoneParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=True):

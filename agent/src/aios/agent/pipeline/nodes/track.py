@@ -1,5 +1,8 @@
 """``track``: ByteTrack ids on the detections, one tracker per stream.
 
+Tracks keep their class (association within a class, or within one of ``class_groups``,
+whose labels are resolved to the detector's class ids when the node is built).
+
 A detect node may serve several cameras, so a track node keeps one :class:`ByteTracker` per
 ``stream_id``: ids never mix across cameras, and each camera's ids start at 1.
 
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from aios.agent.analytics.classes import resolve_class_ids
 from aios.agent.analytics.tracker import ByteTracker
 from aios.agent.errors import ConfigError
 from aios.agent.pipeline.frame_rate import FrameRateEstimate
@@ -44,6 +48,12 @@ class TrackRuntime:
         self.names = names
         self.nominal_fps = nominal_fps
         self._streams: dict[str, _StreamTracker] = {}
+        label_to_id = {name: i for i, name in enumerate(names)}
+        self._class_groups = [
+            resolve_class_ids(group, label_to_id, where=f"track {spec.id!r}: class_groups")
+            or frozenset()
+            for group in spec.params.class_groups or ()
+        ]
 
     @classmethod
     def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> TrackRuntime:
@@ -70,7 +80,11 @@ class TrackRuntime:
         state = self._streams.get(stream_id)
         if state is None:
             state = _StreamTracker(
-                ByteTracker(self._spec.params, frame_rate=self.nominal_fps),
+                ByteTracker(
+                    self._spec.params,
+                    frame_rate=self.nominal_fps,
+                    class_groups=self._class_groups,
+                ),
                 FrameRateEstimate(self.nominal_fps),
             )
             self._streams[stream_id] = state
