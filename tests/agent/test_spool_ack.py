@@ -38,7 +38,8 @@ def test_a_pubacked_batch_stays_until_the_control_plane_confirms_it(tmp_path: Pa
     assert spool.unconfirmed() == 5
     spool.close()
     spool = Spool(tmp_path / "s.db", max_bytes=1 << 20)  # survives a restart
-    assert spool.depth == 5 and spool.confirming
+    assert spool.depth == 5
+    assert spool.confirming
 
 
 def test_without_any_confirmation_ever_the_puback_deletes(tmp_path: Path) -> None:
@@ -134,9 +135,12 @@ def test_resend_rounds_back_off_while_nothing_is_confirmed() -> None:
         clock.ran(now, 5)
         intervals.append(clock.interval_s)
         now += clock.interval_s
-        assert not clock.due(now - 0.01) and clock.due(now)
+        assert not clock.due(now - 0.01)
+        assert clock.due(now)
     assert intervals == [20, 40, 40, 40]
-    clock.confirmed()
-    clock.ran(now, 5)
+    clock.confirmed(now + 1)
+    assert clock.due(now + 11), "a confirmation brings a far round back"
+    clock.ran(now + 11, 5)
     assert clock.interval_s == 10, "a confirmation means the control plane is back"
     assert clock.resent == 25
+    assert clock.rounds == 5

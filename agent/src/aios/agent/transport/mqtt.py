@@ -360,7 +360,7 @@ class MqttTransport:
 
     def _confirm(self, ack: IngestAck) -> None:
         """The control plane says what it stored: forget those messages."""
-        self._resend.confirmed()
+        self._resend.confirmed(time.time())
         if ack.detections is not None:
             self._spool.confirm(Priority.DETECTIONS, ack.detections)
         if ack.events is not None:

@@ -8,8 +8,8 @@ subscription's queue, a broker crash before its autosave...) or is still waiting
 ingest: it is sent again, at most ``limit`` messages a round. Rounds are ``timeout_s`` apart
 while confirmations keep arriving; while none does (the control plane is down), each round
 waits twice as long as the previous one, up to ``max_interval_s``, so an outage of the control
-plane never turns into a resend storm. Resending is harmless: the control plane stores each
-``seq`` once.
+plane never turns into a resend storm; the first confirmation brings the pace back. Resending
+is harmless: the control plane stores each ``seq`` once.
 """
 
 from __future__ import annotations
@@ -30,9 +30,13 @@ class ResendClock:
         """Whether a resend round should run now."""
         return now >= self._next_round
 
-    def confirmed(self) -> None:
-        """A confirmation arrived: the control plane is alive."""
+    def confirmed(self, now: float) -> None:
+        """A confirmation arrived: the control plane is alive, so resending resumes at the
+        base pace (a round backed off far ahead is brought back)."""
         self._confirmed_since_round = True
+        if self.interval_s > self.timeout_s:
+            self.interval_s = self.timeout_s
+            self._next_round = min(self._next_round, now + self.timeout_s)
 
     def ran(self, now: float, count: int) -> None:
         """A round ran at ``now`` and sent ``count`` messages again; schedule the next one."""

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aios.controlplane.mqtt.buffer import InboundBuffer
 from aios.controlplane.mqtt.subscriber import Inbound, MqttSubscriber
 from aios.controlplane.settings import Settings
+from aios.controlplane.telemetry.acks import AckTracker
 from aios.controlplane.telemetry.records import Accepted, DeadLetterRow, classify
 from aios.controlplane.telemetry.store import FlushResult, TelemetryStore
 from aios.shared.topics import Channel, subscription
@@ -102,6 +103,8 @@ class IngestService:
             queue=self.queue,
             session_expiry_s=settings.mqtt_session_expiry_s,
         )
+        # after each commit: tell each device what is stored (end-to-end acknowledgement)
+        self.acks = AckTracker(engine, self.subscriber.publish, prefix=settings.mqtt_topic_prefix)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         # called with each committed flush's accepted messages (presence); must not block
@@ -201,5 +204,6 @@ class IngestService:
         self.stats.last_error = None
         for observe in self.observers:
             observe(accepted)
+        await self.acks.after_commit(accepted)
         for item in items:
             self.subscriber.ack(item.mid, item.qos)

@@ -7,6 +7,7 @@ from aios.controlplane.db.models.accounts import RefreshToken, Role, User
 from aios.controlplane.db.models.devices import Device, DeviceState
 from aios.controlplane.db.models.events import EventRecord, PipelineReportRecord
 from aios.controlplane.db.models.fleet import DeviceCredential, EnrollmentToken
+from aios.controlplane.db.models.ingest_ack import IngestAckState
 from aios.controlplane.db.models.jobs import JobRun
 from aios.controlplane.db.models.live import LiveMessageRecord
 from aios.controlplane.db.models.notifications import Webhook, WebhookDelivery
@@ -42,6 +43,7 @@ __all__ = [
     "DeviceStatusChange",
     "EnrollmentToken",
     "EventRecord",
+    "IngestAckState",
     "IngestState",
     "JobRun",
     "LiveMessageRecord",
