@@ -1,0 +1,424 @@
+"""The components of a proof run, each private: Mosquitto and PostgreSQL on their own ports
+and directories (never the shared ones), the control plane and the agent as real processes, and
+an independent collector on the broker. Every wait is bounded."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from aios.shared.codec import decode_message
+from aios.shared.messages import DetectionBatch, Event
+
+BIN = Path(sys.executable).parent
+PG_BIN = Path(os.environ.get("AIOS_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PREFIX = "proof"
+
+
+class RigError(RuntimeError):
+    """A component did not start or answer in time."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RigError(f"{what} did not listen on {port} within {timeout} s")
+
+
+def end(proc: subprocess.Popen[bytes] | None, *, timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Mosquitto:
+    """A private Mosquitto with the recommended settings (docker/mosquitto/mosquitto.conf):
+    persistence, autosave every 30 s, large queues."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            "max_queued_messages 1000000\nmax_queued_bytes 2000000000\n"
+            "queue_qos0_messages false\nmax_inflight_messages 1000\n"
+            f"persistence true\npersistence_location {workdir}/\nautosave_interval 30\n"
+        )
+        self.log = workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [binary, "-c", str(self.conf)], stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_port(self.port, 10, "mosquitto")
+
+    def stop(self) -> None:
+        end(self.proc)
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+class Postgres:
+    """A private PostgreSQL cluster (initdb in its own temporary directory, its own port).
+
+    PostgreSQL refuses to run as root: as root, the cluster belongs to the ``postgres``
+    system user (``AIOS_PG_USER``) and its commands run through ``runuser``."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="aios-proof-pg-"))
+        self.data = self.root / "pgdata"
+        self.log = self.root / "postgres.log"
+        self.socket_dir = self.root / "sock"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            user = os.environ.get("AIOS_PG_USER", "postgres")
+            self._as = ["runuser", "-u", user, "--"]
+            shutil.chown(self.root, user=user)
+        self.socket_dir.mkdir()
+        if self._as:
+            shutil.chown(self.socket_dir, user=self._as[2])
+
+    def _run(self, *args: str | Path) -> None:
+        subprocess.run([*self._as, *map(str, args)], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "-A", "trust")
+        self.start()
+
+    def _ctl(self, *args: str) -> None:
+        opts = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
+        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-o", opts, "-w", *args)
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "fast")
+
+    def create_database(self, name: str) -> str:
+        self._run(
+            PG_BIN / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name
+        )
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class ControlPlane:
+    """``aios serve`` (``split=False``), or ``aios ingest`` beside an API-only ``aios serve``."""
+
+    workdir: Path
+    database_url: str
+    mqtt_url: str
+    split: bool = False
+    port: int = field(default_factory=free_port)
+    serve: subprocess.Popen[bytes] | None = None
+    ingest: subprocess.Popen[bytes] | None = None
+    client_id: str = field(default_factory=lambda: "proof-ingest-" + uuid.uuid4().hex[:8])
+    secret: str = field(default_factory=lambda: "proof-" + uuid.uuid4().hex)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "AIOS_DATABASE_URL": self.database_url,
+            "AIOS_MQTT_URL": self.mqtt_url,
+            "AIOS_MQTT_TOPIC_PREFIX": PREFIX,
+            "AIOS_MQTT_CLIENT_ID": self.client_id,
+            "AIOS_DATA_DIR": str(self.workdir / "data"),
+            "AIOS_SECRET_KEY": self.secret,
+            "AIOS_AUTO_REGISTER_DEVICES": "true",
+            "AIOS_HEARTBEAT_INTERVAL_S": "2",
+            "AIOS_PRESENCE_DEBOUNCE_MS": "1000",
+            "AIOS_LOG_LEVEL": "INFO",
+            **extra,
+        }
+
+    def upgrade(self) -> None:
+        subprocess.run([BIN / "aios", "db", "upgrade"], env=self.env(), check=True, timeout=120)
+
+    def _spawn(self, args: list[str | Path], log: str, env: Mapping[str, str]) -> Any:
+        with (self.workdir / log).open("ab") as out:
+            return subprocess.Popen(args, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+
+    def start(self, *, ingest_only: bool = False) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.split or ingest_only:
+            self.ingest = self._spawn([BIN / "aios", "ingest"], "ingest.log", self.env())
+        if ingest_only:
+            return
+        env = self.env(AIOS_INGEST_ENABLED="false") if self.split else self.env()
+        self.serve = self._spawn(
+            [BIN / "aios", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            "serve.log",
+            env,
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.serve.poll() is not None:
+                raise RigError(f"aios serve exited with {self.serve.returncode}")
+            try:
+                if httpx.get(f"{self.base}/health", timeout=2).status_code in (200, 503):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RigError("aios serve did not answer /health within 90 s")
+
+    def ingest_pid(self) -> int | None:
+        proc = self.ingest if self.split else self.serve
+        return None if proc is None else proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL the process(es) that ingest."""
+        for proc in (self.serve, self.ingest):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.serve = self.ingest = None
+
+    def stop(self) -> None:
+        end(self.serve)
+        end(self.ingest)
+        self.serve = self.ingest = None
+
+
+def register(base: str) -> tuple[str, dict[str, str]]:
+    """An organization and its owner: its id and the owner's auth header."""
+    email = f"proof-{uuid.uuid4().hex[:8]}@example.com"
+    password = "correct horse battery staple"
+    reg = httpx.post(
+        f"{base}/api/v1/auth/register",
+        json={"email": email, "password": password, "full_name": "P", "organization_name": "P"},
+        timeout=30,
+    )
+    reg.raise_for_status()
+    login = httpx.post(
+        f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
+    )
+    login.raise_for_status()
+    token = login.json()["access_token"]
+    return reg.json()["organization"]["id"], {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Agent:
+    """``aios-agent run`` on a looping sample video, with a person-count rule for events."""
+
+    workdir: Path
+    video: Path
+    model: Path
+    mqtt_url: str
+    org_id: str
+    device_id: str
+    spool_bytes: int = 256 * 1024 * 1024
+    keepalive_s: int = 30
+    ack_timeout_s: float = 10.0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def state(self) -> Path:
+        return self.workdir / "state"
+
+    def write_config(self) -> Path:
+        config = {
+            "device": {"org_id": self.org_id, "device_id": self.device_id},
+            "mqtt": {
+                "url": self.mqtt_url,
+                "topic_prefix": PREFIX,
+                "keepalive_s": self.keepalive_s,
+                "ack_timeout_s": self.ack_timeout_s,
+            },
+            "heartbeat_interval_s": 2,
+            "state_dir": str(self.state),
+            "model_path": str(self.model),
+            "spool": {"max_bytes": self.spool_bytes},
+            "pipeline": {
+                "name": "proof",
+                "nodes": [
+                    {
+                        "id": "cam",
+                        "type": "source",
+                        "params": {"kind": "file", "uri": str(self.video), "loop": True},
+                    },
+                    {"id": "det", "type": "detect", "params": {"every_n": 2}},
+                    {
+                        "id": "out",
+                        "type": "sink",
+                        "params": {
+                            "kind": "mqtt_detections",
+                            "flush_interval_s": 0.5,
+                            "max_frames_per_batch": 2,
+                        },
+                    },
+                    {
+                        "id": "crowd",
+                        "type": "rule",
+                        "params": {
+                            "event_type": "person_present",
+                            "condition": "count",
+                            "classes": ["person"],
+                            "cooldown_s": 1.0,
+                            "snapshot": False,
+                        },
+                    },
+                    {"id": "alerts", "type": "sink", "params": {"kind": "mqtt_events"}},
+                ],
+                "edges": [
+                    {"source": "cam", "target": "det"},
+                    {"source": "det", "target": "out"},
+                    {"source": "det", "target": "crowd"},
+                    {"source": "crowd", "target": "alerts"},
+                ],
+            },
+        }
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path = self.workdir / "agent.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    def start(self) -> None:
+        config = self.write_config()
+        with (self.workdir / "agent.log").open("ab") as out:
+            self.proc = subprocess.Popen(
+                [BIN / "aios-agent", "run", "--config", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def stop(self) -> None:
+        end(self.proc, timeout=30)
+        self.proc = None
+
+    def _counter(self, name: str) -> int:
+        """The next value of a persistent sequence (``seq`` or ``event_seq``): so many were
+        produced."""
+        try:
+            return int((self.state / name).read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def produced(self) -> tuple[int, int]:
+        """Batches and events the agent has numbered so far (its own persistent counters)."""
+        return self._counter("seq"), self._counter("event_seq")
+
+    def dropped(self) -> tuple[int, int]:
+        """Batches and events the agent's spool reports dropped (its persistent counters)."""
+        path = self.state / "spool.sqlite"
+        if not path.exists():
+            return 0, 0
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+        finally:
+            db.close()
+        return int(counters.get("dropped_detections", 0)), int(counters.get("dropped_events", 0))
+
+
+class Collector:
+    """An independent subscriber (persistent session, subscribed before the agent starts):
+    every batch seq and event id that crossed the broker, with the first time seen."""
+
+    def __init__(self, url: str, org_id: str, device_id: str) -> None:
+        port = int(url.rsplit(":", 1)[1])
+        self.batches: dict[int, float] = {}
+        self.events: dict[int, str] = {}
+        self.copies = 0
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"proof-collector-{uuid.uuid4().hex[:8]}",
+            protocol=paho.MQTTv5,
+        )
+        topic = f"{PREFIX}/v1/{org_id}/{device_id}/+"
+        self._client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 3600
+        self._client.connect_async("127.0.0.1", port, clean_start=False, properties=props)
+        self._client.loop_start()
+        if not self._subscribed.wait(10):
+            raise RigError("the collector could not subscribe")
+
+    def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
+        decoded = decode_message(msg.payload)
+        with self._lock:
+            if isinstance(decoded, DetectionBatch):
+                self.copies += 1
+                self.batches.setdefault(decoded.seq, time.time())
+            elif isinstance(decoded, Event) and decoded.seq is not None:
+                self.events.setdefault(decoded.seq, decoded.id)
+
+    def seen(self) -> tuple[int, int, int]:
+        """Distinct batches, copies of batches, distinct events seen on the broker."""
+        with self._lock:
+            return len(self.batches), self.copies, len(self.events)
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
