@@ -8,13 +8,14 @@ export UV_PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test lint services bench clean
+.PHONY: help install demo test lint services bench proof clean
 
 help:
 	@echo "make demo     run the control plane (SQLite, embedded broker) and an agent on a sample video"
 	@echo "make test     install, start PostgreSQL + Mosquitto if needed, run the whole test suite"
 	@echo "make lint     ruff and mypy (strict) on all three packages"
 	@echo "make bench    print the benchmark figures (JSON)"
+	@echo "make proof    fault-injection scenarios + load run (~20 min), writes docs/proof.md"
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -36,6 +37,12 @@ lint: install
 
 bench: install services
 	$(UV) run --locked python scripts/bench_detector.py --json
+
+# Private Mosquitto and PostgreSQL on free ports; PROOF_ARGS="--fast --load-seconds 60" for a
+# shorter run.
+PROOF_ARGS ?=
+proof: install
+	$(UV) run --locked python -m scripts.proof $(PROOF_ARGS)
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache data

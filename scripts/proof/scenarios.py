@@ -287,7 +287,7 @@ def inject_poison(run: Run) -> None:
 
 
 SCENARIOS: list[Scenario] = [
-    Scenario("baseline", "Baseline (no fault)", nothing, fast=True),
+    Scenario("baseline", "Baseline (no fault)", nothing),
     Scenario(
         "cp_sigkill", "Control plane SIGKILLed, restarted after 5 s", kill_control_plane, fast=True
     ),

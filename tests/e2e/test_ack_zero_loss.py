@@ -133,23 +133,48 @@ async def stored(engine: AsyncEngine, device: str) -> tuple[list[int], int, int]
     return seqs, int(rows), int(events)
 
 
-@pytest.mark.parametrize("fault", ["restart_while_ingest_away", "sigkill_with_queued_messages"])
+@pytest.mark.parametrize(
+    ("fault", "replicas"),
+    [
+        ("restart_while_ingest_away", 1),
+        ("sigkill_with_queued_messages", 1),
+        ("sigkill_with_queued_messages", 2),  # two ingest replicas sharing the subscription
+    ],
+)
 async def test_what_the_broker_lost_is_sent_again_and_stored_once(
-    fault: str, engine: AsyncEngine, tmp_path: Path, free_port: int, topic_prefix: str
+    fault: str,
+    replicas: int,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    free_port: int,
+    topic_prefix: str,
 ) -> None:
     broker = PrivateBroker(
         free_port, tmp_path / "broker", persistence=fault == "restart_while_ingest_away"
     )
     broker.start()
     org, device = "org-" + uuid.uuid4().hex[:8], "dev-" + uuid.uuid4().hex[:8]
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=engine.url.render_as_string(hide_password=False),
-        AIOS_MQTT_URL=broker.url,
-        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
-    )
-    ingest = IngestService(settings, engine)
-    await ingest.start()
+    settings = [
+        make_settings(
+            tmp_path,
+            AIOS_DATABASE_URL=engine.url.render_as_string(hide_password=False),
+            AIOS_MQTT_URL=broker.url,
+            AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
+        )
+        for _ in range(replicas)
+    ]
+
+    async def start_ingest() -> list[IngestService]:
+        services = [IngestService(s, engine) for s in settings]
+        for service in services:
+            await service.start()
+        return services
+
+    async def stop_ingest() -> None:
+        for service in ingests:
+            await service.stop()
+
+    ingests = await start_ingest()
     transport = make_transport(
         build_config(
             {
@@ -171,16 +196,15 @@ async def test_what_the_broker_lost_is_sent_again_and_stored_once(
         if fault == "restart_while_ingest_away":
             broker.stop()
             await asyncio.sleep(OUTAGE_S)
-            await ingest.stop()  # still in its reconnect backoff when the broker is back
+            await stop_ingest()  # still in its reconnect backoff when the broker is back
             broker.start()  # the agent reconnects within 5 s and flushes into the gap
         else:
-            await ingest.stop()
+            await stop_ingest()
             await asyncio.sleep(3)  # the broker PUBACKs and queues for the ingest, in memory
             broker.kill()
             broker.start()
         await asyncio.sleep(INGEST_BACKOFF_S)
-        ingest = IngestService(settings, engine)
-        await ingest.start()
+        ingests = await start_ingest()
         await asyncio.sleep(2)
         producer.stop()
         want = list(range(producer.batches))
@@ -207,5 +231,5 @@ async def test_what_the_broker_lost_is_sent_again_and_stored_once(
     finally:
         producer.stop()
         transport.stop()
-        await ingest.stop()
+        await stop_ingest()
         broker.close()
