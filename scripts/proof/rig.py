@@ -181,6 +181,10 @@ class ControlPlane:
             "AIOS_MQTT_URL": self.mqtt_url,
             "AIOS_MQTT_TOPIC_PREFIX": PREFIX,
             "AIOS_MQTT_CLIENT_ID": self.client_id,
+            # its own share group: a stopped scenario's persistent session, still a member of
+            # a shared group, would take its turn of every message (the agent sends again
+            # what it swallowed, but the scenarios would measure that instead)
+            "AIOS_MQTT_SHARE_GROUP": self.client_id,
             "AIOS_DATA_DIR": str(self.workdir / "data"),
             "AIOS_SECRET_KEY": self.secret,
             "AIOS_AUTO_REGISTER_DEVICES": "true",

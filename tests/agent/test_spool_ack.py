@@ -42,10 +42,17 @@ def test_a_pubacked_batch_stays_until_the_control_plane_confirms_it(tmp_path: Pa
     assert spool.confirming
 
 
-def test_without_any_confirmation_ever_the_puback_deletes(tmp_path: Path) -> None:
-    """An older control plane never acknowledges: the agent behaves as before."""
+def test_without_any_confirmation_ever_what_the_broker_took_is_forgotten_later(
+    tmp_path: Path,
+) -> None:
+    """An older control plane never acknowledges: what the broker took is forgotten after the
+    timeout, uncounted, as the PUBACK did before; a first confirmation stops that."""
     spool = filled(tmp_path, 3, confirming=False)
-    assert spool.depth == 0
+    assert spool.depth == 3, "kept a while: the first messages of a new device are protected"
+    assert not spool.confirming
+    assert spool.forget_sent(sent_before=0.0) == 0
+    assert spool.forget_sent(sent_before=float("inf")) == 3
+    assert (spool.depth, spool.bytes, spool.dropped(Priority.DETECTIONS)) == (0, 0, 0)
 
 
 @pytest.mark.parametrize(

@@ -369,7 +369,11 @@ class MqttTransport:
     def _maybe_resend(self) -> None:
         """Put back in line what the broker took but nobody confirmed in time (bounded)."""
         now = time.time()
-        if not self._spool.confirming or not self._resend.due(now):
+        if not self._resend.due(now):
+            return
+        if not self._spool.confirming:  # no control plane seen acknowledging: an older one
+            self._spool.forget_sent(sent_before=now - self._resend.timeout_s)
+            self._resend.ran(now, 0)
             return
         if not self._connected.is_set():
             return

@@ -7,8 +7,10 @@ network, and the agent being killed. It leaves in one of two ways:
   broker's PUBACK (:meth:`Spool.ack` only marks them ``sent``) until the control plane confirms
   it stored them (:meth:`Spool.confirm`, from an :class:`~aios.shared.messages.IngestAck`);
   :meth:`Spool.requeue` puts those left unconfirmed too long back in line to be sent again.
-  This holds once the control plane has been seen acknowledging (a persistent flag): against a
-  control plane that never does, the PUBACK deletes them, as it does other messages.
+  Until the control plane has been seen acknowledging once (a persistent flag,
+  :attr:`Spool.confirming`), an older control plane that never does is assumed:
+  :meth:`Spool.forget_sent` drops what the broker took long enough ago, uncounted (the
+  behaviour before acknowledgements existed, only later).
 * every other message leaves on the PUBACK.
 
 When the budget is exceeded the oldest detections go first, then the oldest events, whether
@@ -207,7 +209,7 @@ class Spool:
                 ).fetchone()
                 if row is None:
                     return
-                if self._confirming and row[1] is not None:
+                if row[1] is not None:
                     self._db.execute(
                         "UPDATE outbox SET sent = ? WHERE id = ?", (time.time(), row_id)
                     )
@@ -280,6 +282,25 @@ class Spool:
             except sqlite3.Error as exc:
                 raise TransportError(f"spool {self.path}: requeue failed: {exc}") from None
         return ids
+
+    def forget_sent(self, *, sent_before: float) -> int:
+        """Delete what the broker took before ``sent_before`` (no control plane seen
+        confirming yet: see the module docstring); how many."""
+        with self._lock:
+            try:
+                count, size = self._db.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox"
+                    " WHERE sent IS NOT NULL AND sent < ?",
+                    (sent_before,),
+                ).fetchone()
+                self._db.execute(
+                    "DELETE FROM outbox WHERE sent IS NOT NULL AND sent < ?", (sent_before,)
+                )
+            except sqlite3.Error as exc:
+                raise TransportError(f"spool {self.path}: delete failed: {exc}") from None
+            self._depth -= int(count)
+            self._bytes -= int(size)
+        return int(count)
 
     @property
     def confirming(self) -> bool:
