@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 from scripts.proof.load import LoadResult, run_load
-from scripts.proof.report import render
+from scripts.proof.report import render, replace_load
 from scripts.proof.rig import Mosquitto, Postgres, RigError
 from scripts.proof.scenarios import SCENARIOS, Result, Rig, run_scenario
 from scripts.sample_video import make_sample_video
@@ -45,12 +45,19 @@ def main() -> None:
     parser.add_argument("--load-seconds", type=float, default=600.0)
     parser.add_argument("--load-devices", type=int, default=100)
     parser.add_argument("--no-load", action="store_true")
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="run only the load and replace the load section of an existing --out",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "proof.md")
     args = parser.parse_args()
     chosen = [
         s
         for s in SCENARIOS
-        if (not args.scenario or s.name in args.scenario) and (s.fast or not args.fast)
+        if (not args.scenario or s.name in args.scenario)
+        and (s.fast or not args.fast)
+        and not args.load_only
     ]
     model, images = inputs()
     results: list[Result] = []
@@ -97,10 +104,13 @@ def main() -> None:
         finally:
             mosquitto.stop()
             postgres.destroy()
-    command = "python -m scripts.proof " + shlex.join(sys.argv[1:])
-    args.out.write_text(
-        render(results, load, outage_s=args.outage, failures=failures, command=command.strip())
-    )
+    command = ("python -m scripts.proof " + shlex.join(sys.argv[1:])).strip()
+    if args.load_only:
+        args.out.write_text(replace_load(args.out.read_text(), load, failures, command))
+    else:
+        args.out.write_text(
+            render(results, load, outage_s=args.outage, failures=failures, command=command)
+        )
     print(f"[proof] wrote {args.out}")
     if failures or not all(r.ok for r in results):
         raise SystemExit(1)
