@@ -61,6 +61,19 @@ def seq_ack(progress: SeqProgress) -> SeqAck:
     )
 
 
+def _tracked(a: Accepted) -> bool:
+    """Whether ``a`` says something about a numbered stream (a heartbeat of an agent older
+    than acknowledgements, or a status, does not: no row to write, nothing to acknowledge)."""
+    msg = a.message
+    if isinstance(msg, DetectionBatch):
+        return True
+    if isinstance(msg, Event):
+        return msg.seq is not None
+    if isinstance(msg, Heartbeat):
+        return msg.last_seq is not None or msg.last_event_seq is not None
+    return False
+
+
 @dataclass(slots=True)
 class _Tracked:
     org_id: str
@@ -90,11 +103,7 @@ class AckTracker:
     async def after_commit(self, accepted: Sequence[Accepted]) -> list[IngestAck]:
         """Track and acknowledge the devices of a committed flush; the acknowledgements sent.
         A database error is logged and counted, never raised: the agent sends again."""
-        wanted = {
-            a.device_id: a.org_id
-            for a in accepted
-            if isinstance(a.message, DetectionBatch | Event | Heartbeat)
-        }
+        wanted = {a.device_id: a.org_id for a in accepted if _tracked(a)}
         if not wanted:
             return []
         try:
