@@ -213,7 +213,7 @@ class ControlPlane:
             "serve.log",
             env,
         )
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # a start takes a minute on a loaded 2-core host
         while time.monotonic() < deadline:
             if self.serve.poll() is not None:
                 raise RigError(f"aios serve exited with {self.serve.returncode}")
@@ -223,7 +223,7 @@ class ControlPlane:
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        raise RigError("aios serve did not answer /health within 90 s")
+        raise RigError("aios serve did not answer /health within 240 s")
 
     def ingest_pid(self) -> int | None:
         proc = self.ingest if self.split else self.serve
