@@ -9,6 +9,8 @@ weights and images are read from ``AIOS_TEST_MODELS`` / ``AIOS_TEST_DATA`` (defa
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import shlex
 import sys
@@ -45,6 +47,11 @@ def main() -> None:
     parser.add_argument("--load-seconds", type=float, default=600.0)
     parser.add_argument("--load-devices", type=int, default=100)
     parser.add_argument("--no-load", action="store_true")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the scenarios of the previous run (--out's .json) that this run does not redo",
+    )
     parser.add_argument(
         "--load-only",
         action="store_true",
@@ -105,6 +112,29 @@ def main() -> None:
             mosquitto.stop()
             postgres.destroy()
     command = ("python -m scripts.proof " + shlex.join(sys.argv[1:])).strip()
+    saved = args.out.with_suffix(".json")
+    if args.merge and saved.exists():
+        previous = json.loads(saved.read_text())
+        redone = {r.name for r in results} | set(failures)
+        order = [s.name for s in SCENARIOS]
+        results += [Result(**r) for r in previous["results"] if r["name"] not in redone]
+        results.sort(key=lambda r: order.index(r.name))
+        failures = {
+            **{k: v for k, v in previous["failures"].items() if k not in redone},
+            **failures,
+        }
+        command = f"{previous['command']}, then {command}"
+    if not args.load_only:
+        saved.write_text(
+            json.dumps(
+                {
+                    "command": command,
+                    "results": [dataclasses.asdict(r) for r in results],
+                    "failures": failures,
+                },
+                indent=1,
+            )
+        )
     if args.load_only:
         args.out.write_text(replace_load(args.out.read_text(), load, failures, command))
     else:
