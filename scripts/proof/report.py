@@ -48,7 +48,14 @@ def render(
         "`GET /api/v1/fleet/{id}/completeness`. Lost must equal what the agent reports it "
         "dropped (0 unless a spool budget was exceeded on purpose); stored twice must be 0. "
         f"Mosquitto outage: {outage_s:.0f} s. Recovery: from the end of the fault until every "
-        "batch produced before it was stored.",
+        "batch produced before it was stored. Redeliveries: copies the ingest received of "
+        "batches already stored (the broker's redelivery or the agent's resend), stored once.",
+        "",
+        "The poison scenario reports what the ingest does with hostile input on a device's own "
+        "topics; hardening the ingest against it (decode limits, storage error policy, dead "
+        "letters, supervision) is the other half of issue 9, built separately. Where a scenario "
+        "fails, what was not stored is still in the agent's spool (noted below) and is sent "
+        "again once the ingest stores again.",
         "",
         "| scenario | batches produced | stored | lost | agent dropped | stored twice "
         "| API missing | events produced | stored | lost | agent dropped | API missing "
@@ -67,7 +74,11 @@ def render(
         lines.append(
             f"| {name} | - | - | - | - | - | - | - | - | - | - | - | - | - | **error**: {why} |"
         )
-    notes = [(r, n) for r in results for n in r.notes] + [
+    notes = [(r, n) for r in results for n in r.notes]
+    notes += [
+        (r, f"still in the agent's spool: {r.left_in_spool}") for r in results if r.left_in_spool
+    ]
+    notes += [
         (r, f"{k}: {_n(None if v is None else round(v, 1))}")
         for r in results
         for k, v in r.measures.items()

@@ -368,6 +368,18 @@ class Agent:
         """Batches and events the agent has numbered so far (its own persistent counters)."""
         return self._counter("seq"), self._counter("event_seq")
 
+    def spooled(self) -> int:
+        """Messages still in the agent's spool (not confirmed stored)."""
+        path = self.state / "spool.sqlite"
+        if not path.exists():
+            return 0
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            (count,) = db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        finally:
+            db.close()
+        return int(count)
+
     def dropped(self) -> tuple[int, int]:
         """Batches and events the agent's spool reports dropped (its persistent counters)."""
         path = self.state / "spool.sqlite"

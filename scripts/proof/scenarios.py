@@ -103,6 +103,8 @@ class Result:
     recovery_s: float | None
     measures: dict[str, float | None]
     notes: list[str]
+    left_in_spool: int = 0
+    """Messages the agent still holds unconfirmed at the end (sent again when it runs)."""
 
     @property
     def ok(self) -> bool:
@@ -434,4 +436,5 @@ def measure(run: Run, scenario: Scenario, collector: Collector, recovery: float 
         recovery_s=None if recovery is None else round(recovery, 1),
         measures=run.measures,
         notes=run.notes,
+        left_in_spool=run.agent.spooled(),
     )
