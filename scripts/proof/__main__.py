@@ -53,6 +53,11 @@ def main() -> None:
         help="keep the scenarios of the previous run (--out's .json) that this run does not redo",
     )
     parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="run nothing: write --out again from its .json, keeping its load section",
+    )
+    parser.add_argument(
         "--load-only",
         action="store_true",
         help="run only the load and replace the load section of an existing --out",
@@ -66,6 +71,21 @@ def main() -> None:
         and (s.fast or not args.fast)
         and not args.load_only
     ]
+    if args.render_only:
+        saved = json.loads(args.out.with_suffix(".json").read_text())
+        old = args.out.read_text() if args.out.exists() else ""
+        load_section = old.split("\n## Load\n", 1)[1] if "\n## Load\n" in old else None
+        text = render(
+            [Result(**r) for r in saved["results"]],
+            None,
+            outage_s=args.outage,
+            failures=saved["failures"],
+            command=saved["command"],
+        )
+        if load_section is not None:
+            text = text.rstrip("\n") + "\n\n## Load\n" + load_section
+        args.out.write_text(text)
+        return
     model, images = inputs()
     results: list[Result] = []
     failures: dict[str, str] = {}
