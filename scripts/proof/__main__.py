@@ -19,10 +19,11 @@ import time
 import traceback
 from pathlib import Path
 
+from scripts.proof.faults import SCENARIOS
 from scripts.proof.load import LoadResult, run_load
 from scripts.proof.report import render, replace_load
 from scripts.proof.rig import Mosquitto, Postgres, RigError
-from scripts.proof.scenarios import SCENARIOS, Result, Rig, run_scenario
+from scripts.proof.scenarios import Result, Rig, run_scenario
 from scripts.sample_video import make_sample_video
 
 ROOT = Path(__file__).resolve().parents[2]

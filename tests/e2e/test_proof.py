@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scripts.proof.faults import SCENARIOS
 from scripts.proof.rig import PG_BIN, Mosquitto, Postgres
-from scripts.proof.scenarios import SCENARIOS, Rig, Scenario, run_scenario
+from scripts.proof.scenarios import Rig, Scenario, run_scenario
 from scripts.sample_video import make_sample_video
 
 pytestmark = [pytest.mark.slow, pytest.mark.mqtt]
