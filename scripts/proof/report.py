@@ -54,8 +54,8 @@ def render(
         "The poison scenario reports what the ingest does with hostile input on a device's own "
         "topics; hardening the ingest against it (decode limits, storage error policy, dead "
         "letters, supervision) is the other half of issue 9, built separately. Where a scenario "
-        "fails, what was not stored is still in the agent's spool (noted below) and is sent "
-        "again once the ingest stores again.",
+        "fails, what was not stored is still in the agent's spool (counted below where that "
+        "run measured it) and is sent again once the ingest stores again.",
         "",
         "| scenario | batches produced | stored | lost | agent dropped | stored twice "
         "| API missing | events produced | stored | lost | agent dropped | API missing "
@@ -74,7 +74,16 @@ def render(
         lines.append(
             f"| {name} | - | - | - | - | - | - | - | - | - | - | - | - | - | **error**: {why} |"
         )
-    notes = [(r, n) for r in results for n in r.notes]
+    notes = [
+        (
+            r,
+            f"fails: {r.lost_batches} of {r.produced_batches} batches and {r.lost_events} of "
+            f"{r.produced_events} events not stored at the end, beyond what the agent dropped",
+        )
+        for r in results
+        if not r.ok
+    ]
+    notes += [(r, n) for r in results for n in r.notes]
     notes += [
         (r, f"still in the agent's spool: {r.left_in_spool}") for r in results if r.left_in_spool
     ]
