@@ -8,7 +8,7 @@ export UV_PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test lint services bench clean sample-video
+.PHONY: help install demo test lint services bench proof clean sample-video
 
 help:
 	@echo "make demo     run the control plane (SQLite, embedded broker) and an agent on a sample video"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint     ruff and mypy (strict) on all three packages"
 	@echo "make bench    print the benchmark figures (JSON)"
 	@echo "make sample-video  data/samples/sample.mp4 for docker/compose.yaml's agent"
+	@echo "make proof    fault-injection scenarios + load run (~20 min), writes docs/proof.md"
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -43,6 +44,12 @@ sample-video: install
 
 bench: install services
 	$(UV) run --locked python scripts/bench_detector.py --json
+
+# Private Mosquitto and PostgreSQL on free ports; PROOF_ARGS="--fast --load-seconds 60" for a
+# shorter run.
+PROOF_ARGS ?=
+proof: install
+	$(UV) run --locked python -m scripts.proof $(PROOF_ARGS)
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache data

@@ -10,14 +10,18 @@ from pathlib import Path
 
 
 class PrivateBroker:
-    def __init__(self, port: int, workdir: Path) -> None:
+    def __init__(self, port: int, workdir: Path, *, persistence: bool = True) -> None:
         self.port = port
         self.url = f"mqtt://127.0.0.1:{port}"
         workdir.mkdir(parents=True, exist_ok=True)
         self._conf = workdir / "mosquitto.conf"
         self._conf.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {workdir}/\nautosave_interval 1\n"
+            f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+            + (
+                f"persistence true\npersistence_location {workdir}/\nautosave_interval 1\n"
+                if persistence
+                else "persistence false\n"
+            )
         )
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = open(workdir / "mosquitto.log", "ab")  # noqa: SIM115 - closed in close()
@@ -39,6 +43,13 @@ class PrivateBroker:
     def stop(self) -> None:
         if self._proc is not None:
             self._proc.terminate()
+            self._proc.wait(10)
+            self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: what the broker held in memory only is gone."""
+        if self._proc is not None:
+            self._proc.kill()
             self._proc.wait(10)
             self._proc = None
 

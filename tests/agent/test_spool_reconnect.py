@@ -50,7 +50,8 @@ def test_broker_outage_loses_nothing(tmp_path: Path, free_port: int, topic_prefi
     config = build_config(
         {
             "device": {"org_id": "acme", "device_id": "edge-1"},
-            "mqtt": {"url": broker.url, "topic_prefix": topic_prefix},
+            # no control plane here: what the broker took is forgotten after ack_timeout_s
+            "mqtt": {"url": broker.url, "topic_prefix": topic_prefix, "ack_timeout_s": 1},
             "state_dir": str(tmp_path / "state"),
         },
         environ={},

@@ -13,6 +13,8 @@ from aios.controlplane.app import create_app
 from aios.controlplane.db import migrate
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.settings import Settings
+from aios.shared.codec import decode_message
+from aios.shared.messages import IngestAck, SeqAck
 from aios.shared.topics import Channel, build_topic, device_client_id
 from tests.controlplane.brokers.probe import Probe
 from tests.controlplane.conftest import eventually, make_settings, register_and_login
@@ -89,6 +91,11 @@ async def test_enrolled_devices_are_confined_to_their_own_topics(
             assert not await asyncio.to_thread(dev_a.subscribe, b_desired)
             assert not await asyncio.to_thread(dev_a.subscribe, "#")
             assert await asyncio.to_thread(dev_a.subscribe, a_desired)
+            a_ack = build_topic(org, a["device_id"], Channel.ACK)
+            assert not await asyncio.to_thread(
+                dev_a.subscribe, build_topic(org, b["device_id"], Channel.ACK)
+            )
+            assert await asyncio.to_thread(dev_a.subscribe, a_ack)
             # a publishes as b (dropped by the broker), then as itself
             spoofed = detection_batch(b["device_id"], 0, objects=3)
             b_det = build_topic(org, b["device_id"], Channel.DETECTIONS)
@@ -98,6 +105,16 @@ async def test_enrolled_devices_are_confined_to_their_own_topics(
                 await asyncio.to_thread(
                     dev_a.publish, a_det, detection_batch(a["device_id"], seq, objects=2)
                 )
+            # the control plane acknowledges what it stored, on a's own ack topic only
+            complete = SeqAck(first=0, contiguous=2, upto=2)
+            while True:
+                got = await asyncio.to_thread(dev_a.receive_one)
+                assert got is not None, "no acknowledgement of the stored batches"
+                ack = decode_message(got[1], channel=Channel.ACK)
+                assert got[0] == a_ack
+                assert isinstance(ack, IngestAck)
+                if ack.detections == complete:
+                    break
 
         async def stored() -> list[object] | None:
             r = await client.get(

@@ -84,6 +84,8 @@ SAMPLES: list[m.Message] = [
         inference_ms_p95=45.0,
         spool_depth=3,
         streams=[m.StreamHealth(stream_id="cam", state="streaming", fps=24.9, frames_dropped=2)],
+        last_seq=42,
+        last_event_seq=7,
     ),
     m.Event(
         id="0b7e6c1d2f",
@@ -98,6 +100,7 @@ SAMPLES: list[m.Message] = [
         track_ids=[17],
         attributes={"count": 2, "label": "person", "dwell_s": 31.5, "armed": True},
         snapshot="snapshots/0b7e6c1d2f.jpg",
+        seq=7,
     ),
     m.DeviceStatus(device_id="dev-1", state="offline", reason="last_will"),
     m.PipelineConfig(pipeline_id="p1", version=4, spec=SPEC, issued_at=1_700_000_003.0),
@@ -109,6 +112,12 @@ SAMPLES: list[m.Message] = [
         ts=1_700_000_004.0,
         error="camera 'cam' did not open",
         active_version=3,
+    ),
+    m.IngestAck(
+        device_id="dev-1",
+        ts=1_700_000_005.0,
+        detections=m.SeqAck(first=0, contiguous=40, upto=42, missing=[(41, 41)]),
+        events=m.SeqAck(first=0, contiguous=7, upto=7),
     ),
 ]
 

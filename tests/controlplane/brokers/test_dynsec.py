@@ -160,6 +160,21 @@ def test_device_reads_only_its_own_desired_config(fleet: Fleet) -> None:
         assert owner.receive_one() == (b1.topic(Channel.CONFIG_DESIRED, p), b"config-b1")
 
 
+def test_device_reads_only_its_own_acknowledgements(fleet: Fleet) -> None:
+    p, a1, a2 = fleet.prefix, fleet.a1, fleet.a2
+    with fleet.device(a1) as device, fleet.device(a2) as sibling:
+        assert device.connect()
+        assert sibling.connect()
+        assert not device.subscribe(a2.topic(Channel.ACK, p))
+        assert not device.subscribe(subscription(Channel.ACK, prefix=p))
+        assert device.subscribe(a1.topic(Channel.ACK, p))
+        assert sibling.subscribe(a2.topic(Channel.ACK, p))
+        sibling.publish(a1.topic(Channel.ACK, p), b"forged-ack")  # a device may not
+        with fleet.service() as control:
+            control.publish(a1.topic(Channel.ACK, p), b"ack-a1")
+        assert device.receive_until(b"ack-a1") == [(a1.topic(Channel.ACK, p), b"ack-a1")]
+
+
 def test_bad_credentials_are_refused(fleet: Fleet) -> None:
     a1 = fleet.a1
     with fleet.device(a1) as good:

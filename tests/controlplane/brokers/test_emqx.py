@@ -104,6 +104,9 @@ def _t(d: DeviceIdentity, channel: Channel) -> str:
         (A1.username, _t(A1, Channel.CONFIG_DESIRED), "publish", Verdict.DENY),
         (A1.username, _t(A1, Channel.CONFIG_DESIRED), "subscribe", Verdict.ALLOW),
         (A1.username, _t(B1, Channel.CONFIG_DESIRED), "subscribe", Verdict.DENY),
+        (A1.username, _t(A1, Channel.ACK), "subscribe", Verdict.ALLOW),
+        (A1.username, _t(A2, Channel.ACK), "subscribe", Verdict.DENY),
+        (A1.username, _t(A1, Channel.ACK), "publish", Verdict.DENY),
         (A1.username, subscription(Channel.DETECTIONS, prefix=P), "subscribe", Verdict.DENY),
         (A1.username, _t(A1, Channel.DETECTIONS), "retain", Verdict.DENY),  # unknown action
         (B1.username, _t(B1, Channel.DETECTIONS), "publish", Verdict.DENY),  # revoked
@@ -116,6 +119,7 @@ def _t(d: DeviceIdentity, channel: Channel) -> str:
         ),
         ("aios-ingest", "#", "subscribe", Verdict.DENY),
         ("aios-ingest", _t(B1, Channel.CONFIG_DESIRED), "publish", Verdict.ALLOW),
+        ("aios-ingest", _t(B1, Channel.ACK), "publish", Verdict.ALLOW),
         ("aios-ingest", _t(B1, Channel.DETECTIONS), "publish", Verdict.DENY),
         ("dashboard-admin", "#", "subscribe", Verdict.IGNORE),
     ],

@@ -70,6 +70,11 @@ class MqttSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     protocol: Literal["5", "3.1.1"] = "5"
     tls: TlsSettings | None = None
     inflight_window: Annotated[int, Meta(ge=1, le=1000)] = 64
+    ack_timeout_s: Annotated[float, Meta(ge=0.5, le=3600)] = 20.0
+    """A batch or event the broker took but the control plane has not confirmed stored within
+    this time is sent again (see :mod:`aios.agent.transport.resend`)."""
+    resend_limit: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    """At most this many messages are sent again per resend round."""
 
     @property
     def host(self) -> str:

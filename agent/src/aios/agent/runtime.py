@@ -26,7 +26,7 @@ from aios.agent.transport.interface import Transport
 from aios.agent.transport.mqtt import MqttTransport
 from aios.agent.transport.sequence import SequenceCounter
 from aios.agent.transport.snapshot_upload import SnapshotSink, SnapshotUploader
-from aios.agent.transport.spool import Spool
+from aios.agent.transport.spool import Priority, Spool
 from aios.shared.pipeline import PipelineSpec
 
 log = logging.getLogger(__name__)
@@ -41,17 +41,22 @@ class RunOptions:
 
 
 def make_transport(config: AgentConfig) -> MqttTransport:
-    """The MQTT transport with its spool and the persistent batch sequence."""
+    """The MQTT transport with its spool and the persistent batch and event sequences."""
     config.state_dir.mkdir(parents=True, exist_ok=True)
     spool = Spool(config.spool_path, max_bytes=config.spool.max_bytes)
-    last = spool.max_seq()
+    last = spool.max_seq(Priority.DETECTIONS)
     sequence = SequenceCounter(config.state_dir / "seq", floor=0 if last is None else last + 1)
+    last_event = spool.max_seq(Priority.EVENTS)
+    event_sequence = SequenceCounter(
+        config.state_dir / "event_seq", floor=0 if last_event is None else last_event + 1
+    )
     return MqttTransport(
         config.mqtt,
         org_id=config.device.org_id,
         device_id=config.device.device_id,
         spool=spool,
         sequence=sequence,
+        event_sequence=event_sequence,
     )
 
 

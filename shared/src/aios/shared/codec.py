@@ -37,6 +37,7 @@ CHANNEL_TYPES: dict[Channel, str] = {
     Channel.EVENTS: "event",
     Channel.CONFIG_DESIRED: "pipeline_config",
     Channel.CONFIG_REPORTED: "pipeline_report",
+    Channel.ACK: "ingest_ack",
 }
 CHANNEL_OF_TYPE: dict[str, Channel] = {t: c for c, t in CHANNEL_TYPES.items()}
 

@@ -53,6 +53,7 @@ MAX_DETECTIONS = 10000  # the detect node's max_det bound
 MAX_STREAMS = 64
 MAX_TRACK_IDS = 1024
 MAX_ATTRIBUTES = 64
+MAX_ACK_RANGES = 64
 StreamState = Literal["connecting", "streaming", "failed", "stopped"]
 
 
@@ -125,6 +126,10 @@ class Heartbeat(_Message, tag="heartbeat", frozen=True, kw_only=True):
     spool_depth: Int64 = 0
     spool_dropped: Int64 = 0
     streams: Annotated[list[StreamHealth], Meta(max_length=MAX_STREAMS)] = []
+    last_seq: Int64 | None = None
+    """The highest detection-batch ``seq`` the agent has produced (``None``: none yet)."""
+    last_event_seq: Int64 | None = None
+    """The highest event ``seq`` the agent has produced (``None``: none yet)."""
 
 
 class Event(_Message, tag="event", frozen=True, kw_only=True):
@@ -133,6 +138,8 @@ class Event(_Message, tag="event", frozen=True, kw_only=True):
     Channel ``evt``, QoS 1. Dwell-type events have a lifecycle: ``phase`` goes ``start`` ->
     ``update``... -> ``end`` under one ``id``; instantaneous ones use ``instant``.
     ``snapshot`` references a JPEG uploaded over HTTP, never sent over MQTT.
+    ``seq`` numbers the event messages of a device (every phase is one message) like
+    :attr:`DetectionBatch.seq`; agents older than the acknowledgement protocol leave it out.
     """
 
     id: Annotated[str, Meta(min_length=1, max_length=64, pattern=_NO_NUL)]
@@ -149,6 +156,7 @@ class Event(_Message, tag="event", frozen=True, kw_only=True):
     attributes: Annotated[dict[AttributeKey, AttributeValue], Meta(max_length=MAX_ATTRIBUTES)] = {}
     snapshot: Annotated[str, Meta(max_length=512, pattern=_NO_NUL)] | None = None
     pipeline_version: Int32 | None = None
+    seq: Int64 | None = None
 
 
 class DeviceStatus(_Message, tag="status", frozen=True, kw_only=True):
@@ -191,7 +199,47 @@ class PipelineReport(_Message, tag="pipeline_report", frozen=True, kw_only=True)
     deployment_id: Identifier | None = None
 
 
-Message = DetectionBatch | Heartbeat | Event | DeviceStatus | PipelineConfig | PipelineReport
+class SeqAck(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What the control plane has stored of one numbered stream of a device.
+
+    Stored: every seq in ``[first, contiguous]``, and every seq in ``(contiguous, upto]``
+    outside the inclusive ``missing`` ranges (ascending, at most :data:`MAX_ACK_RANGES`).
+    Nothing is said about seqs below ``first`` or above ``upto``. ``first == -1``: nothing
+    stored yet.
+    """
+
+    first: Annotated[int, Meta(ge=-1, le=INT64_MAX)]
+    contiguous: Annotated[int, Meta(ge=-1, le=INT64_MAX)]
+    upto: Annotated[int, Meta(ge=-1, le=INT64_MAX)]
+    missing: Annotated[list[tuple[Int64, Int64]], Meta(max_length=MAX_ACK_RANGES)] = []
+
+    def stored(self, seq: int) -> bool:
+        """Whether ``seq`` is confirmed stored by this acknowledgement."""
+        if self.first < 0 or seq < self.first or seq > self.upto:
+            return False
+        if seq <= self.contiguous:
+            return True
+        return not any(lo <= seq <= hi for lo, hi in self.missing)
+
+
+class IngestAck(_Message, tag="ingest_ack", frozen=True, kw_only=True):
+    """The control plane's end-to-end acknowledgement to one device. Channel ``ack``, QoS 1,
+    cloud -> device, published after each commit that held messages of the device.
+
+    The agent keeps every detection batch and event in its spool until an acknowledgement
+    says it is stored, and sends again what stays unconfirmed. Acknowledgements from several
+    ingest replicas may arrive out of order: each one only adds confirmations.
+    """
+
+    device_id: Identifier
+    ts: Timestamp
+    detections: SeqAck | None = None
+    events: SeqAck | None = None
+
+
+Message = (
+    DetectionBatch | Heartbeat | Event | DeviceStatus | PipelineConfig | PipelineReport | IngestAck
+)
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     "detections": DetectionBatch,
@@ -200,6 +248,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     "status": DeviceStatus,
     "pipeline_config": PipelineConfig,
     "pipeline_report": PipelineReport,
+    "ingest_ack": IngestAck,
 }
 
 

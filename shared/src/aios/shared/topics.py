@@ -30,6 +30,7 @@ class Channel(str, enum.Enum):
     EVENTS = "evt"  # device -> cloud
     CONFIG_DESIRED = "cfg/desired"  # retained; cloud -> device
     CONFIG_REPORTED = "cfg/reported"  # device -> cloud
+    ACK = "ack"  # cloud -> device: what the control plane has stored (IngestAck)
 
 
 _CHANNELS = {c.value: c for c in Channel}

@@ -69,6 +69,8 @@ class HeartbeatBuilder:
             spool_depth=stats.spool_depth,
             spool_dropped=stats.spool_dropped,
             streams=streams,
+            last_seq=stats.last_seq,
+            last_event_seq=stats.last_event_seq,
         )
 
 

@@ -21,6 +21,12 @@ class TransportStats:
     dropped_detections: int
     dropped_events: int
     published: int
+    last_seq: int | None = None
+    """The last detection-batch ``seq`` handed out (``None``: none yet)."""
+    last_event_seq: int | None = None
+    """The last event ``seq`` handed out (``None``: none yet, or events are not numbered)."""
+    resent: int = 0
+    """Messages sent again because the control plane did not confirm them in time."""
 
     @property
     def spool_dropped(self) -> int:
@@ -38,7 +44,8 @@ class Transport(Protocol):
 
     def send(self, msg: Message) -> None:
         """Queue ``msg`` for its channel. Never blocks on the network. A
-        :class:`~aios.shared.messages.DetectionBatch` gets its ``seq`` assigned here."""
+        :class:`~aios.shared.messages.DetectionBatch` or an
+        :class:`~aios.shared.messages.Event` gets its ``seq`` assigned here."""
         ...
 
     def on_config(self, handler: ConfigHandler) -> None:

@@ -4,9 +4,12 @@ Threads: paho's network thread (connect, reconnect, callbacks) and one outbox wo
 owns the spool and the sequence counter. ``send`` only enqueues, so the event loop never waits
 on the disk or the network. The worker writes each reliable message to the spool, then hands
 at most ``inflight_window`` of them to paho while connected; ``on_publish`` (the PUBACK) deletes
-a message from the spool. paho retransmits its in-flight messages after a reconnect, and on a
-restart everything still in the spool is sent again, so delivery is at least once and the
-batch ``seq`` lets the receiver drop duplicates.
+a message from the spool, except a numbered one (a detection batch or an event, each with its
+``seq``): that one stays until the control plane's :class:`~aios.shared.messages.IngestAck`
+(channel ``ack``) says it is stored, and is sent again if it stays unconfirmed
+(:mod:`aios.agent.transport.resend`). So no broker behaviour can lose it. paho retransmits its
+in-flight messages after a reconnect, and on a restart everything still in the spool is sent
+again, so delivery is at least once and the ``seq`` lets the receiver drop duplicates.
 
 paho's errors are translated into :class:`TransportError` here, and nowhere else.
 """
@@ -32,11 +35,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 from aios.agent.config import MqttSettings
 from aios.agent.errors import TransportError
 from aios.agent.transport.interface import RELIABLE_CHANNELS, ConfigHandler, TransportStats
+from aios.agent.transport.resend import ResendClock
 from aios.agent.transport.sequence import SequenceCounter
 from aios.agent.transport.spool import Priority, Spool
 from aios.agent.version import AGENT_VERSION
-from aios.shared.codec import channel_for, encode
-from aios.shared.messages import DetectionBatch, DeviceStatus, Message
+from aios.shared.codec import channel_for, decode_message, encode
+from aios.shared.messages import DetectionBatch, DeviceStatus, Event, IngestAck, Message
 from aios.shared.topics import Channel, build_topic, device_client_id
 
 log = logging.getLogger(__name__)
@@ -59,7 +63,12 @@ class _Link:
     up: bool
 
 
-_Event = _Outgoing | _Acked | _Link | Literal["stop"]
+@dataclass(frozen=True, slots=True)
+class _Confirmed:
+    ack: IngestAck
+
+
+_Event = _Outgoing | _Acked | _Link | _Confirmed | Literal["stop"]
 
 
 class MqttTransport:
@@ -73,14 +82,18 @@ class MqttTransport:
         device_id: str,
         spool: Spool,
         sequence: SequenceCounter,
+        event_sequence: SequenceCounter | None = None,
     ) -> None:
         self._settings = settings
         self._org_id = org_id
         self._device_id = device_id
         self._spool = spool
         self._sequence = sequence
+        self._event_sequence = event_sequence
+        self._resend = ResendClock(timeout_s=settings.ack_timeout_s, limit=settings.resend_limit)
         self._events: queue.Queue[_Event] = queue.Queue()
         self._inflight: dict[int, int] = {}  # paho mid -> spool row id
+        self._inflight_rows: set[int] = set()
         self._last_sent = 0
         self._connected = threading.Event()
         self._published = 0
@@ -217,6 +230,9 @@ class MqttTransport:
             dropped_detections=self._spool.dropped(Priority.DETECTIONS),
             dropped_events=self._spool.dropped(Priority.EVENTS),
             published=self._published,
+            last_seq=_last(self._sequence),
+            last_event_seq=None if self._event_sequence is None else _last(self._event_sequence),
+            resent=self._resend.resent,
         )
 
     # -- paho callbacks (network thread) -------------------------------------------------------
@@ -235,7 +251,7 @@ class MqttTransport:
             return
         log.info("connected to %s (session present: %s)", self._settings.url, flags.session_present)
         client.publish(self.topic(Channel.STATUS), self._status("online"), qos=1, retain=True)
-        client.subscribe(self.topic(Channel.CONFIG_DESIRED), qos=1)
+        client.subscribe([(self.topic(Channel.CONFIG_DESIRED), 1), (self.topic(Channel.ACK), 1)])
         self._connected.set()
         self._events.put(_Link(up=True))
 
@@ -265,6 +281,11 @@ class MqttTransport:
         self._events.put(_Acked(mid))
 
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        if message.topic == self.topic(Channel.ACK):
+            ack = decode_message(bytes(message.payload), channel=Channel.ACK)
+            if isinstance(ack, IngestAck) and ack.device_id == self._device_id:
+                self._events.put(_Confirmed(ack))
+            return
         if message.topic != self.topic(Channel.CONFIG_DESIRED):
             return
         for handler in self._config_handlers:
@@ -289,10 +310,14 @@ class MqttTransport:
                 elif isinstance(event, _Acked):
                     row = self._inflight.pop(event.mid, None)
                     if row is not None:
+                        self._inflight_rows.discard(row)
                         self._spool.ack(row)
                         self._published += 1
+                elif isinstance(event, _Confirmed):
+                    self._confirm(event.ack)
                 elif isinstance(event, _Link) and event.up and not self._inflight:
                     self._last_sent = 0
+                self._maybe_resend()
                 self._drain()
             except TransportError:
                 log.exception("outbox error")
@@ -312,6 +337,9 @@ class MqttTransport:
         if isinstance(msg, DetectionBatch):
             seq = self._sequence.take()
             msg = msgspec.structs.replace(msg, seq=seq)
+        elif isinstance(msg, Event) and self._event_sequence is not None:
+            seq = self._event_sequence.take()
+            msg = msgspec.structs.replace(msg, seq=seq)
         priority = Priority.DETECTIONS if channel == Channel.DETECTIONS else Priority.EVENTS
         self._spool.put(topic, encode(msg), priority=priority, seq=seq)
 
@@ -321,7 +349,8 @@ class MqttTransport:
         room = self._settings.inflight_window - len(self._inflight)
         if room <= 0:
             return
-        for item in self._spool.pending(after_id=self._last_sent, limit=room):
+        pending = self._spool.pending(after_id=self._last_sent, limit=room + len(self._inflight))
+        for item in [p for p in pending if p.id not in self._inflight_rows][:room]:
             info = self._client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
             if info.rc == paho.MQTT_ERR_NO_CONN:
                 # paho keeps it and sends it after the reconnect; track it like any other.
@@ -330,4 +359,37 @@ class MqttTransport:
                 log.warning("publish failed (%s); will retry", paho.error_string(info.rc))
                 return
             self._inflight[info.mid] = item.id
+            self._inflight_rows.add(item.id)
             self._last_sent = item.id
+
+    def _confirm(self, ack: IngestAck) -> None:
+        """The control plane says what it stored: forget those messages."""
+        self._resend.confirmed(time.time())
+        if ack.detections is not None:
+            self._spool.confirm(Priority.DETECTIONS, ack.detections)
+        if ack.events is not None:
+            self._spool.confirm(Priority.EVENTS, ack.events)
+
+    def _maybe_resend(self) -> None:
+        """Put back in line what the broker took but nobody confirmed in time (bounded)."""
+        now = time.time()
+        if not self._resend.due(now):
+            return
+        if not self._spool.confirming:  # no control plane seen acknowledging: an older one
+            self._spool.forget_sent(sent_before=now - self._resend.timeout_s)
+            self._resend.ran(now, 0)
+            return
+        if not self._connected.is_set():
+            return
+        ids = self._spool.requeue(
+            sent_before=now - self._resend.timeout_s, limit=self._resend.limit
+        )
+        if ids:
+            log.info("sending %d unconfirmed messages again", len(ids))
+            self._last_sent = min(self._last_sent, min(ids) - 1)
+        self._resend.ran(now, len(ids))
+
+
+def _last(sequence: SequenceCounter) -> int | None:
+    """The last value ``sequence`` handed out, ``None`` if none yet."""
+    return sequence.peek - 1 if sequence.peek > 0 else None

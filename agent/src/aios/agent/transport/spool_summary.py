@@ -30,8 +30,11 @@ def read_spool_summary(path: Path) -> SpoolSummary | None:
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
         try:
-            depth, size, max_seq = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(size), 0), MAX(seq) FROM outbox"
+            depth, size = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox"
+            ).fetchone()
+            (max_seq,) = db.execute(
+                "SELECT MAX(seq) FROM outbox WHERE priority = ?", (int(Priority.DETECTIONS),)
             ).fetchone()
             counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
         finally:

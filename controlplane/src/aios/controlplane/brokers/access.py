@@ -5,9 +5,11 @@ authorization (:mod:`~aios.controlplane.brokers.emqx`) both derive from this mod
 rules are written once:
 
 * a **device** publishes only on its own ``status``, ``hb``, ``det``, ``evt`` and
-  ``cfg/reported`` topics and subscribes to (and receives) only its own ``cfg/desired``;
+  ``cfg/reported`` topics and subscribes to (and receives) only its own ``cfg/desired`` and
+  ``ack``;
 * the **service** (the control plane's ingest) subscribes to every channel of every device
-  under its prefix (plain or MQTT 5 shared subscriptions) and publishes only ``cfg/desired``;
+  under its prefix (plain or MQTT 5 shared subscriptions) and publishes only ``cfg/desired``
+  and ``ack``;
 * everything else is denied.
 
 Broker-side names are built here too. They use a separator that cannot occur in an
@@ -46,8 +48,8 @@ DEVICE_PUBLISH_CHANNELS: tuple[Channel, ...] = (
     Channel.EVENTS,
     Channel.CONFIG_REPORTED,
 )
-DEVICE_RECEIVE_CHANNELS: tuple[Channel, ...] = (Channel.CONFIG_DESIRED,)
-SERVICE_PUBLISH_CHANNELS: tuple[Channel, ...] = (Channel.CONFIG_DESIRED,)
+DEVICE_RECEIVE_CHANNELS: tuple[Channel, ...] = (Channel.CONFIG_DESIRED, Channel.ACK)
+SERVICE_PUBLISH_CHANNELS: tuple[Channel, ...] = (Channel.CONFIG_DESIRED, Channel.ACK)
 SERVICE_RECEIVE_CHANNELS: tuple[Channel, ...] = tuple(Channel)
 
 

@@ -102,7 +102,8 @@ def _acls(acltype: str, topics: Sequence[str]) -> list[JsonValue]:
 
 
 def device_acls(device: DeviceIdentity, prefix: str = DEFAULT_PREFIX) -> list[JsonValue]:
-    """The ACLs of a device's role: send its own telemetry, receive its own desired config."""
+    """The ACLs of a device's role: send its own telemetry, receive its own desired config and
+    acknowledgements."""
     own = device_receive_topics(device, prefix)
     return [
         *_acls("publishClientSend", device_publish_topics(device, prefix)),
@@ -112,7 +113,8 @@ def device_acls(device: DeviceIdentity, prefix: str = DEFAULT_PREFIX) -> list[Js
 
 
 def service_acls(prefix: str = DEFAULT_PREFIX, share_group: str | None = None) -> list[JsonValue]:
-    """The ACLs of the service role: read every device channel, write desired configs."""
+    """The ACLs of the service role: read every device channel, write desired configs and
+    acknowledgements."""
     return [
         *_acls("subscribePattern", service_subscribe_filters(prefix, share_group)),
         *_acls("publishClientReceive", service_receive_patterns(prefix)),

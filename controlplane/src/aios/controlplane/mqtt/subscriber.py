@@ -143,6 +143,14 @@ class MqttSubscriber:
         if qos > 0 and self._connected.is_set():
             self._client.ack(mid, qos)
 
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Publish at QoS 1 on this connection (thread-safe); ``False`` when not connected
+        (nothing is queued for later)."""
+        if not self._connected.is_set():
+            return False
+        info = self._client.publish(topic, payload, qos=1)
+        return info.rc == paho.MQTT_ERR_SUCCESS
+
     # --- paho thread -------------------------------------------------------------------------
 
     def _on_connect(

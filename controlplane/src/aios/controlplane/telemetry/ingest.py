@@ -34,6 +34,7 @@ from aios.controlplane.errors import DatabaseUnavailableError
 from aios.controlplane.mqtt.buffer import InboundBuffer
 from aios.controlplane.mqtt.subscriber import Inbound, MqttSubscriber
 from aios.controlplane.settings import Settings
+from aios.controlplane.telemetry.acks import AckTracker
 from aios.controlplane.telemetry.records import Accepted, DeadLetterRow, classify
 from aios.controlplane.telemetry.store import FlushResult, TelemetryStore
 from aios.controlplane.telemetry.writer import FlushWriter, WriteStoppedError
@@ -107,6 +108,8 @@ class IngestService:
             queue=self.queue,
             session_expiry_s=settings.mqtt_session_expiry_s,
         )
+        # after each commit: tell each device what is stored (end-to-end acknowledgement)
+        self.acks = AckTracker(engine, self.subscriber.publish, prefix=settings.mqtt_topic_prefix)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._started_at = time.time()
@@ -246,6 +249,7 @@ class IngestService:
                 observe(written.stored)
             except Exception:  # an observer's failure never blocks the acknowledgements
                 log.exception("ingest observer %r failed", observe)
+        await self.acks.after_commit(written.stored)
         for item in flush.items:
             self.subscriber.ack(item.mid, item.qos)
         self._holding -= len(flush.items)

@@ -9,6 +9,7 @@ from aios.controlplane.db.models.devices import Device, DeviceState, DeviceTombs
 from aios.controlplane.db.models.events import EventRecord, PipelineReportRecord
 from aios.controlplane.db.models.fleet import DeviceCredential, EnrollmentToken
 from aios.controlplane.db.models.heartbeats import HeartbeatSample
+from aios.controlplane.db.models.ingest_ack import IngestAckState
 from aios.controlplane.db.models.jobs import JobRun
 from aios.controlplane.db.models.live import LiveMessageRecord
 from aios.controlplane.db.models.notifications import Webhook, WebhookDelivery
@@ -47,6 +48,7 @@ __all__ = [
     "EventAcknowledgement",
     "EventRecord",
     "HeartbeatSample",
+    "IngestAckState",
     "IngestState",
     "Invitation",
     "JobRun",

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_device_tombstones"
-down_revision: str | None = "0004_presence_jobs_notifications"
+down_revision: str | None = "0006_ingest_ack"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
