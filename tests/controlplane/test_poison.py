@@ -20,7 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.engine import create_engine
-from aios.controlplane.db.models import DeadLetter, DetectionBatchRecord, EventRecord
+from aios.controlplane.db.models import (
+    DeadLetter,
+    DetectionBatchRecord,
+    EventRecord,
+    IngestState,
+)
 from aios.controlplane.db.storage.failures import translate
 from aios.controlplane.errors import BatchRefusedError, DatabaseUnavailableError
 from aios.controlplane.mqtt.subscriber import Inbound
@@ -185,3 +190,36 @@ async def test_an_unreachable_database_is_unavailable_not_bad(
 )
 def test_translation_table(exc: Exception, kind: type[Exception]) -> None:
     assert isinstance(translate(exc), kind)
+
+
+async def test_a_refused_batch_is_settled_so_the_agent_stops_sending_it(
+    engine: AsyncEngine,
+) -> None:
+    """A batch the database refuses reached the control plane: its seq counts as received in the
+    device's completeness (what the end-to-end acknowledgement confirms), else the agent would
+    send it again every round, forever, each time making a new dead letter."""
+    run = uuid.uuid4().hex[:8]
+    org, device = f"s-{run}", f"ds-{run}"
+    store = TelemetryStore(engine, auto_register=True)
+    writer = FlushWriter(store, stopping=asyncio.Event())
+    poison = [
+        p
+        for p in _poison(engine.dialect.name, org, device)
+        if isinstance(p.message, DetectionBatch)
+    ]
+    seqs = [p.message.seq for p in poison if isinstance(p.message, DetectionBatch)]
+    flush = [_batch(org, device, 1), *poison, _batch(org, device, 3)]
+    written = await writer.write(flush, [])
+    assert {id(a) for a in written.settled} == {id(a) for a in poison}
+    async with engine.connect() as conn:
+        state = (
+            await conn.execute(
+                select(IngestState.received, IngestState.gaps).where(
+                    IngestState.device_id == device
+                )
+            )
+        ).one()
+    assert state.received == 2 + len(seqs)
+    stored_or_settled = {1, 3, *seqs}
+    missing = {s for lo, hi in state.gaps for s in range(lo, hi + 1)}
+    assert missing == set(range(1, max(stored_or_settled) + 1)) - stored_or_settled

@@ -249,7 +249,7 @@ class IngestService:
                 observe(written.stored)
             except Exception:  # an observer's failure never blocks the acknowledgements
                 log.exception("ingest observer %r failed", observe)
-        await self.acks.after_commit(written.stored)
+        await self.acks.after_commit([*written.stored, *written.settled])
         for item in flush.items:
             self.subscriber.ack(item.mid, item.qos)
         self._holding -= len(flush.items)

@@ -63,6 +63,10 @@ class DeadLetterRow:
     payload: bytes
     payload_size: int
     received_at: datetime
+    settles_seq: int | None = None
+    """The detection-batch ``seq`` this dead letter settles (a batch the database refused):
+    recorded in the device's completeness as received, so the end-to-end acknowledgement
+    confirms it and the agent stops sending it again. Not stored with the dead letter."""
 
     @classmethod
     def of(

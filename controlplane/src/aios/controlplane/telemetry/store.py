@@ -139,6 +139,7 @@ class TelemetryStore:
             result.heartbeats, result.statuses = await update_devices(conn, ok)
             if dead_rows:
                 await conn.execute(insert(DeadLetter), [d.as_params() for d in dead_rows])
+                await self._settle(conn, dead_rows)
         result.dead_letters.update(d.reason.value for d in dead_rows)
         return result
 
@@ -246,7 +247,18 @@ class TelemetryStore:
             await upsert_rollups(conn, counts)
         result.batches_stored = len(new)
         result.detections_stored = len(rows)
-        await self._track(conn, unique, new, repeated)
+        await self._track(conn, {k: a.org_id for k, a in unique.items()}, new, repeated)
+
+    async def _settle(self, conn: AsyncConnection, dead: Sequence[DeadLetterRow]) -> None:
+        """Count the batches the database refused (now dead letters) as received: they reached
+        the control plane, and no resend can store them."""
+        settled = {
+            (d.device_id, d.settles_seq): d.org_id
+            for d in dead
+            if d.settles_seq is not None and d.device_id is not None and d.org_id is not None
+        }
+        if settled:
+            await self._track(conn, settled, set(settled), Counter())
 
     async def _driver(self, conn: AsyncConnection) -> pg_statements.Driver | None:
         """The asyncpg connection under ``conn`` on PostgreSQL (set-based statements), else
@@ -291,13 +303,14 @@ class TelemetryStore:
     async def _track(
         self,
         conn: AsyncConnection,
-        unique: dict[tuple[str, int], Accepted],
+        unique: dict[tuple[str, int], str],
         new: set[tuple[str, int]],
         repeated: Counter[str],
     ) -> None:
-        """Update per-device completeness for every device that sent a batch."""
+        """Update per-device completeness for every device that sent a batch (``unique``:
+        ``(device, seq)`` to its organization)."""
         now = datetime.now(UTC)
-        devices = {d: a.org_id for (d, _), a in unique.items()}
+        devices = {d: org_id for (d, _), org_id in unique.items()}
         driver = await self._driver(conn)
         if driver is not None:
             progress = await pg_statements.lock_ingest_state(driver, devices, now)

@@ -8,7 +8,9 @@
 - the database *refused the data*: the flush is split in two halves, each written in its own
   transaction, recursively, until the message that fails alone is found. That message becomes a
   ``storage_refused`` dead letter carrying the database's reason, the good messages around it
-  are stored, and the whole flush is then acknowledged. A poison message therefore costs one
+  are stored, and the whole flush is then acknowledged (to the broker, and end to end to the
+  agent: a refused batch's seq counts as received, so the agent does not send it again). A
+  poison message therefore costs one
   dead letter and about ``2 log2(n)`` extra transactions, never a stall, and valid traffic of
   the same device and of other organizations keeps flowing.
 
@@ -32,6 +34,7 @@ from aios.controlplane.errors import (
 )
 from aios.controlplane.telemetry.records import Accepted, DeadLetterRow, DeadReason
 from aios.controlplane.telemetry.store import FlushResult, TelemetryStore
+from aios.shared.messages import DetectionBatch
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class Written:
     result: FlushResult = field(default_factory=FlushResult)
     stored: list[Accepted] = field(default_factory=list)  # accepted and committed
     refused: int = 0  # messages the database refused, now dead letters
+    settled: list[Accepted] = field(default_factory=list)  # those messages: acknowledged too
     lost_dead_letters: int = 0  # dead letters the database refused even stripped (logged)
 
 
@@ -103,12 +107,16 @@ class FlushWriter:
                 refusal.reason,
             )
             out.refused += 1
-            letter = DeadLetterRow.of(
-                a.source,
-                DeadReason.STORAGE_REFUSED,
-                refusal.reason,
-                org_id=a.org_id,
-                device_id=a.device_id,
+            out.settled.append(a)
+            letter = replace(
+                DeadLetterRow.of(
+                    a.source,
+                    DeadReason.STORAGE_REFUSED,
+                    refusal.reason,
+                    org_id=a.org_id,
+                    device_id=a.device_id,
+                ),
+                settles_seq=a.message.seq if isinstance(a.message, DetectionBatch) else None,
             )
             await self._write_or_split([], [letter], out)
             return
