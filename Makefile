@@ -15,7 +15,7 @@ help:
 	@echo "make test     install, start PostgreSQL + Mosquitto if needed, run the whole test suite"
 	@echo "make lint     ruff and mypy (strict) on all three packages"
 	@echo "make bench    print the benchmark figures (JSON)"
-	@echo "make proof    fault-injection scenarios + load run (~20 min), writes docs/proof.md"
+	@echo "make proof    fault-injection scenarios + 10 min load run (20-45 min), writes docs/proof.md"
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
