@@ -16,7 +16,7 @@ help:
 	@echo "make lint     ruff and mypy (strict) on all three packages"
 	@echo "make bench    print the benchmark figures (JSON)"
 	@echo "make sample-video  data/samples/sample.mp4 for docker/compose.yaml's agent"
-	@echo "make proof    fault-injection scenarios + load run (~20 min), writes docs/proof.md"
+	@echo "make proof    fault-injection scenarios + 10 min load run (20-45 min), writes docs/proof.md"
 
 install:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
