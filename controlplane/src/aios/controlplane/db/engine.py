@@ -1,7 +1,9 @@
 """The async engine and session factory, built from the settings (one per application).
 
-SQLite connections get ``journal_mode=WAL`` (readers never block the ingest writer),
-``foreign_keys=ON``, ``synchronous=NORMAL`` and a busy timeout.
+SQLite connections get ``journal_mode=WAL`` (readers never block the writer),
+``foreign_keys=ON``, ``synchronous=NORMAL`` and a busy timeout, and every write transaction of
+the engine goes through its one :class:`~aios.controlplane.db.sqlite_writer.SQLiteWriter`
+(``BEGIN IMMEDIATE`` under an asyncio lock, in arrival order).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from aios.controlplane.db.sqlite_writer import SQLiteWriter
 from aios.controlplane.settings import Settings
+
+BUSY_TIMEOUT_S = 30
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -27,8 +32,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        SQLiteWriter(wait_s=BUSY_TIMEOUT_S).install(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -43,6 +49,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     finally:
         cursor.close()
