@@ -139,10 +139,10 @@ def test_event_merge_is_order_insensitive_and_idempotent() -> None:
     forward = merge_event(merge_event(rows[0], rows[1]), rows[2])
     backward = merge_event(merge_event(rows[2], rows[1]), rows[0])
     assert forward == backward == merge_event(forward, rows[1])
-    assert forward["phase"] == "end"
-    assert forward["severity"] == "critical"
-    assert forward["started_at"] == datetime.fromtimestamp(10.0, UTC)
-    assert forward["ended_at"] == datetime.fromtimestamp(30.0, UTC)
+    assert forward.phase == "end"
+    assert forward.severity == "critical"
+    assert forward.started_at == datetime.fromtimestamp(10.0, UTC)
+    assert forward.ended_at == datetime.fromtimestamp(30.0, UTC)
 
 
 async def test_event_lifecycle_one_row_and_reports_stored(engine: AsyncEngine) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,6 +20,7 @@ from aios.controlplane.live.outbox import publish_live
 from aios.controlplane.notifications.outbox import enqueue
 from aios.controlplane.notifications.schemas import Notification
 from aios.controlplane.pipelines.deployments import record_report
+from aios.controlplane.telemetry.events import EventRow
 from aios.controlplane.telemetry.records import Accepted
 from aios.shared.live import NewEvent
 from aios.shared.messages import PipelineReport
@@ -33,7 +33,7 @@ def snapshot_url(event_id: str) -> str:
 
 
 async def announce_events(
-    conn: AsyncConnection, rows: Sequence[dict[str, Any]], *, cooldown_s: float
+    conn: AsyncConnection, rows: Sequence[EventRow], *, cooldown_s: float
 ) -> None:
     """Live messages and notifications for the ``events`` rows a flush inserted or changed."""
     if not rows:
@@ -42,15 +42,15 @@ async def announce_events(
         conn,
         [
             NewEvent(
-                org_id=r["org_id"],
-                device_id=r["device_id"],
-                event_id=r["id"],
-                stream_id=r["stream_id"],
-                event_type=r["event_type"],
-                severity=r["severity"],
-                phase=r["phase"],
-                ts=r["last_ts"].timestamp(),
-                snapshot_url=snapshot_url(r["id"]) if r["snapshot"] else None,
+                org_id=r.org_id,
+                device_id=r.device_id,
+                event_id=r.id,
+                stream_id=r.stream_id,
+                event_type=r.event_type,
+                severity=r.severity,
+                phase=r.phase,
+                ts=r.last_ts.timestamp(),
+                snapshot_url=snapshot_url(r.id) if r.snapshot else None,
             )
             for r in rows
         ],
@@ -60,26 +60,26 @@ async def announce_events(
         conn,
         [
             Notification(
-                org_id=r["org_id"],
-                event_type=r["event_type"],
-                severity=r["severity"],
-                subject=f"{r['device_id']}/{r['rule_id'] or r['stream_id']}",
+                org_id=r.org_id,
+                event_type=r.event_type,
+                severity=r.severity,
+                subject=f"{r.device_id}/{r.rule_id or r.stream_id}",
                 data={
-                    "event_id": r["id"],
-                    "device_id": r["device_id"],
-                    "stream_id": r["stream_id"],
-                    "phase": r["phase"],
-                    "zone_id": r["zone_id"],
-                    "line_id": r["line_id"],
-                    "track_ids": r["track_ids"],
-                    "attributes": r["attributes"],
-                    "started_at": r["started_at"].isoformat(),
-                    "snapshot_url": snapshot_url(r["id"]) if r["snapshot"] else None,
+                    "event_id": r.id,
+                    "device_id": r.device_id,
+                    "stream_id": r.stream_id,
+                    "phase": r.phase,
+                    "zone_id": r.zone_id,
+                    "line_id": r.line_id,
+                    "track_ids": r.track_ids,
+                    "attributes": r.attributes,
+                    "started_at": r.started_at.isoformat(),
+                    "snapshot_url": snapshot_url(r.id) if r.snapshot else None,
                 },
                 created_at=now,
             )
             for r in rows
-            if r["phase"] in NOTIFY_PHASES
+            if r.phase in NOTIFY_PHASES
         ],
         cooldown_s=cooldown_s,
     )

@@ -19,17 +19,19 @@ pipelines domain reads them to follow deployments.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy import RowMapping, bindparam, delete, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aios.controlplane.db.models import EventRecord, PipelineReportRecord
 from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
 from aios.controlplane.telemetry.records import Accepted
-from aios.shared.messages import Event, PipelineReport
+from aios.shared.messages import Event, PipelineReport, Severity
 
+EventPhase = Literal["instant", "start", "update", "end"]
 _PHASE_RANK = {"start": 0, "instant": 1, "update": 1, "end": 2}
 _LATEST_FIELDS = (
     "org_id",
@@ -44,62 +46,103 @@ _LATEST_FIELDS = (
     "attributes",
     "snapshot",
     "pipeline_version",
+    "last_ts",
 )
 
 
-def event_row(org_id: str, event: Event, received_at: datetime) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRow:
+    """One ``events`` row: what one message alone makes, a merge, or what is stored."""
+
+    device_id: str
+    id: str
+    org_id: str
+    stream_id: str
+    event_type: str
+    severity: Severity
+    phase: EventPhase
+    started_at: datetime
+    last_ts: datetime
+    ended_at: datetime | None
+    rule_id: str | None
+    zone_id: str | None
+    line_id: str | None
+    track_ids: list[int]
+    attributes: dict[str, Any]
+    snapshot: str | None
+    pipeline_version: int | None
+    received_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.device_id, self.id
+
+    @classmethod
+    def of(cls, org_id: str, event: Event, received_at: datetime) -> EventRow:
+        """The row one message alone would make."""
+        ts = datetime.fromtimestamp(event.ts, UTC)
+        return cls(
+            device_id=event.device_id,
+            id=event.id,
+            org_id=org_id,
+            stream_id=event.stream_id,
+            event_type=event.event_type,
+            severity=event.severity,
+            phase=event.phase,
+            started_at=ts,
+            last_ts=ts,
+            ended_at=ts if event.phase == "end" else None,
+            rule_id=event.rule_id,
+            zone_id=event.zone_id,
+            line_id=event.line_id,
+            track_ids=list(event.track_ids),
+            attributes=dict(event.attributes),
+            snapshot=event.snapshot,
+            pipeline_version=event.pipeline_version,
+            received_at=received_at,
+        )
+
+    @classmethod
+    def stored(cls, row: RowMapping) -> EventRow:
+        """The row as read from ``events``."""
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+    def as_params(self) -> dict[str, Any]:
+        """The statement parameters (one per column)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def event_row(org_id: str, event: Event, received_at: datetime) -> EventRow:
     """The ``events`` row one message alone would make."""
-    ts = datetime.fromtimestamp(event.ts, UTC)
-    return {
-        "device_id": event.device_id,
-        "id": event.id,
-        "org_id": org_id,
-        "stream_id": event.stream_id,
-        "event_type": event.event_type,
-        "severity": event.severity,
-        "phase": event.phase,
-        "started_at": ts,
-        "last_ts": ts,
-        "ended_at": ts if event.phase == "end" else None,
-        "rule_id": event.rule_id,
-        "zone_id": event.zone_id,
-        "line_id": event.line_id,
-        "track_ids": list(event.track_ids),
-        "attributes": dict(event.attributes),
-        "snapshot": event.snapshot,
-        "pipeline_version": event.pipeline_version,
-        "received_at": received_at,
-    }
+    return EventRow.of(org_id, event, received_at)
 
 
-def _order(row: dict[str, Any]) -> tuple[datetime, int]:
-    return row["last_ts"], _PHASE_RANK.get(row["phase"], 1)
+def _order(row: EventRow) -> tuple[datetime, int]:
+    return row.last_ts, _PHASE_RANK.get(row.phase, 1)
 
 
-def merge_event(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+def merge_event(old: EventRow, new: EventRow) -> EventRow:
     """Fold two states of one event (commutative, associative and idempotent)."""
     latest, other = (new, old) if _order(new) >= _order(old) else (old, new)
-    merged = dict(other)
-    for name in _LATEST_FIELDS:
-        merged[name] = latest[name]
-    merged["last_ts"] = latest["last_ts"]
-    merged["started_at"] = min(old["started_at"], new["started_at"])
-    ends = [e for e in (old["ended_at"], new["ended_at"]) if e is not None]
-    merged["ended_at"] = max(ends) if ends else None
-    merged["received_at"] = max(old["received_at"], new["received_at"])
-    return merged
+    ends = [e for e in (old.ended_at, new.ended_at) if e is not None]
+    return replace(
+        other,
+        **{name: getattr(latest, name) for name in _LATEST_FIELDS},
+        started_at=min(old.started_at, new.started_at),
+        ended_at=max(ends) if ends else None,
+        received_at=max(old.received_at, new.received_at),
+    )
 
 
-async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> list[dict[str, Any]]:
+async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> list[EventRow]:
     """Merge the flush's events into ``events``; the rows inserted or changed (as stored)."""
     if not events:
         return []
-    folded: dict[tuple[str, str], dict[str, Any]] = {}
+    folded: dict[tuple[str, str], EventRow] = {}
     for a in events:
         assert isinstance(a.message, Event)
-        row = event_row(a.org_id, a.message, a.received_at)
-        key = (row["device_id"], row["id"])
-        folded[key] = merge_event(folded[key], row) if key in folded else row
+        row = EventRow.of(a.org_id, a.message, a.received_at)
+        folded[row.key] = merge_event(folded[row.key], row) if row.key in folded else row
     keys = sorted(folded)
     columns = [getattr(EventRecord, c.name) for c in EventRecord.__table__.columns]
     stmt = select(*columns).where(tuple_(EventRecord.device_id, EventRecord.id).in_(keys))
@@ -115,40 +158,40 @@ async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> lis
             {"keys": [f"aios.event/{d}/{i}" for d, i in keys]},
         )
         stmt = stmt.order_by(EventRecord.device_id, EventRecord.id).with_for_update()
-    existing = {(r.device_id, r.id): dict(r._mapping) for r in await conn.execute(stmt)}
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    existing = {(r.device_id, r.id): EventRow.stored(r._mapping) for r in await conn.execute(stmt)}
+    inserts: list[EventRow] = []
+    updates: list[EventRow] = []
     moved: list[tuple[str, str]] = []
     for key in keys:
         if key not in existing:
             inserts.append(folded[key])
             continue
         merged = merge_event(existing[key], folded[key])
-        if merged["started_at"] != existing[key]["started_at"]:
+        if merged.started_at != existing[key].started_at:
             # an earlier message arrived late: the row's time changes. A TimescaleDB chunk
             # rejects an UPDATE that moves a row out of its time range, so delete and insert.
             moved.append(key)
             inserts.append(merged)
         elif merged != existing[key]:
-            updates.append({**merged, "b_device_id": key[0], "b_id": key[1]})
+            updates.append(merged)
     if moved:
         await conn.execute(
             delete(EventRecord).where(tuple_(EventRecord.device_id, EventRecord.id).in_(moved))
         )
     if inserts:
-        await conn.execute(insert(EventRecord), inserts)
+        await conn.execute(insert(EventRecord), [r.as_params() for r in inserts])
     if updates:
         values: dict[str, Any] = {
-            n: bindparam(n) for n in folded[keys[0]] if n not in ("device_id", "id")
+            f.name: bindparam(f.name) for f in fields(EventRow) if f.name not in ("device_id", "id")
         }
         await conn.execute(
             update(EventRecord)
             .where(EventRecord.device_id == bindparam("b_device_id"))
             .where(EventRecord.id == bindparam("b_id"))
             .values(values),
-            updates,
+            [{**u.as_params(), "b_device_id": u.device_id, "b_id": u.id} for u in updates],
         )
-    return inserts + [{k: v for k, v in u.items() if not k.startswith("b_")} for u in updates]
+    return inserts + updates
 
 
 async def store_reports(conn: AsyncConnection, reports: Sequence[Accepted]) -> int:
