@@ -27,6 +27,7 @@ demo: install
 	$(UV) run --locked python -m scripts.demo
 
 test: install services
+	@./scripts/ensure_rtsp_deps.sh
 	$(UV) run --locked pytest $(PYTEST_ARGS)
 
 lint: install
