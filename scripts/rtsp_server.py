@@ -13,7 +13,9 @@ client and re-encoding it in real time:
   client that asks for the other one is refused.
 
 With ``--user``/``--password`` every mount asks for HTTP Basic credentials. Prints
-``READY <port>`` on stdout once it listens; stops on SIGTERM or SIGINT.
+``READY <port>`` on stdout once it listens; stops on SIGTERM or SIGINT. With ``--write-h264
+OUT.mp4`` it serves nothing: it writes the video as H.264 in MP4 with the same encoder
+settings and exits (a file to compare the RTSP stream with).
 """
 
 from __future__ import annotations
@@ -38,13 +40,30 @@ def _launch(video: str, encoder: str) -> str:
     return f"{decode}! {encoder} )"
 
 
-def _encoders(gop: int, quality: int) -> dict[str, str]:
-    h264 = (
+def _x264(gop: int) -> str:
+    return (
         f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} "
-        "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1"
+        "! video/x-h264,profile=baseline"
     )
+
+
+def _encoders(gop: int, quality: int) -> dict[str, str]:
+    h264 = f"{_x264(gop)} ! rtph264pay name=pay0 pt=96 config-interval=1"
     mjpeg = f"jpegenc quality={quality} ! rtpjpegpay name=pay0 pt=26"
     return {"h264": h264, "mjpeg": mjpeg}
+
+
+def write_h264(video: str, out: str, gop: int) -> int:
+    launch = _launch(video, _x264(gop)).strip("() ")
+    pipeline = Gst.parse_launch(f'{launch} ! mp4mux ! filesink location="{out}"')
+    pipeline.set_state(Gst.State.PLAYING)
+    bus = pipeline.get_bus()
+    msg = bus.timed_pop_filtered(Gst.CLOCK_TIME_NONE, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    pipeline.set_state(Gst.State.NULL)
+    if msg is not None and msg.type == Gst.MessageType.ERROR:
+        print(f"cannot write {out}: {msg.parse_error()[0].message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def build_server(args: argparse.Namespace) -> GstRtspServer.RTSPServer:
@@ -84,15 +103,18 @@ def build_server(args: argparse.Namespace) -> GstRtspServer.RTSPServer:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=8554)
     parser.add_argument("--video", required=True, help="any file GStreamer's decodebin reads")
     parser.add_argument("--gop", type=int, default=10, help="H.264 key frame interval (frames)")
     parser.add_argument("--quality", type=int, default=85, help="JPEG quality of /mjpeg")
     parser.add_argument("--user", default="")
     parser.add_argument("--password", default="")
+    parser.add_argument("--write-h264", metavar="OUT", help="write an H.264 MP4 and exit")
     args = parser.parse_args()
 
     Gst.init(None)
+    if args.write_h264:
+        return write_h264(args.video, args.write_h264, args.gop)
     server = build_server(args)
     loop = GLib.MainLoop()
     if server.attach(None) == 0:
