@@ -30,6 +30,7 @@ demo: install
 
 test: install services
 	@./scripts/ensure_browser.sh >/dev/null
+	@./scripts/ensure_rtsp_deps.sh
 	$(UV) run --locked pytest $(PYTEST_ARGS)
 
 lint: install

@@ -16,6 +16,11 @@ Prints one JSON object:
   holds and zooms, tracks seen when running every frame, and how many of them the motion-gated
   run loses (a track is lost when fewer than half of its frames have a same-class box with
   IoU >= 0.5 in the gated output, which reuses the last detections on skipped frames);
+- with ``--provider NAME`` (``openvino``...): ``NAME_detect_ms`` against ``cpu_detect_ms``
+  (interleaved), ``NAME_speedup``, the same for the raw run, and parity: ``NAME_same_boxes_as_cpu``
+  and ``NAME_reference_boxes`` / ``cpu_reference_boxes`` (same class, IoU >= 0.9, confidence
+  within 0.02; see ``scripts/provider_parity.py``). ``compared_provider`` is the one that loaded
+  (``cpu`` if it fell back);
 - with ``--int8-model``: ``int8_speedup`` (fp32 detect median / int8 detect median) and
   ``int8_agreement`` (share of fp32 boxes on the test images matched by int8, same class,
   IoU >= 0.5).
@@ -40,6 +45,7 @@ import onnxruntime as ort
 
 from aios.agent.detections import Detections
 from aios.agent.inference import Detector, FramePolicy
+from scripts.provider_parity import provider_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -223,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-spin", action="store_true", help="turn thread spinning off")
     parser.add_argument("--motion-threshold", type=float, default=1.5)
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    parser.add_argument(
+        "--provider",
+        default="cpu",
+        help="also run this provider (openvino, cuda...) against cpu: speed and parity",
+    )
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -274,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
             spinning=not args.no_spin,
         )
         result.update(int8_figures(detector, int8, images, args.rounds // 2))
+    if args.provider != "cpu":
+        other = Detector.load(args.model, provider=args.provider, intra_op_threads=args.threads)
+        expected = args.images.parent / "expected" / "yolov8n-coco.json"
+        reference = expected if args.model.name == "yolov8n-coco.onnx" else None
+        named = dict(zip((p.name for p in paths), images, strict=True))
+        result.update(provider_figures(detector, other, named, photo, args.rounds // 2, reference))
     if args.json:
         print(json.dumps(result))
     else:

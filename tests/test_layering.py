@@ -129,3 +129,18 @@ def test_shared_depends_on_msgspec_only() -> None:
 
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     assert _closure(lock, "aios-shared", ()) == {"aios-shared", "msgspec"}
+
+
+@pytest.mark.parametrize("extra", ["cpu", "gpu", "openvino"])
+def test_agent_closure_is_lean(extra: str) -> None:
+    """One OpenCV (headless: a second distribution would overwrite the same ``cv2``), and none
+    of what the agent does not use (pydantic came in with Typer 0.29; see the footprint bench,
+    scripts/bench_footprint.py)."""
+    import tomllib
+
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    closure = _closure(lock, "aios-agent", (extra,))
+    opencv = {n for n in closure if n.startswith("opencv")}
+    assert opencv == {"opencv-python-headless"}
+    unused = {"pydantic", "pydantic-core", "click", "onnx", "torch", "ultralytics", "pillow"}
+    assert not closure & unused, sorted(closure & unused)

@@ -51,9 +51,9 @@ def render(
         "batch produced before it was stored. Redeliveries: copies the ingest received of "
         "batches already stored (the broker's redelivery or the agent's resend), stored once.",
         "",
-        "The poison scenario reports what the ingest does with hostile input on a device's own "
-        "topics; hardening the ingest against it (decode limits, storage error policy, dead "
-        "letters, supervision) is the other half of issue 9, built separately. Where a scenario "
+        "The poison scenario publishes hostile messages on the device's own topics (as a "
+        "compromised device would) between its normal traffic: each must become a dead letter "
+        "with a reason while the device's valid traffic keeps being stored. Where a scenario "
         "fails, what was not stored is still in the agent's spool (counted below where that "
         "run measured it) and is sent again once the ingest stores again.",
         "",

@@ -177,6 +177,7 @@ class ControlPlane:
             "AIOS_MQTT_SHARE_GROUP": self.client_id,
             "AIOS_DATA_DIR": str(self.workdir / "data"),
             "AIOS_SECRET_KEY": self.secret,
+            "AIOS_REGISTRATION": "open",  # each scenario registers its own organization
             "AIOS_AUTO_REGISTER_DEVICES": "true",
             "AIOS_HEARTBEAT_INTERVAL_S": "2",
             "AIOS_PRESENCE_DEBOUNCE_MS": "1000",
@@ -247,5 +248,7 @@ def register(base: str) -> tuple[str, dict[str, str]]:
         f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
     )
     login.raise_for_status()
-    token = login.json()["access_token"]
-    return reg.json()["organization"]["id"], {"Authorization": f"Bearer {token}"}
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    me = httpx.get(f"{base}/api/v1/auth/me", headers=auth, timeout=30)
+    me.raise_for_status()  # register answers alike whether or not the email existed: ask who
+    return me.json()["organization"]["id"], auth

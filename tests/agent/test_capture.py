@@ -64,3 +64,33 @@ def test_backoff_grows_and_is_capped() -> None:
     assert max(delays) == 5.0
     backoff.reset()
     assert backoff.next_delay() == 0.5
+
+
+async def test_an_outage_is_reported_with_its_start_and_its_length() -> None:
+    camera = SyntheticCamera(fps=50)
+    worker = CaptureWorker("cam", camera, backoff=Backoff(initial=0.1, cap=0.5))
+    worker.start()
+    try:
+        await worker.wait_open(5)
+        assert (worker.status().reconnects, worker.status().down_since) == (0, None)
+        camera.available.clear()
+        lost = time.time()
+        while worker.status().state != StreamState.FAILED:
+            assert time.time() - lost < 10, "the outage was not noticed"
+            await asyncio.sleep(0.02)
+        down = worker.status()
+        assert down.down_since is not None
+        assert lost - 0.5 <= down.down_since <= lost + 0.1  # the last frame's time
+        assert down.last_gap_s is None
+        await asyncio.sleep(1.0)
+        camera.available.set()
+        while worker.status().state != StreamState.STREAMING:
+            assert time.time() - lost < 15, "not back after the camera returned"
+            await asyncio.sleep(0.02)
+        back = worker.status()
+        assert back.reconnects == 1
+        assert back.down_since is None
+        assert back.last_gap_s is not None
+        assert 1.0 <= back.last_gap_s <= time.time() - lost + 0.5
+    finally:
+        await worker.stop()

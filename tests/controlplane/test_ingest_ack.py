@@ -123,10 +123,10 @@ async def test_each_commit_is_acknowledged_with_what_is_stored(
         return c if c.latest_seq == 6 and c.events and c.events.latest_seq == 3 else None
 
     c = await eventually(tail)
-    assert c.missing == [(2, 2), (5, 6)], "a gap below the highest stored, and the tail above"
+    assert c.missing == [[2, 2], [5, 6]], "a gap below the highest stored, and the tail above"
     assert c.missing_count == 3
     assert c.events is not None
-    assert (c.events.received, c.events.missing, c.events.missing_count) == (2, [(1, 1), (3, 3)], 2)
+    assert (c.events.received, c.events.missing, c.events.missing_count) == (2, [[1, 1], [3, 3]], 2)
 
     # the lost ones sent again (the agent's resend): stored once, acknowledged as complete
     mosquitto_publisher.publish(topic(Channel.DETECTIONS), detection_batch(device, 2))

@@ -52,6 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cli, 
         "AIOS_MQTT_URL": "embedded",
         "AIOS_EMBEDDED_MQTT_PORT": str(unused_port()),
         "AIOS_LOG_LEVEL": "INFO",  # the access log is on
+        "AIOS_REGISTRATION": "open",  # a second organization registers through the API
     }
     env = {**settings, "XDG_CONFIG_HOME": str(tmp / "config")}
     with control_plane(settings, tmp / "aios.log", unused_port()) as base:

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from aios.agent.errors import ConfigError
-from aios.agent.inference.providers import provider_chain, short_name, tensorrt_cache_dir
+from aios.agent.inference.providers import (
+    intel_cpu,
+    provider_chain,
+    short_name,
+    tensorrt_cache_dir,
+)
 
 ALL = [
     "TensorrtExecutionProvider",
@@ -31,6 +36,36 @@ ALL = [
 )
 def test_provider_chain(requested: str, available: list[str], chain: list[str]) -> None:
     assert provider_chain(requested, available) == chain
+
+
+@pytest.mark.parametrize(
+    ("requested", "intel", "chain"),
+    [
+        ("auto", True, ["openvino", "cpu"]),  # measured faster on Intel: the default there
+        ("auto", False, ["cpu"]),  # elsewhere (AMD, Arm) only when asked for
+        ("openvino", False, ["openvino", "cpu"]),
+    ],
+)
+def test_openvino_is_chosen_by_auto_only_on_intel(
+    requested: str, intel: bool, chain: list[str]
+) -> None:
+    available = ["OpenVINOExecutionProvider", "CPUExecutionProvider"]
+    assert provider_chain(requested, available, intel=intel) == chain
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "intel"),
+    [
+        ("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R)\n", True),
+        ("processor\t: 0\nvendor_id\t: AuthenticAMD\n", False),
+        ("processor\t: 0\nBogoMIPS\t: 48.00\nCPU implementer\t: 0x41\n", False),  # arm64
+    ],
+)
+def test_intel_cpu(tmp_path: Path, cpuinfo: str, intel: bool) -> None:
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    assert intel_cpu(path) is intel
+    assert intel_cpu(tmp_path / "absent") is False
 
 
 def test_unknown_provider_is_a_config_error() -> None:

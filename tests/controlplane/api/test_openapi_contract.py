@@ -40,6 +40,8 @@ BUSINESS_RULES: list[tuple[str, str, list[str]]] = [
     ("^/api/v1/auth/register$", "password blocklist and trivial patterns", ["400"]),
     ("^/api/v1/organizations/users$", "password blocklist and trivial patterns", ["400"]),
     ("^/api/v1/dashboard/", "since/until must parse as ISO 8601 or Unix seconds", ["400"]),
+    ("^/api/v1/fleet/[^/]+/heartbeats$", "since/until must parse as ISO 8601 or Unix seconds",
+     ["400"]),
     ("^/api/v1/pipelines", "a spec must be a valid pipeline graph; targets need ids or tags",
      ["400", "422"]),
     ("^/api/v1/notifications/webhooks", "a URL must parse and must not point inside (SSRF)",

@@ -137,7 +137,10 @@ async def test_a_deleted_device_is_not_recreated_by_its_own_traffic(
             return (await client.get(f"/api/v1/fleet/{device_id}")).status_code == 200
 
         async def ingest_connected() -> bool:
-            return bool((await client.get("/health")).json()["mqtt"]["ingest"] == "connected")
+            return bool(
+                (await client.get("/api/v1/system/diagnostics")).json()["mqtt"]["ingest"]
+                == "connected"
+            )
 
         await eventually(ingest_connected)
         doomed, sentinel = "dev-" + uuid.uuid4().hex[:8], "dev-" + uuid.uuid4().hex[:8]

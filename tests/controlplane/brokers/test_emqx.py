@@ -15,6 +15,7 @@ from aios.controlplane.brokers.access import DeviceIdentity, device_username
 from aios.controlplane.brokers.controllers import HOOK_SECRET_HEADER, ROUTES, emqx_dependencies
 from aios.controlplane.brokers.emqx import BrokerCredential, EmqxAuth, EmqxPolicy, Verdict
 from aios.controlplane.error_handlers import EXCEPTION_HANDLERS
+from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 from aios.controlplane.settings import Secret
 from aios.shared.topics import Channel, build_topic, subscription
 
@@ -132,11 +133,13 @@ async def test_authorize(
 
 @pytest.fixture
 async def client(table: CredentialTable) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    guard = DeviceLoginGuard()
     app = Litestar(
         route_handlers=ROUTES,
         dependencies={
             **emqx_dependencies(POLICY),
             "broker_credentials": Provide(lambda: table, sync_to_thread=False),
+            "device_logins": Provide(lambda: guard, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
     )

@@ -134,7 +134,10 @@ async def test_embedded_broker_keeps_retained_messages_within_the_tenant(
         assert a.org_id != b.org_id
 
         async def ingest_connected() -> bool:
-            return bool((await client.get("/health")).json()["mqtt"]["ingest"] == "connected")
+            return bool(
+                (await client.get("/api/v1/system/diagnostics")).json()["mqtt"]["ingest"]
+                == "connected"
+            )
 
         await eventually(ingest_connected)  # its wildcard subscriptions are in place
         await asyncio.to_thread(cross_tenant_scenario, free_port, a, b, service, DEFAULT_PREFIX)

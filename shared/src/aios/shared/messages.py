@@ -97,13 +97,22 @@ class DetectionBatch(_Message, tag="detections", frozen=True, kw_only=True):
 
 
 class StreamHealth(Struct, frozen=True, kw_only=True):
-    """State and rates of one camera stream, as reported in a heartbeat."""
+    """State and rates of one camera stream, as reported in a heartbeat.
+
+    Outages: ``down_since`` is the time of the last frame while a stream that had been
+    streaming is down (``None`` otherwise); ``last_gap_s`` is the length of its last outage,
+    from its last frame before to its first frame after, and ``reconnects`` counts such returns
+    since the pipeline started. ``error`` never holds credentials.
+    """
 
     stream_id: Identifier
     state: StreamState
     fps: NonNegative = 0.0
     frames_dropped: Int64 = 0
     error: LongText | None = None
+    reconnects: Int64 = 0
+    down_since: Timestamp | None = None
+    last_gap_s: NonNegative | None = None
 
 
 class Heartbeat(_Message, tag="heartbeat", frozen=True, kw_only=True):

@@ -1,11 +1,11 @@
 """Execution providers: which to try, in what order, and with what options.
 
 Best first: TensorRT, CUDA, OpenVINO, CPU. ``auto`` tries every provider this ONNX Runtime
-build offers in that order; naming one (``cuda``) starts the chain there, so a provider that
-is missing or fails to initialise falls back to the next one (with a warning, see
-:mod:`aios.agent.inference.session`). TensorRT keeps its built engines on disk, in a folder
-keyed by the model's sha256, the GPU's name and the TensorRT version, so an engine is never
-reused for another model, GPU or TensorRT.
+build offers in that order (OpenVINO only on Intel processors); naming one (``cuda``) starts
+the chain there, so a provider that is missing or fails to initialise falls back to the next
+one (with a warning, see :mod:`aios.agent.inference.session`). TensorRT keeps its built
+engines on disk, in a folder keyed by the model's sha256, the GPU's name and the TensorRT
+version, so an engine is never reused for another model, GPU or TensorRT.
 """
 
 from __future__ import annotations
@@ -41,10 +41,31 @@ def short_name(ort_name: str) -> str:
     return ort_name.removesuffix("ExecutionProvider").lower()
 
 
-def provider_chain(requested: str, available: Sequence[str]) -> list[ProviderName]:
-    """Providers to try, best first, given ONNX Runtime's ``get_available_providers()``."""
+def intel_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this machine's processor is an Intel one (``vendor_id: GenuineIntel``)."""
+    try:
+        with cpuinfo.open(errors="replace") as fh:
+            for line in fh:
+                if line.startswith("vendor_id"):
+                    return "GenuineIntel" in line
+    except OSError:
+        pass
+    return False
+
+
+def provider_chain(
+    requested: str, available: Sequence[str], *, intel: bool = True
+) -> list[ProviderName]:
+    """Providers to try, best first, given ONNX Runtime's ``get_available_providers()``.
+
+    ``auto`` takes OpenVINO only on an Intel processor (``intel``), where it was measured
+    faster than the CPU provider (see the README's performance table); elsewhere it must be
+    asked for by name.
+    """
     if requested == "auto":
         start = 0
+        if not intel:
+            available = [p for p in available if p != ORT_NAMES["openvino"]]
     elif requested in ORT_NAMES:
         start = ORDER.index(requested)
     else:

@@ -21,6 +21,7 @@ from aios.agent.inference.metadata import TensorSpec, tensor_spec
 from aios.agent.inference.providers import (
     ORT_NAMES,
     ProviderName,
+    intel_cpu,
     provider_chain,
     provider_options,
     short_name,
@@ -90,7 +91,7 @@ def open_session(
     """Open ``path`` on the best provider of the chain that initialises; also its short name."""
     if not path.is_file():
         raise ModelError(f"model not found: {path}")
-    chain = provider_chain(provider, ort.get_available_providers())
+    chain = provider_chain(provider, ort.get_available_providers(), intel=intel_cpu())
     if provider not in ("auto", chain[0]):
         log.warning("provider %s is not in this onnxruntime build; using %s", provider, chain[0])
     options = _options(threads)

@@ -19,6 +19,7 @@ from aios.agent.pipeline.node import BuildContext, RuntimeNode
 from aios.agent.pipeline.nodes.source import SourceRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.registry import NodeRegistry
+from aios.agent.sources.capture import wait_streams_open
 from aios.shared.pipeline import PipelineSpec, node_type
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,9 @@ class PipelineRunner:
             self._nodes[node_id] = factory(spec, self.ctx, upstream)
 
     async def start(self, *, open_timeout_s: float = 15.0) -> None:
-        """Start nodes (sinks first), then wait for every camera to open once. On failure,
-        what was started is stopped again and the error (naming the node) is raised."""
+        """Start nodes (sinks first), then wait for the cameras to open (every file, and the
+        live cameras that answer: see :func:`wait_streams_open`). On failure, what was started
+        is stopped again and the error (naming the node) is raised."""
         if not self._nodes:
             await asyncio.to_thread(self.build)
         sources = self._sources()
@@ -61,10 +63,12 @@ class PipelineRunner:
                 node = self._nodes[node_id]
                 await node.start()
                 self._started.append(node)
-            await asyncio.gather(*(s.worker.wait_open(open_timeout_s) for s in sources))
+            left_behind = await wait_streams_open([s.worker for s in sources], open_timeout_s)
         except BaseException:
             await self.stop()
             raise
+        for message in left_behind:
+            log.warning("%s; running without it while it keeps retrying", message)
         self._tasks = [
             asyncio.create_task(self._drive(s), name=f"stream-{s.node_id}") for s in sources
         ]

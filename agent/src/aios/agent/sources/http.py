@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aios.agent.errors import SourceError
-from aios.agent.sources.rtsp import redact
+from aios.agent.sources.redaction import redact
 
 _SOI = b"\xff\xd8"
 _EOI = b"\xff\xd9"

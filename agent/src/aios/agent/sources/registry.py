@@ -57,7 +57,7 @@ def _file(params: SourceParams, options: CameraOptions) -> Camera:
 
 
 def _rtsp(params: SourceParams, options: CameraOptions) -> Camera:
-    return RtspCamera(params.uri)
+    return RtspCamera(params.uri, transport=params.transport)
 
 
 def _usb(params: SourceParams, options: CameraOptions) -> Camera:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from aios.agent.pipeline.metrics import PipelineMetrics
+from aios.agent.sources.redaction import scrub
 from aios.agent.telemetry.system import SystemProbe
 from aios.agent.transport.interface import Transport
 from aios.agent.version import AGENT_VERSION
@@ -48,7 +49,10 @@ class HeartbeatBuilder:
                     state=s.state.value,
                     fps=s.fps,
                     frames_dropped=s.dropped,
-                    error=s.error[:256] if s.error else None,
+                    error=scrub(s.error)[:256] if s.error else None,
+                    reconnects=s.reconnects,
+                    down_since=s.down_since,
+                    last_gap_s=s.last_gap_s,
                 )
                 for s in metrics.stream_statuses()
             ]

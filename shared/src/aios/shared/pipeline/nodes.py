@@ -27,9 +27,13 @@ class _Params(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
-class SourceParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SourceParams(
+    _Params, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
     """A camera or video. ``uri``: file path, ``rtsp://``, ``http(s)://`` MJPEG, or a V4L2
-    device (``/dev/video0`` or an index such as ``0``)."""
+    device (``/dev/video0`` or an index such as ``0``). ``transport``: the RTSP lower transport
+    (``tcp``, the default, or ``udp``). Defaults are left out when encoded, so a pipeline that
+    does not use a newer field still reaches agents that predate it."""
 
     kind: Literal["file", "rtsp", "usb", "http"]
     uri: Annotated[str, Meta(min_length=1, max_length=2048)]
@@ -37,6 +41,7 @@ class SourceParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     max_fps: Annotated[float, Meta(gt=0)] | None = None
     width: PositiveInt | None = None
     height: PositiveInt | None = None
+    transport: Literal["tcp", "udp"] = "tcp"
 
 
 class DetectParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=True):
