@@ -96,7 +96,16 @@ async def test_latest_heartbeat_of_a_device(
     after = (await client.get(url, headers=owner.headers)).json()["heartbeat"]
     assert (after["cpu_percent"], after["spool_depth"], after["pipeline_version"]) == (41.5, 7, 3)
     assert after["streams"] == [
-        {"stream_id": "door", "state": "streaming", "fps": 9.5, "frames_dropped": 0, "error": None}
+        {
+            "stream_id": "door",
+            "state": "streaming",
+            "fps": 9.5,
+            "frames_dropped": 0,
+            "error": None,
+            "reconnects": 0,
+            "down_since": None,
+            "last_gap_s": None,
+        }
     ]
     assert (await client.get(url, headers=other_owner.headers)).status_code == 404
     assert (await client.get(url)).status_code == 401
