@@ -10,7 +10,7 @@ Order inside the transaction:
 2. detection batches: ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` into ``detection_batches``
    tells which ``(device_id, seq)`` are new; only their detections go to the sink (COPY or
    executemany); the others are counted as duplicates;
-3. per-device completeness (:class:`~aios.controlplane.telemetry.sequence.SeqProgress`), rows
+3. per-device completeness (:mod:`~aios.controlplane.telemetry.progress`), rows
    locked while read and written back, so that concurrent ingest replicas never lose counts;
 4. heartbeats and status messages update the device row (latest per device wins);
 5. dead letters.
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aios.controlplane.db.base import Base
@@ -38,7 +38,6 @@ from aios.controlplane.db.models import (
     Device,
     DeviceState,
     DeviceTombstone,
-    IngestState,
     Organization,
 )
 from aios.controlplane.db.storage import failures
@@ -48,6 +47,7 @@ from aios.controlplane.telemetry import pg_statements
 from aios.controlplane.telemetry.announce import announce_events, announce_reports
 from aios.controlplane.telemetry.device_updates import update_devices
 from aios.controlplane.telemetry.events import store_events, store_reports
+from aios.controlplane.telemetry.progress import settle_refused, track_progress
 from aios.controlplane.telemetry.records import (
     Accepted,
     DeadLetterRow,
@@ -56,7 +56,6 @@ from aios.controlplane.telemetry.records import (
     detection_rows,
 )
 from aios.controlplane.telemetry.rollups import RollupCounts, count_batch, upsert_rollups
-from aios.controlplane.telemetry.sequence import SeqProgress
 from aios.controlplane.telemetry.sinks import DetectionSink, sink_for
 from aios.shared.messages import DetectionBatch, Event, PipelineReport
 
@@ -139,7 +138,7 @@ class TelemetryStore:
             result.heartbeats, result.statuses = await update_devices(conn, ok)
             if dead_rows:
                 await conn.execute(insert(DeadLetter), [d.as_params() for d in dead_rows])
-                await self._settle(conn, dead_rows)
+                await settle_refused(conn, await self._driver(conn), dead_rows)
         result.dead_letters.update(d.reason.value for d in dead_rows)
         return result
 
@@ -247,18 +246,8 @@ class TelemetryStore:
             await upsert_rollups(conn, counts)
         result.batches_stored = len(new)
         result.detections_stored = len(rows)
-        await self._track(conn, {k: a.org_id for k, a in unique.items()}, new, repeated)
-
-    async def _settle(self, conn: AsyncConnection, dead: Sequence[DeadLetterRow]) -> None:
-        """Count the batches the database refused (now dead letters) as received: they reached
-        the control plane, and no resend can store them."""
-        settled = {
-            (d.device_id, d.settles_seq): d.org_id
-            for d in dead
-            if d.settles_seq is not None and d.device_id is not None and d.org_id is not None
-        }
-        if settled:
-            await self._track(conn, settled, set(settled), Counter())
+        owners = {k: a.org_id for k, a in unique.items()}
+        await track_progress(conn, driver, owners, new, repeated)
 
     async def _driver(self, conn: AsyncConnection) -> pg_statements.Driver | None:
         """The asyncpg connection under ``conn`` on PostgreSQL (set-based statements), else
@@ -299,104 +288,3 @@ class TelemetryStore:
         )
         params = [dict(zip(pg_statements.BATCH_COLUMNS, r, strict=True)) for r in rows]
         return {(r.device_id, r.seq) for r in await conn.execute(stmt, params)}
-
-    async def _track(
-        self,
-        conn: AsyncConnection,
-        unique: dict[tuple[str, int], str],
-        new: set[tuple[str, int]],
-        repeated: Counter[str],
-    ) -> None:
-        """Update per-device completeness for every device that sent a batch (``unique``:
-        ``(device, seq)`` to its organization)."""
-        now = datetime.now(UTC)
-        devices = {d: org_id for (d, _), org_id in unique.items()}
-        driver = await self._driver(conn)
-        if driver is not None:
-            progress = await pg_statements.lock_ingest_state(driver, devices, now)
-        else:
-            progress = await self._lock_progress(conn, devices, now)
-        for device_id, seq in sorted(unique):
-            p = progress[device_id]
-            if (device_id, seq) in new:
-                p.add(seq)
-            else:
-                p.duplicates += 1
-        for device_id, n in repeated.items():
-            progress[device_id].duplicates += n
-        if driver is not None:
-            await pg_statements.save_ingest_state(driver, progress, now)
-            return
-        await conn.execute(
-            update(IngestState)
-            .where(IngestState.device_id == bindparam("b_device_id"))
-            .values(
-                first_seq=bindparam("first_seq"),
-                contiguous_seq=bindparam("contiguous_seq"),
-                max_seq=bindparam("max_seq"),
-                received=bindparam("received"),
-                duplicates=bindparam("duplicates"),
-                gaps=bindparam("gaps"),
-                updated_at=bindparam("updated_at"),
-            ),
-            [
-                {
-                    "b_device_id": d,
-                    "first_seq": p.first_seq,
-                    "contiguous_seq": p.contiguous_seq,
-                    "max_seq": p.max_seq,
-                    "received": p.received,
-                    "duplicates": p.duplicates,
-                    "gaps": p.gaps,
-                    "updated_at": now,
-                }
-                for d, p in progress.items()
-            ],
-        )
-
-    async def _lock_progress(
-        self, conn: AsyncConnection, devices: dict[str, str], now: datetime
-    ) -> dict[str, SeqProgress]:
-        """Create the missing ``ingest_state`` rows, then read them all locked (SQLite path)."""
-        await conn.execute(
-            self._insert(IngestState).on_conflict_do_nothing(),
-            [
-                {
-                    "device_id": d,
-                    "org_id": o,
-                    "first_seq": -1,
-                    "contiguous_seq": -1,
-                    "max_seq": -1,
-                    "received": 0,
-                    "duplicates": 0,
-                    "gaps": [],
-                    "updated_at": now,
-                }
-                for d, o in sorted(devices.items())
-            ],
-        )
-        rows = await conn.execute(
-            select(
-                IngestState.device_id,
-                IngestState.first_seq,
-                IngestState.contiguous_seq,
-                IngestState.max_seq,
-                IngestState.received,
-                IngestState.duplicates,
-                IngestState.gaps,
-            )
-            .where(IngestState.device_id.in_(devices))
-            .order_by(IngestState.device_id)
-            .with_for_update()
-        )
-        return {
-            r.device_id: SeqProgress(
-                first_seq=r.first_seq,
-                contiguous_seq=r.contiguous_seq,
-                max_seq=r.max_seq,
-                received=r.received,
-                duplicates=r.duplicates,
-                gaps=[list(g) for g in r.gaps],
-            )
-            for r in rows
-        }
