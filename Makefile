@@ -44,7 +44,7 @@ sample-video: install
 	$(UV) run --locked python -m scripts.sample_video data/samples/sample.mp4
 
 bench: install services
-	$(UV) run --locked python scripts/bench_detector.py --json
+	$(UV) run --locked python -m scripts.bench_detector --json
 
 # Private Mosquitto and PostgreSQL on free ports; PROOF_ARGS="--fast --load-seconds 60" for a
 # shorter run.

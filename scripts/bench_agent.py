@@ -1,6 +1,6 @@
 """Benchmark the whole agent pipeline against the bare network, in one process.
 
-    uv run python scripts/bench_agent.py --model ../shared/models/yolov8n-coco.onnx --json
+    uv run python -m scripts.bench_agent --model ../shared/models/yolov8n-coco.onnx --json
 
 The agent runs for real (file capture in its thread, overlapped with inference; the detect
 node's executor; the sink) with the in-memory transport, on a looping 1920x1080 video made from

@@ -1,6 +1,6 @@
 """Benchmark the agent's detector against the bare network, in one process.
 
-    uv run python scripts/bench_detector.py --model ../shared/models/yolov8n-coco.onnx --json
+    uv run python -m scripts.bench_detector --model ../shared/models/yolov8n-coco.onnx --json
 
 Prints one JSON object:
 
@@ -35,7 +35,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -45,26 +45,11 @@ import onnxruntime as ort
 
 from aios.agent.detections import Detections
 from aios.agent.inference import Detector, FramePolicy
-from scripts.provider_parity import provider_figures
+from scripts.provider_parity import interleaved, provider_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 Frame = npt.NDArray[np.uint8]
-
-
-def _interleaved(
-    first: Callable[[], object], second: Callable[[], object], rounds: int
-) -> tuple[float, float]:
-    """Medians (ms) of ``first`` and ``second``, run alternately in ABBA order."""
-    a: list[float] = []
-    b: list[float] = []
-    for i in range(rounds):
-        order = ((first, a), (second, b)) if i % 2 == 0 else ((second, b), (first, a))
-        for fn, sink in order:
-            start = time.perf_counter()
-            fn()
-            sink.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(a), statistics.median(b)
 
 
 def ratio_of(detector: Detector, frame: Frame, rounds: int) -> tuple[float, float]:
@@ -74,7 +59,7 @@ def ratio_of(detector: Detector, frame: Frame, rounds: int) -> tuple[float, floa
     for _ in range(3):
         detector.run_raw(tensor)
         detector.detect(frame)
-    return _interleaved(lambda: detector.run_raw(tensor), lambda: detector.detect(frame), rounds)
+    return interleaved(lambda: detector.run_raw(tensor), lambda: detector.detect(frame), rounds)
 
 
 def pre_post_ms(detector: Detector, frame: Frame, rounds: int) -> float:
@@ -199,7 +184,7 @@ def int8_figures(
     for _ in range(3):
         fp32.detect(frame)
         int8.detect(frame)
-    t32, t8 = _interleaved(lambda: fp32.detect(frame), lambda: int8.detect(frame), rounds)
+    t32, t8 = interleaved(lambda: fp32.detect(frame), lambda: int8.detect(frame), rounds)
     total = agree = 0
     for image in images:
         ref = fp32.detect(image)

@@ -1,6 +1,6 @@
 """Benchmark the ingest: a fleet simulator through real Mosquitto into real PostgreSQL.
 
-    uv run python scripts/bench_ingest.py --json [--database-url URL] [--mqtt-url URL]
+    uv run python -m scripts.bench_ingest --json [--database-url URL] [--mqtt-url URL]
         [--seconds N] [--rate R] [--devices D] [--runs K]
 
 Set-up, the same as in production:

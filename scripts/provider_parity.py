@@ -73,9 +73,10 @@ def reference_boxes(
     }
 
 
-def _interleaved(
+def interleaved(
     first: Callable[[], object], second: Callable[[], object], rounds: int
 ) -> tuple[float, float]:
+    """Medians (ms) of ``first`` and ``second``, run alternately in ABBA order."""
     a: list[float] = []
     b: list[float] = []
     for i in range(rounds):
@@ -100,9 +101,9 @@ def provider_figures(
     for _ in range(3):
         cpu.detect(photo)
         other.detect(photo)
-    cpu_ms, other_ms = _interleaved(lambda: cpu.detect(photo), lambda: other.detect(photo), rounds)
+    cpu_ms, other_ms = interleaved(lambda: cpu.detect(photo), lambda: other.detect(photo), rounds)
     tensor = cpu.input_tensor.copy()
-    cpu_raw, other_raw = _interleaved(
+    cpu_raw, other_raw = interleaved(
         lambda: cpu.run_raw(tensor), lambda: other.run_raw(tensor), rounds
     )
     vs_cpu = [0, 0]

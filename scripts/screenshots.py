@@ -6,7 +6,7 @@ control plane as a versioned pipeline (so the Pipelines page has something to sh
 Debian's chromium (Playwright, ``executable_path``) through Fleet, Device, Live events,
 Analytics, Pipelines and Settings. PNG, 1280 px wide.
 
-    uv run python scripts/screenshots.py [--out docs/screenshots]
+    uv run python -m scripts.screenshots [--out docs/screenshots]
 """
 
 from __future__ import annotations
