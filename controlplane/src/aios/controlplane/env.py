@@ -1,120 +1,50 @@
-"""Typed values from ``AIOS_*`` environment variables, each failing with a
-:class:`~aios.controlplane.errors.SettingsError` that names the variable; and :class:`Secret`,
-a string that never shows in a repr or a log line. Used by :mod:`aios.controlplane.settings`.
+"""Parsers of the control plane's settings that need more than a type: URLs, identifiers, lists
+of networks and hosts. Each takes the variable's string and returns the value to convert, or
+raises ``ValueError`` with the reason; :mod:`aios.controlplane.settings` names them on the
+fields (``Meta(extra={"parse": ...})``) and :mod:`aios.shared.envvars` names the variable.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import secrets
-from collections.abc import Mapping
-from pathlib import Path
+from urllib.parse import urlsplit
 
-from aios.controlplane.errors import SettingsError
 from aios.shared.topics import is_identifier
 
-
-class Secret:
-    """A secret string that never shows up in a repr or a log line."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+EMBEDDED = "embedded"
+MQTT_SCHEMES = frozenset({"mqtt", "tcp", "mqtts", "ssl", "tls"})
+TLS_SCHEMES = frozenset({"mqtts", "ssl", "tls"})
 
 
-def choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = environ.get(name) or default
-    if name == "AIOS_LOG_LEVEL":
-        value = value.upper()
-    if value not in allowed:
-        raise SettingsError(name, f"must be one of {', '.join(allowed)} (got {value!r})")
-    return value
+def database_url(raw: str) -> str:
+    if not raw.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
+        raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+    return raw
 
 
-def integer(
-    environ: Mapping[str, str],
-    name: str,
-    default: int,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(name, f"must be an integer (got {raw!r})") from None
-    if minimum is not None and value < minimum:
-        raise SettingsError(name, f"must be >= {minimum} (got {value})")
-    if maximum is not None and value > maximum:
-        raise SettingsError(name, f"must be <= {maximum} (got {value})")
-    return value
+def mqtt_url(raw: str) -> str:
+    if raw != EMBEDDED and urlsplit(raw).scheme not in MQTT_SCHEMES:
+        raise ValueError("must be 'embedded' or an mqtt:// URL")
+    return raw
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+def http_url(raw: str) -> str:
+    if urlsplit(raw).scheme not in {"http", "https"}:
+        raise ValueError("must be an http:// or https:// URL")
+    return raw
 
 
-def boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise SettingsError(name, f"must be true or false (got {raw!r})")
+def identifier(raw: str) -> str:
+    if not is_identifier(raw):
+        raise ValueError("must be 1-64 characters of letters, digits, '_', '.', '-'")
+    return raw
 
 
-def identifier(environ: Mapping[str, str], name: str, default: str) -> str:
-    value = environ.get(name) or default
-    if not is_identifier(value):
-        raise SettingsError(name, "must be 1-64 characters of letters, digits, '_', '.', '-'")
-    return value
-
-
-def secret(environ: Mapping[str, str], name: str) -> Secret | None:
-    """``NAME`` or the content of the file named by ``NAME_FILE`` (not both)."""
-    value = environ.get(name)
-    path = environ.get(f"{name}_FILE")
-    if value and path:
-        raise SettingsError(name, f"set either {name} or {name}_FILE, not both")
-    if path:
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise SettingsError(f"{name}_FILE", f"cannot read {path}: {exc.strerror}") from None
-        if not value:
-            raise SettingsError(f"{name}_FILE", f"{path} is empty")
-    return Secret(value) if value else None
-
-
-def file_path(environ: Mapping[str, str], name: str, tls: bool) -> Path | None:
-    """An existing file named by ``name`` (a TLS setting: only with an ``mqtts://`` URL)."""
-    raw = environ.get(name)
-    if not raw:
-        return None
-    if not tls:
-        raise SettingsError(name, "needs an mqtts:// AIOS_MQTT_URL")
-    path = Path(raw).expanduser()
-    if not path.is_file():
-        raise SettingsError(name, f"{path} is not a readable file")
-    return path
+def topic_prefix(raw: str) -> str:
+    if not all(is_identifier(p) for p in raw.split("/")):
+        raise ValueError("must be '/'-separated identifiers")
+    return raw
 
 
 _HOST = re.compile(
@@ -122,13 +52,10 @@ _HOST = re.compile(
 )
 
 
-def networks(environ: Mapping[str, str], name: str, *, hosts: bool = False) -> tuple[str, ...]:
-    """A comma-separated list of IP addresses and CIDR networks (normalized, e.g.
-    ``10.0.0.0/8``); with ``hosts``, host names (``hooks.example.com``, ``*.corp.example``)
-    too. Empty or unset: an empty tuple."""
+def _items(raw: str, *, hosts: bool) -> list[str]:
     items: list[str] = []
-    for raw in environ.get(name, "").split(","):
-        item = raw.strip().lower()
+    for part in raw.split(","):
+        item = part.strip().lower()
         if not item:
             continue
         try:
@@ -140,5 +67,15 @@ def networks(environ: Mapping[str, str], name: str, *, hosts: bool = False) -> t
             items.append(item)
             continue
         kinds = "IP addresses, CIDR networks or host names" if hosts else "IP addresses or CIDRs"
-        raise SettingsError(name, f"must be comma-separated {kinds} (got {raw.strip()!r})")
-    return tuple(items)
+        raise ValueError(f"must be comma-separated {kinds} (got {part.strip()!r})")
+    return items
+
+
+def networks(raw: str) -> list[str]:
+    """Comma-separated IP addresses and CIDR networks, normalized (``10.0.0.7/32``)."""
+    return _items(raw, hosts=False)
+
+
+def networks_and_hosts(raw: str) -> list[str]:
+    """:func:`networks`, plus host names (``hooks.example.com``, ``*.corp.example``)."""
+    return _items(raw, hosts=True)

@@ -1,81 +1,15 @@
-"""Settings of the control plane, read once from ``AIOS_*`` environment variables.
+"""Settings of the control plane: each declared once below, read once from ``AIOS_*`` variables.
 
-:meth:`Settings.from_env` is called once by the composition root (the CLI, or a test) and the
-resulting object is passed down; nothing reads the environment at import time. Secrets also
-accept a ``*_FILE`` variant naming a file that holds the value (Docker/Kubernetes secrets).
+Every setting is one field of :class:`Settings`: its type (with ``Meta`` constraints), its
+default and its description; the variable is ``AIOS_`` plus the field's name in upper case,
+unless ``Meta(extra={"env": ...})`` names it. :mod:`aios.shared.envvars` reads them (an empty
+variable is unset, a list is comma-separated, a secret may come from ``NAME_FILE``) and
+:meth:`Settings.from_env` adds what depends on several settings. The CLI (or a test) calls it
+once and passes the object down; nothing reads the environment at import time. The reference,
+``docs/configuration.md`` and ``.env.example``, is generated from these declarations by
+``scripts/settings_reference.py`` (a test fails when they are out of date).
 
-=============================== ====================================================== ==========
-Variable                        Meaning                                                Default
-=============================== ====================================================== ==========
-AIOS_ENV                        ``dev`` or ``production``                              ``dev``
-AIOS_DATA_DIR                   folder for the SQLite database, the dev secret key     ``./data``
-AIOS_DATABASE_URL               SQLAlchemy async URL (``sqlite+aiosqlite`` or          SQLite in
-                                ``postgresql+asyncpg``)                                data dir
-AIOS_SECRET_KEY(_FILE)          signing key; in ``dev`` generated once into the data
-                                dir (with a warning) when unset; required otherwise
-AIOS_MQTT_URL                   ``embedded`` (amqtt in process) or ``mqtt://[u:p@]h:p`` ``embedded``
-AIOS_MQTT_USERNAME              broker user name (overrides the URL's)
-AIOS_MQTT_PASSWORD(_FILE)       broker password (overrides the URL's)
-AIOS_MQTT_PROTOCOL              ``5`` or ``3.1.1`` for an external broker              ``5``
-AIOS_MQTT_TOPIC_PREFIX          first topic segments                                   ``aios``
-AIOS_MQTT_CLIENT_ID             ingest client id (stable: persistent session)          host name
-AIOS_MQTT_SHARE_GROUP           MQTT 5 shared-subscription group                       aios-ingest
-AIOS_MQTT_SESSION_EXPIRY_S      MQTT 5 session expiry                                  ``86400``
-AIOS_EMBEDDED_MQTT_HOST         bind address of the embedded broker                    127.0.0.1
-AIOS_EMBEDDED_MQTT_PORT         port of the embedded broker                            ``18830``
-AIOS_EMBEDDED_MQTT_ANONYMOUS    the embedded broker lets anyone connect and use any    ``false``
-                                topic (demos only); else devices log in with their
-                                enrollment credentials and use only their own topics
-AIOS_MQTT_CA_FILE               CA bundle to verify an ``mqtts://`` broker             system CAs
-AIOS_MQTT_CLIENT_CERT_FILE      client certificate (PEM) for an ``mqtts://`` broker
-AIOS_MQTT_CLIENT_KEY_FILE       its private key (PEM; needs the certificate)
-AIOS_MQTT_PROVISIONER           ``none`` (the broker asks the control plane: embedded, ``none``
-                                EMQX) or ``dynsec`` (enrollment creates the device on
-                                Mosquitto's dynamic security plugin)
-AIOS_MQTT_DYNSEC_ADMIN_USERNAME dynamic security admin user                            MQTT user
-AIOS_MQTT_DYNSEC_ADMIN_PASSWORD its password                                           MQTT
-  (_FILE)                                                                              password
-AIOS_EMQX_HOOK_SECRET(_FILE)    shared secret EMQX presents to the HTTP auth hook
-                                (``/api/v1/brokers/emqx``); unset: the hook refuses
-AIOS_EMQX_API_URL               EMQX's REST API (``http://emqx:18083``): deleting a
-                                device kicks its connection; unset: not kicked
-AIOS_EMQX_API_KEY               an EMQX API key (with AIOS_EMQX_API_URL)
-AIOS_EMQX_API_SECRET(_FILE)     its secret
-AIOS_INGEST_ENABLED             ``aios serve`` runs the ingest in process              ``true``
-AIOS_INGEST_BATCH_SIZE          flush after this many messages                         ``1000``
-AIOS_INGEST_FLUSH_INTERVAL_MS   ... or after this long                                 ``200``
-AIOS_INGEST_QUEUE_SIZE          bounded queue between MQTT thread and writer           ``10000``
-AIOS_INGEST_MAX_PAYLOAD_BYTES   larger messages are dead-lettered                      262144
-AIOS_INGEST_STALL_AFTER_S       ``/health`` fails when no commit for this long while   ``30``
-                                messages wait
-AIOS_AUTO_REGISTER_DEVICES      unknown devices are created under the topic's org      dev: true
-                                (else their messages are dead-lettered)                prod: false
-AIOS_LOG_LEVEL                  ``DEBUG``, ``INFO``...                                 ``INFO``
-AIOS_ACCESS_TOKEN_TTL_MIN       lifetime of a JWT access token, minutes                ``60``
-AIOS_REFRESH_TOKEN_TTL_DAYS     lifetime of a refresh token, days                      ``30``
-AIOS_REGISTRATION               who may register an organization: ``first-user`` (the  first-user
-                                first registration only), ``invite`` (an invitation
-                                from ``aios invite``) or ``open`` (anyone, throttled)
-AIOS_TRUSTED_PROXIES            comma-separated IPs/CIDRs of reverse proxies whose     none
-                                ``X-Forwarded-For``/``-Proto`` ``aios serve`` believes
-                                (the client address of rate limits); none: the TCP peer
-AIOS_DEVICE_MQTT_URL            broker URL handed to devices at enrollment (no         derived
-                                credentials); default: the embedded broker or
-                                AIOS_MQTT_URL without its user and password
-AIOS_HEARTBEAT_INTERVAL_S       devices' heartbeat interval, seconds                   ``10``
-AIOS_PRESENCE_MISSED_HEARTBEATS offline after this many intervals without a heartbeat  ``3``
-AIOS_PRESENCE_DEBOUNCE_MS       a presence change must hold this long to be published  ``5000``
-AIOS_JOBS_ENABLED               run the scheduled jobs (presence, webhooks) in process ``true``
-AIOS_WEBHOOK_TIMEOUT_S          HTTP timeout of one webhook delivery attempt           ``10``
-AIOS_WEBHOOK_MAX_ATTEMPTS       attempts before a delivery is marked failed            ``6``
-AIOS_WEBHOOK_RETRY_BASE_MS      first retry delay (doubles per attempt)                ``2000``
-AIOS_WEBHOOK_ALLOWED_TARGETS    webhook destinations allowed besides public addresses  none
-                                (on-premises receivers): comma-separated IPs, CIDRs,
-                                host names, ``*.suffix``; loopback, private,
-                                link-local (metadata) and reserved are refused else
-AIOS_WEBHOOK_COOLDOWN_S         one notification per webhook, event type and subject   ``300``
-                                per this many seconds (the rest are suppressed)
-=============================== ====================================================== ==========
+To add a setting: one field below, then ``python -m scripts.settings_reference``.
 """
 
 from __future__ import annotations
@@ -86,20 +20,32 @@ import socket
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 import msgspec
+from msgspec import Meta
 
-from aios.controlplane import env as read
-from aios.controlplane.env import Secret as Secret
+from aios.controlplane import env as parse
+from aios.controlplane.env import EMBEDDED, TLS_SCHEMES
 from aios.controlplane.errors import SettingsError
-from aios.shared.topics import DEFAULT_PREFIX, is_identifier
+from aios.shared import envvars
+from aios.shared.envvars import EnvVarError, Secret
+from aios.shared.topics import DEFAULT_PREFIX
+
+__all__ = ["EMBEDDED", "MqttEndpoint", "Secret", "Settings"]
 
 log = logging.getLogger(__name__)
 
-EMBEDDED = "embedded"
+PREFIX = "AIOS_"
 SECRET_KEY_FILENAME = "secret_key"
+FOREIGN_PREFIXES = ("AIOS_AGENT_", "AIOS_TEST_", "AIOS_PG_", "AIOS_DEMO_", "AIOS_PROOF_")
+"""``AIOS_*`` variables of other programs (the agent, tests, proof and demo scripts)."""
+FOREIGN_VARIABLES = frozenset(
+    {"AIOS_URL", "AIOS_TOKEN", "AIOS_EMAIL", "AIOS_PASSWORD", "AIOS_NEW_USER_PASSWORD"}
+    | {"AIOS_OWNER_PASSWORD", "AIOS_CHROMIUM", "AIOS_MODELS_DIR", "AIOS_MODEL_PATH"}
+)
+"""Options of the operator commands (``aios login``...) and developer tools: not settings."""
 
 Environment = Literal["dev", "production"]
 MqttProtocol = Literal["5", "3.1.1"]
@@ -140,57 +86,77 @@ def _service_secret() -> Secret:
     return Secret(secrets.token_urlsafe(32))
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    """Every setting of the control plane (see the module docstring for the variables)."""
+def _m(description: str, **extra: object) -> Meta:
+    """A field's description, and the loader's ``extra`` keys (see :mod:`aios.shared.envvars`)."""
+    return Meta(description=description, extra=extra or None)
 
-    env: Environment = "dev"
-    data_dir: Path = Path("data")
-    database_url: str = ""
-    secret_key: Secret = Secret("")
-    mqtt_url: str = EMBEDDED
-    mqtt_username: str | None = None
-    mqtt_password: Secret | None = None
-    mqtt_protocol: MqttProtocol = "5"
-    mqtt_topic_prefix: str = DEFAULT_PREFIX
-    mqtt_client_id: str = "aios-ingest"
-    mqtt_share_group: str = "aios-ingest"
-    mqtt_session_expiry_s: int = 86400
-    embedded_mqtt_host: str = "127.0.0.1"
-    embedded_mqtt_port: int = 18830
-    embedded_mqtt_anonymous: bool = False
-    embedded_mqtt_service_password: Secret = msgspec.field(default_factory=_service_secret)
-    mqtt_ca_file: Path | None = None
-    mqtt_client_cert_file: Path | None = None
-    mqtt_client_key_file: Path | None = None
-    mqtt_provisioner: Provisioner = "none"
-    dynsec_admin_username: str | None = None
-    dynsec_admin_password: Secret | None = None
-    emqx_hook_secret: Secret | None = None
-    emqx_api_url: str = ""
-    emqx_api_key: str = ""
-    emqx_api_secret: Secret | None = None
-    ingest_enabled: bool = True
-    ingest_batch_size: int = 1000
-    ingest_flush_interval_ms: int = 200
-    ingest_queue_size: int = 10000
-    ingest_max_payload_bytes: int = 256 * 1024
-    ingest_stall_after_s: int = 30
-    auto_register_devices: bool = True
-    log_level: str = "INFO"
-    access_token_ttl_s: int = 3600
-    refresh_token_ttl_s: int = 30 * 86400
-    trusted_proxies: tuple[str, ...] = ()
-    registration_mode: RegistrationMode = "first-user"
-    device_mqtt_url: str = ""
-    presence_heartbeat_interval_s: int = 10
-    presence_missed_heartbeats: int = 3
-    presence_debounce_ms: int = 5000
-    jobs_enabled: bool = True
-    webhook_timeout_s: int = 10
-    webhook_max_attempts: int = 6
-    webhook_retry_base_ms: int = 2000
-    webhook_cooldown_s: int = 300
-    webhook_allowed_targets: tuple[str, ...] = ()
+
+def _n(description: str, ge: int | None = None, le: int | None = None, **extra: object) -> Meta:
+    """:func:`_m` for an integer between ``ge`` and ``le``."""
+    return Meta(ge=ge, le=le, description=description, extra=extra or None)
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every setting of the control plane, one field each (see the module docstring)."""
+
+    # fmt: off
+    env: Annotated[Environment, _m("`dev` or `production`")] = "dev"
+    data_dir: Annotated[Path, _m("folder of the SQLite database and the dev secret key")] = Path("data")
+    database_url: Annotated[str, _m("SQLAlchemy async URL (`sqlite+aiosqlite://` or `postgresql+asyncpg://`)", parse=parse.database_url, default_doc="SQLite in the data dir")] = ""
+    secret_key: Annotated[Secret, _m("signing key; in `dev` generated once into the data dir (with a warning) when unset; required otherwise")] = Secret("")
+    mqtt_url: Annotated[str, _m("`embedded` (amqtt in process) or `mqtt[s]://[user:password@]host:port`", parse=parse.mqtt_url)] = EMBEDDED
+    mqtt_username: Annotated[str | None, _m("broker user name (overrides the URL's)")] = None
+    mqtt_password: Annotated[Secret | None, _m("broker password (overrides the URL's)")] = None
+    mqtt_protocol: Annotated[MqttProtocol, _m("MQTT version of an external broker")] = "5"
+    mqtt_topic_prefix: Annotated[str, _m("first topic segments", parse=parse.topic_prefix)] = DEFAULT_PREFIX
+    mqtt_client_id: Annotated[str, _m("ingest client id (stable: a persistent session)", parse=parse.identifier, default_doc="aios-ingest-HOSTNAME")] = ""
+    mqtt_share_group: Annotated[str, _m("MQTT 5 shared-subscription group", parse=parse.identifier)] = "aios-ingest"
+    mqtt_session_expiry_s: Annotated[int, _n("MQTT 5 session expiry, seconds", ge=0)] = 86400
+    embedded_mqtt_host: Annotated[str, _m("bind address of the embedded broker")] = "127.0.0.1"
+    embedded_mqtt_port: Annotated[int, _n("port of the embedded broker", 1, 65535)] = 18830
+    embedded_mqtt_anonymous: Annotated[bool, _m("the embedded broker lets anyone connect and use any topic (demos only); else devices log in with their enrollment credentials and use only their own topics")] = False
+    embedded_mqtt_service_password: Annotated[Secret, _m("the control plane's login on the embedded broker", internal=True)] = msgspec.field(default_factory=_service_secret)
+    mqtt_ca_file: Annotated[Path | None, _m("CA bundle to verify an `mqtts://` broker", default_doc="system CAs")] = None
+    mqtt_client_cert_file: Annotated[Path | None, _m("client certificate (PEM) for an `mqtts://` broker")] = None
+    mqtt_client_key_file: Annotated[Path | None, _m("its private key (PEM; needs the certificate)")] = None
+    mqtt_provisioner: Annotated[Provisioner, _m("`none` (the broker asks the control plane: embedded, EMQX) or `dynsec` (enrollment creates the device on Mosquitto's dynamic security plugin)")] = "none"
+    dynsec_admin_username: Annotated[str | None, _m("dynamic security admin user", env="MQTT_DYNSEC_ADMIN_USERNAME", default_doc="the MQTT user")] = None
+    dynsec_admin_password: Annotated[Secret | None, _m("its password", env="MQTT_DYNSEC_ADMIN_PASSWORD", default_doc="the MQTT password")] = None
+    emqx_hook_secret: Annotated[Secret | None, _m("shared secret EMQX presents to the HTTP auth hook (`/api/v1/brokers/emqx`); unset: the hook refuses")] = None
+    emqx_api_url: Annotated[str, _m("EMQX's REST API (`http://emqx:18083`): deleting a device kicks its connection; unset: not kicked", parse=parse.http_url)] = ""
+    emqx_api_key: Annotated[str, _m("an EMQX API key (with AIOS_EMQX_API_URL)")] = ""
+    emqx_api_secret: Annotated[Secret | None, _m("its secret")] = None
+    ingest_enabled: Annotated[bool, _m("`aios serve` runs the ingest in process")] = True
+    ingest_batch_size: Annotated[int, _n("flush after this many messages", 1, 100_000)] = 1000
+    ingest_flush_interval_ms: Annotated[int, _n("... or after this long", ge=1)] = 200
+    ingest_queue_size: Annotated[int, _n("bounded queue between the MQTT thread and the writer", ge=1)] = 10000
+    ingest_max_payload_bytes: Annotated[int, _n("larger messages are dead-lettered", ge=1024)] = 256 * 1024
+    ingest_stall_after_s: Annotated[int, _n("`/health` fails when no commit for this long while messages wait", 1, 3600)] = 30
+    auto_register_devices: Annotated[bool, _m("unknown devices are created under the topic's org (else their messages are dead-lettered)", default_doc="true in dev, false in production")] = True
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], _m("log level (any case)")] = "INFO"
+    access_token_ttl_min: Annotated[int, _n("lifetime of a JWT access token, minutes", 1, 24 * 60)] = 60
+    refresh_token_ttl_days: Annotated[int, _n("lifetime of a refresh token, days", 1, 365)] = 30
+    trusted_proxies: Annotated[tuple[str, ...], _m("comma-separated IPs/CIDRs of reverse proxies whose `X-Forwarded-For`/`-Proto` `aios serve` believes (the client address of rate limits); none: the TCP peer", parse=parse.networks)] = ()
+    registration_mode: Annotated[RegistrationMode, _m("who may register an organization: `first-user` (the first registration only), `invite` (an invitation from `aios invite`) or `open` (anyone, throttled)", env="REGISTRATION")] = "first-user"
+    device_mqtt_url: Annotated[str, _m("broker URL handed to devices at enrollment (no credentials)", default_doc="the embedded broker, or AIOS_MQTT_URL without its user and password")] = ""
+    presence_heartbeat_interval_s: Annotated[int, _n("devices' heartbeat interval, seconds", 1, 86400, env="HEARTBEAT_INTERVAL_S")] = 10
+    presence_missed_heartbeats: Annotated[int, _n("offline after this many intervals without a heartbeat", 1, 100)] = 3
+    presence_debounce_ms: Annotated[int, _n("a presence change must hold this long to be published", 0, 3_600_000)] = 5000
+    jobs_enabled: Annotated[bool, _m("run the scheduled jobs (presence, webhooks) in process")] = True
+    webhook_timeout_s: Annotated[int, _n("HTTP timeout of one webhook delivery attempt, seconds", 1, 300)] = 10
+    webhook_max_attempts: Annotated[int, _n("attempts before a delivery is marked failed", 1, 50)] = 6
+    webhook_retry_base_ms: Annotated[int, _n("first retry delay (doubles per attempt)", 1, 3_600_000)] = 2000
+    webhook_cooldown_s: Annotated[int, _n("one notification per webhook, event type and subject per this many seconds (the rest are suppressed)", 0, 86400 * 7)] = 300
+    webhook_allowed_targets: Annotated[tuple[str, ...], _m("webhook destinations allowed besides public addresses (on-premises receivers): comma-separated IPs, CIDRs, host names, `*.suffix`; loopback, private, link-local (metadata) and reserved are refused else", parse=parse.networks_and_hosts)] = ()
+    # fmt: on
+
+    @property
+    def access_token_ttl_s(self) -> int:
+        return self.access_token_ttl_min * 60
+
+    @property
+    def refresh_token_ttl_s(self) -> int:
+        return self.refresh_token_ttl_days * 86400
 
     @property
     def embedded_broker(self) -> bool:
@@ -229,7 +195,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 password=self.embedded_mqtt_service_password,
             )
         parts = urlsplit(self.mqtt_url)
-        tls = parts.scheme in {"mqtts", "ssl", "tls"}
+        tls = parts.scheme in TLS_SCHEMES
         username = self.mqtt_username or (unquote(parts.username) if parts.username else None)
         password = self.mqtt_password or (
             Secret(unquote(parts.password)) if parts.password else None
@@ -248,131 +214,62 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Build the settings from ``environ`` (normally ``os.environ``); raises SettingsError."""
-        env = read.choice(environ, "AIOS_ENV", ("dev", "production"), "dev")
-        data_dir = Path(environ.get("AIOS_DATA_DIR", "data")).expanduser()
-        database_url = environ.get("AIOS_DATABASE_URL") or (
-            f"sqlite+aiosqlite:///{(data_dir / 'aios.db').as_posix()}"
-        )
-        if not database_url.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
-            raise SettingsError(
-                "AIOS_DATABASE_URL",
-                "must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL",
-            )
-        mqtt_url = environ.get("AIOS_MQTT_URL", EMBEDDED)
-        if mqtt_url != EMBEDDED and urlsplit(mqtt_url).scheme not in {
-            "mqtt", "tcp", "mqtts", "ssl", "tls",
-        }:  # fmt: skip
-            raise SettingsError("AIOS_MQTT_URL", "must be 'embedded' or an mqtt:// URL")
-        prefix = environ.get("AIOS_MQTT_TOPIC_PREFIX", DEFAULT_PREFIX)
-        if not all(is_identifier(p) for p in prefix.split("/")):
-            raise SettingsError("AIOS_MQTT_TOPIC_PREFIX", "must be '/'-separated identifiers")
-        password = read.secret(environ, "AIOS_MQTT_PASSWORD")
-        tls_url = mqtt_url != EMBEDDED and urlsplit(mqtt_url).scheme in {"mqtts", "ssl", "tls"}
-        ca_file = read.file_path(environ, "AIOS_MQTT_CA_FILE", tls_url)
-        cert_file = read.file_path(environ, "AIOS_MQTT_CLIENT_CERT_FILE", tls_url)
-        key_file = read.file_path(environ, "AIOS_MQTT_CLIENT_KEY_FILE", tls_url)
-        if key_file is not None and cert_file is None:
-            raise SettingsError("AIOS_MQTT_CLIENT_KEY_FILE", "needs AIOS_MQTT_CLIENT_CERT_FILE")
-        provisioner = read.choice(environ, "AIOS_MQTT_PROVISIONER", ("none", "dynsec"), "none")
-        if provisioner == "dynsec" and mqtt_url == EMBEDDED:
-            raise SettingsError(
-                "AIOS_MQTT_PROVISIONER", "'dynsec' needs an external Mosquitto (AIOS_MQTT_URL)"
-            )
-        emqx_api_url = environ.get("AIOS_EMQX_API_URL", "")
-        if emqx_api_url and (
-            urlsplit(emqx_api_url).scheme not in {"http", "https"}
-            or not environ.get("AIOS_EMQX_API_KEY")
-            or read.secret(environ, "AIOS_EMQX_API_SECRET") is None
-        ):
-            raise SettingsError(
-                "AIOS_EMQX_API_URL", "must be http(s):// with AIOS_EMQX_API_KEY and _SECRET"
-            )
-        secret_key = read.secret(environ, "AIOS_SECRET_KEY")
-        if secret_key is None:
-            if env == "production":
-                raise SettingsError("AIOS_SECRET_KEY", "is required when AIOS_ENV=production")
-            secret_key = _dev_secret_key(data_dir)
-        return cls(
-            env=env,  # type: ignore[arg-type]
-            data_dir=data_dir,
-            database_url=database_url,
-            secret_key=secret_key,
-            mqtt_url=mqtt_url,
-            mqtt_username=environ.get("AIOS_MQTT_USERNAME") or None,
-            mqtt_password=password,
-            mqtt_protocol=read.choice(environ, "AIOS_MQTT_PROTOCOL", ("5", "3.1.1"), "5"),  # type: ignore[arg-type]
-            mqtt_topic_prefix=prefix,
-            mqtt_client_id=read.identifier(
-                environ, "AIOS_MQTT_CLIENT_ID", f"aios-ingest-{socket.gethostname()}"[:64]
-            ),
-            mqtt_share_group=read.identifier(environ, "AIOS_MQTT_SHARE_GROUP", "aios-ingest"),
-            mqtt_session_expiry_s=read.integer(
-                environ, "AIOS_MQTT_SESSION_EXPIRY_S", 86400, minimum=0
-            ),
-            embedded_mqtt_host=environ.get("AIOS_EMBEDDED_MQTT_HOST", "127.0.0.1"),
-            embedded_mqtt_port=read.integer(environ, "AIOS_EMBEDDED_MQTT_PORT", 18830, 1, 65535),
-            embedded_mqtt_anonymous=read.boolean(environ, "AIOS_EMBEDDED_MQTT_ANONYMOUS", False),
-            mqtt_ca_file=ca_file,
-            mqtt_client_cert_file=cert_file,
-            mqtt_client_key_file=key_file,
-            mqtt_provisioner=provisioner,  # type: ignore[arg-type]
-            dynsec_admin_username=environ.get("AIOS_MQTT_DYNSEC_ADMIN_USERNAME") or None,
-            dynsec_admin_password=read.secret(environ, "AIOS_MQTT_DYNSEC_ADMIN_PASSWORD"),
-            emqx_hook_secret=read.secret(environ, "AIOS_EMQX_HOOK_SECRET"),
-            emqx_api_url=emqx_api_url,
-            emqx_api_key=environ.get("AIOS_EMQX_API_KEY", ""),
-            emqx_api_secret=read.secret(environ, "AIOS_EMQX_API_SECRET"),
-            ingest_enabled=read.boolean(environ, "AIOS_INGEST_ENABLED", True),
-            ingest_batch_size=read.integer(environ, "AIOS_INGEST_BATCH_SIZE", 1000, 1, 100_000),
-            ingest_flush_interval_ms=read.integer(environ, "AIOS_INGEST_FLUSH_INTERVAL_MS", 200, 1),
-            ingest_queue_size=read.integer(environ, "AIOS_INGEST_QUEUE_SIZE", 10000, 1),
-            ingest_max_payload_bytes=read.integer(
-                environ, "AIOS_INGEST_MAX_PAYLOAD_BYTES", 256 * 1024, 1024
-            ),
-            ingest_stall_after_s=read.integer(environ, "AIOS_INGEST_STALL_AFTER_S", 30, 1, 3600),
-            auto_register_devices=read.boolean(environ, "AIOS_AUTO_REGISTER_DEVICES", env == "dev"),
-            log_level=read.choice(
-                environ, "AIOS_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
-            ),
-            access_token_ttl_s=60
-            * read.integer(environ, "AIOS_ACCESS_TOKEN_TTL_MIN", 60, 1, 24 * 60),
-            refresh_token_ttl_s=86400
-            * read.integer(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
-            trusted_proxies=read.networks(environ, "AIOS_TRUSTED_PROXIES"),
-            registration_mode=read.choice(  # type: ignore[arg-type]
-                environ, "AIOS_REGISTRATION", REGISTRATION_MODES, "first-user"
-            ),
-            device_mqtt_url=environ.get("AIOS_DEVICE_MQTT_URL", ""),
-            presence_heartbeat_interval_s=read.integer(
-                environ, "AIOS_HEARTBEAT_INTERVAL_S", 10, 1, 86400
-            ),
-            presence_missed_heartbeats=read.integer(
-                environ, "AIOS_PRESENCE_MISSED_HEARTBEATS", 3, 1, 100
-            ),
-            presence_debounce_ms=read.integer(
-                environ, "AIOS_PRESENCE_DEBOUNCE_MS", 5000, 0, 3_600_000
-            ),
-            jobs_enabled=read.boolean(environ, "AIOS_JOBS_ENABLED", True),
-            webhook_timeout_s=read.integer(environ, "AIOS_WEBHOOK_TIMEOUT_S", 10, 1, 300),
-            webhook_max_attempts=read.integer(environ, "AIOS_WEBHOOK_MAX_ATTEMPTS", 6, 1, 50),
-            webhook_retry_base_ms=read.integer(
-                environ, "AIOS_WEBHOOK_RETRY_BASE_MS", 2000, 1, 3_600_000
-            ),
-            webhook_cooldown_s=read.integer(environ, "AIOS_WEBHOOK_COOLDOWN_S", 300, 0, 86400 * 7),
-            webhook_allowed_targets=read.networks(
-                environ, "AIOS_WEBHOOK_ALLOWED_TARGETS", hosts=True
-            ),
+        """Build the settings from ``environ`` (normally ``os.environ``); raises SettingsError
+        naming the variable. Unknown ``AIOS_*`` variables are logged as warnings."""
+        ours = {k: v for k, v in environ.items() if not k.startswith(FOREIGN_PREFIXES)}
+        for line in envvars.unknown(ours, PREFIX, envvars.names(cls, PREFIX) | FOREIGN_VARIABLES):
+            log.warning("%s", line)
+        try:
+            settings = envvars.read(cls, environ, PREFIX)
+        except EnvVarError as exc:
+            raise SettingsError(exc.name, exc.message) from None
+        _check(settings)
+        return msgspec.structs.replace(
+            settings,
+            database_url=settings.database_url
+            or f"sqlite+aiosqlite:///{(settings.data_dir / 'aios.db').as_posix()}",
+            secret_key=settings.secret_key if settings.secret_key.get() else _dev_key(settings),
+            mqtt_client_id=settings.mqtt_client_id or f"aios-ingest-{socket.gethostname()}"[:64],
+            auto_register_devices=settings.auto_register_devices
+            if environ.get("AIOS_AUTO_REGISTER_DEVICES")
+            else settings.env == "dev",
         )
 
 
-def _dev_secret_key(data_dir: Path) -> Secret:
+def _check(s: Settings) -> None:
+    """What one variable alone cannot say (each error names the variable to change)."""
+    tls = not s.embedded_broker and urlsplit(s.mqtt_url).scheme in TLS_SCHEMES
+    files = {
+        "AIOS_MQTT_CA_FILE": s.mqtt_ca_file,
+        "AIOS_MQTT_CLIENT_CERT_FILE": s.mqtt_client_cert_file,
+        "AIOS_MQTT_CLIENT_KEY_FILE": s.mqtt_client_key_file,
+    }
+    for name, path in files.items():
+        if path is not None and not tls:
+            raise SettingsError(name, "needs an mqtts:// AIOS_MQTT_URL")
+        if path is not None and not path.is_file():
+            raise SettingsError(name, f"{path} is not a readable file")
+    if s.mqtt_client_key_file is not None and s.mqtt_client_cert_file is None:
+        raise SettingsError("AIOS_MQTT_CLIENT_KEY_FILE", "needs AIOS_MQTT_CLIENT_CERT_FILE")
+    if s.mqtt_provisioner == "dynsec" and s.embedded_broker:
+        raise SettingsError(
+            "AIOS_MQTT_PROVISIONER", "'dynsec' needs an external Mosquitto (AIOS_MQTT_URL)"
+        )
+    if s.emqx_api_url and (not s.emqx_api_key or s.emqx_api_secret is None):
+        raise SettingsError(
+            "AIOS_EMQX_API_URL", "must be http(s):// with AIOS_EMQX_API_KEY and _SECRET"
+        )
+    if s.env == "production" and not s.secret_key.get():
+        raise SettingsError("AIOS_SECRET_KEY", "is required when AIOS_ENV=production")
+
+
+def _dev_key(settings: Settings) -> Secret:
     """A random key generated once and kept in the data dir (development only)."""
-    path = data_dir / SECRET_KEY_FILENAME
+    path = settings.data_dir / SECRET_KEY_FILENAME
     try:
         if path.is_file():
             return Secret(path.read_text(encoding="utf-8").strip())
-        data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
         path.write_text(key + "\n", encoding="utf-8")
         path.chmod(0o600)
