@@ -84,20 +84,12 @@ def controlplane_env(tmp: Path) -> set[str]:
 
 
 def agent_env(tmp: Path) -> set[str]:
-    """Every ``AIOS_*`` variable the agent reads (config overrides, model store, CLI)."""
+    """Every ``AIOS_*`` variable the agent reads (declared settings, the deprecated model
+    path, CLI options)."""
     from aios.agent.cli import app
-    from aios.agent.config import build_config
-    from aios.agent.inference.manifest import MANIFEST_ENV
-    from aios.agent.inference.model_store import CACHE_DIR_ENV, MODEL_PATH_ENV
-    from aios.agent.inference.onnx_export import EXPORT_COMMAND_ENV
+    from aios.agent.environment import DEPRECATED_MODEL_PATH, known_variables
 
-    env = RecordingEnviron({})
-    build_config(
-        {"device": {"org_id": "o", "device_id": "d"}, "state_dir": str(tmp)},
-        environ=env,
-    )
-    fixed = {MANIFEST_ENV, CACHE_DIR_ENV, MODEL_PATH_ENV, EXPORT_COMMAND_ENV}
-    return env.seen | fixed | _cli_envvars(app)
+    return known_variables() | {DEPRECATED_MODEL_PATH} | _cli_envvars(app)
 
 
 def executables() -> dict[str, typer.Typer]:

@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aios.agent.cli import app
+from aios.agent.environment import read_environment
 from aios.agent.errors import ModelError
 from aios.agent.inference import onnx_export
 from aios.agent.inference.manifest import direct_onnx_entry
@@ -120,7 +121,7 @@ def test_fetch_downloads_exports_checks_and_records_a_sidecar(
         tmp_path, _manifest(tmp_path, url + "/v8/tiny.pt"), _fake_exporter(tmp_path, model_path)
     )
 
-    path = resolve_model("tiny", env=env, progress=False)
+    path = resolve_model("tiny", env=read_environment(env), progress=False)
 
     models = tmp_path / "cache" / "models"
     assert path == models / "tiny.onnx"
@@ -130,7 +131,7 @@ def test_fetch_downloads_exports_checks_and_records_a_sidecar(
     assert (models / "tiny.pt").read_bytes() == PT_BYTES  # kept, verified, for a re-export
     assert _leftovers(models) == []
     # installed: the next resolution is the cache, with no request at all
-    assert resolve_model("tiny", env=env, progress=False) == path
+    assert resolve_model("tiny", env=read_environment(env), progress=False) == path
     assert served.seen == ["/v8/tiny.pt"]
 
 
@@ -142,14 +143,14 @@ def test_a_corrupted_cache_file_is_detected_and_fetched_again(
     env = _env(
         tmp_path, _manifest(tmp_path, url + "/tiny.pt"), _fake_exporter(tmp_path, model_path)
     )
-    path = resolve_model("tiny", env=env, progress=False)
+    path = resolve_model("tiny", env=read_environment(env), progress=False)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
 
     with pytest.raises(ModelError, match=r"tiny\.onnx is corrupt"):
-        resolve_model("tiny", env=env, download=False)
-    assert resolve_model("tiny", env=env, progress=False) == path
+        resolve_model("tiny", env=read_environment(env), download=False)
+    assert resolve_model("tiny", env=read_environment(env), progress=False) == path
     assert path.read_bytes() == model_path.read_bytes()
     assert served.seen == ["/tiny.pt"]  # the verified .pt in the cache was exported again
 
@@ -174,7 +175,7 @@ def test_bad_downloads_fail_clearly_and_leave_nothing(
     served.files["/tiny.pt"] = (status, body, length)
     env = _env(tmp_path, _manifest(tmp_path, url + "/tiny.pt"), "false")
     with pytest.raises(ModelError, match=message) as info:
-        resolve_model("tiny", env=env, progress=False)
+        resolve_model("tiny", env=read_environment(env), progress=False)
     assert f"download of {url}/tiny.pt failed" in str(info.value)
     models = tmp_path / "cache" / "models"
     assert sorted(p.name for p in models.iterdir()) == []
@@ -184,12 +185,12 @@ def test_offline_error_names_the_cache_path(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/tiny.pt"
     env = _env(tmp_path, _manifest(tmp_path, url), "false")
     with pytest.raises(ModelError) as info:
-        resolve_model("tiny", env=env, progress=False)
+        resolve_model("tiny", env=read_environment(env), progress=False)
     text = str(info.value)
     cached = tmp_path / "cache" / "models" / "tiny.onnx"
     assert f"Put an Ultralytics YOLOv8 ONNX export at {cached}" in text
     assert "refused" in text.lower()
-    assert "AIOS_MODEL_PATH" in text
+    assert "AIOS_AGENT_MODEL_PATH" in text
 
 
 @pytest.mark.parametrize(
@@ -213,7 +214,7 @@ def test_export_failures_are_reported_and_install_nothing(
         command = _fake_exporter(tmp_path, junk, fail=exporter == "fail")
     env = _env(tmp_path, _manifest(tmp_path, url + "/tiny.pt"), command)
     with pytest.raises(ModelError, match=message):
-        resolve_model("tiny", env=env, progress=False)
+        resolve_model("tiny", env=read_environment(env), progress=False)
     models = tmp_path / "cache" / "models"
     assert sorted(p.name for p in models.iterdir()) == ["tiny.pt"]
 
@@ -303,7 +304,7 @@ def test_export_command_placeholders(tmp_path: Path) -> None:
         recipe,
         tmp_path / "a b.pt",
         tmp_path / "a b.onnx",
-        {"AIOS_AGENT_EXPORT_COMMAND": "{python} x.py {pt} --out={onnx} {imgsz} {opset}"},
+        "{python} x.py {pt} --out={onnx} {imgsz} {opset}",
     )
     assert argv == [
         sys.executable,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from aios.agent.environment import AgentEnvironment
 from aios.agent.errors import ModelError
 from aios.agent.inference.model_store import load_manifest, resolve_model
 
@@ -29,9 +30,9 @@ def layout(tmp_path: Path) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("model", "use_env", "expected"),
     [
-        ("explicit", True, "explicit"),  # an explicit path wins over AIOS_MODEL_PATH
+        ("explicit", True, "explicit"),  # an explicit path wins over the config's model_path
         (None, True, "env"),
-        ("yolov8n", True, "env"),  # a name: AIOS_MODEL_PATH still comes first
+        ("yolov8n", True, "env"),  # a name: AIOS_AGENT_MODEL_PATH still comes first
         ("yolov8n", False, "cached"),
         (None, False, "cached"),  # default name yolov8n
     ],
@@ -39,33 +40,32 @@ def layout(tmp_path: Path) -> dict[str, Path]:
 def test_resolution_order(
     layout: dict[str, Path], model: str | None, use_env: bool, expected: str
 ) -> None:
-    env = {"AIOS_AGENT_CACHE_DIR": str(layout["cache"])}
-    if use_env:
-        env["AIOS_MODEL_PATH"] = str(layout["env"])
+    env = AgentEnvironment(cache_dir=layout["cache"])
+    given = layout["env"] if use_env else None
     arg = str(layout["explicit"]) if model == "explicit" else model
-    assert resolve_model(arg, env=env, download=False) == layout[expected]
+    assert resolve_model(arg, env=env, model_path=given, download=False) == layout[expected]
 
 
 @pytest.mark.parametrize(
-    ("model", "env", "message"),
+    ("model", "model_path", "message"),
     [
-        ("/nowhere/m.onnx", {}, "model file not found: /nowhere/m.onnx"),
-        (None, {"AIOS_MODEL_PATH": "/nowhere/m.onnx"}, "AIOS_MODEL_PATH points at"),
-        ("yolov9z", {}, "unknown model name 'yolov9z'"),
+        ("/nowhere/m.onnx", None, "model file not found: /nowhere/m.onnx"),
+        (None, Path("/nowhere/m.onnx"), "AIOS_AGENT_MODEL_PATH points at"),
+        ("yolov9z", None, "unknown model name 'yolov9z'"),
     ],
 )
-def test_resolution_errors(model: str | None, env: dict[str, str], message: str) -> None:
+def test_resolution_errors(model: str | None, model_path: Path | None, message: str) -> None:
     with pytest.raises(ModelError, match=message):
-        resolve_model(model, env=env, download=False)
+        resolve_model(model, env=AgentEnvironment(), model_path=model_path, download=False)
 
 
 def test_offline_without_a_model_says_where_to_put_one(tmp_path: Path) -> None:
-    env = {"AIOS_AGENT_CACHE_DIR": str(tmp_path)}
+    env = AgentEnvironment(cache_dir=tmp_path)
     with pytest.raises(ModelError) as info:
         resolve_model("yolov8n", env=env, download=False)
     text = str(info.value)
     assert str(tmp_path / "models" / "yolov8n.onnx") in text
-    assert "AIOS_MODEL_PATH" in text
+    assert "AIOS_AGENT_MODEL_PATH" in text
 
 
 def test_packaged_manifest_is_the_repository_manifest() -> None:
@@ -99,7 +99,7 @@ def test_invalid_manifests_are_refused(
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(raw))
     with pytest.raises(ModelError, match=message):
-        load_manifest({"AIOS_AGENT_MANIFEST": str(path)})
+        load_manifest(path)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_cached_model_is_checked_against_its_sidecar(
     if sidecar is not None:
         digest = hashlib.sha256(cached.read_bytes()).hexdigest() if sidecar == "good" else sidecar
         cached.with_name("yolov8n.onnx.sha256").write_text(f"{digest}  yolov8n.onnx\n")
-    env = {"AIOS_AGENT_CACHE_DIR": str(layout["cache"])}
+    env = AgentEnvironment(cache_dir=layout["cache"])
     if ok:
         assert resolve_model("yolov8n", env=env, download=False) == cached
     else:

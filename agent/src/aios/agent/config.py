@@ -1,5 +1,7 @@
 """Agent settings: one local config file (YAML, TOML or JSON by extension) plus ``AIOS_AGENT_*``
-environment overrides.
+environment overrides, each field declared once below (type, constraints, default,
+description); the override of ``mqtt.url`` is ``AIOS_AGENT_MQTT_URL`` (see
+:mod:`aios.agent.environment`, and ``docs/configuration.md`` generated from the declarations).
 
 Unknown fields are rejected so that a typo fails fast with a message naming the field and the
 file. The ``pipeline`` section is decoded by :func:`aios.shared.pipeline.decode_pipeline`, the
@@ -13,9 +15,9 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -23,7 +25,10 @@ import yaml
 from msgspec import Meta, Struct
 
 from aios.agent.credentials import DeviceCredentials, load_credentials
+from aios.agent.environment import ENV_PREFIX, AgentEnvironment, read_environment
 from aios.agent.errors import ConfigError
+from aios.shared import envvars
+from aios.shared.envvars import EnvVarError, describe
 from aios.shared.errors import PipelineValidationError
 from aios.shared.pipeline import PipelineSpec, decode_pipeline
 from aios.shared.topics import DEFAULT_PREFIX
@@ -36,7 +41,8 @@ else:  # pragma: no cover - Python 3.10 on JetPack
 # Python's "$" also matches before a final "\n": "(?!\n)" anchors at the true end (and is
 # a no-op in JSON Schema's ECMA-262 regexes, where "$" already means the end).
 Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$(?!\n)")]
-ENV_PREFIX = "AIOS_AGENT_"
+MqttUrl = Annotated[str, Meta(pattern=r"^mqtts?://[^/\s]+/?$(?!\n)")]
+HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^\s]+$(?!\n)")]
 DEFAULT_STATE_DIR = "~/.local/state/aios-agent"
 CREDENTIALS_FILE = "credentials.json"
 
@@ -45,36 +51,37 @@ class _Section(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
+# One line per setting: the field (its override is AIOS_AGENT_ + its path in upper case, e.g.
+# AIOS_AGENT_MQTT_URL), its type and constraints, its description, its default.
+# fmt: off
 class DeviceSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    org_id: Identifier
-    device_id: Identifier
+    org_id: Annotated[Identifier, describe("the device's organization", env="ORG_ID", default_doc="the enrollment's")]
+    device_id: Annotated[Identifier, describe("the device's id", env="DEVICE_ID", default_doc="the enrollment's")]
 
 
 class TlsSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Paths of the CA bundle and, for mutual TLS, the client certificate and key."""
 
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    insecure: bool = False
+    ca: Annotated[str | None, describe("CA bundle verifying the broker", default_doc="system CAs")] = None
+    cert: Annotated[str | None, describe("client certificate (PEM), for mutual TLS")] = None
+    key: Annotated[str | None, describe("its private key (PEM)")] = None
+    insecure: Annotated[bool, describe("skip verifying the broker's certificate (tests only)")] = False
 
 
 class MqttSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``url`` is ``mqtt://host[:port]`` (plain, default port 1883) or ``mqtts://`` (TLS, 8883)."""
 
-    url: Annotated[str, Meta(pattern=r"^mqtts?://[^/\s]+/?$(?!\n)")] = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: str | None = None
-    topic_prefix: str = DEFAULT_PREFIX
-    keepalive_s: Annotated[int, Meta(ge=5, le=3600)] = 30
-    protocol: Literal["5", "3.1.1"] = "5"
+    url: Annotated[MqttUrl, describe("the broker: `mqtt://host[:port]` or `mqtts://` (TLS)", default_doc="the enrollment's, else mqtt://127.0.0.1:1883")] = "mqtt://127.0.0.1:1883"
+    username: Annotated[str | None, describe("broker login", default_doc="the enrollment's")] = None
+    password: Annotated[str | None, describe("its password", secret=True, default_doc="the enrollment's")] = None
+    topic_prefix: Annotated[str, describe("first topic segments (the control plane's AIOS_MQTT_TOPIC_PREFIX)")] = DEFAULT_PREFIX
+    keepalive_s: Annotated[int, describe("MQTT keep-alive, seconds", ge=5, le=3600)] = 30
+    protocol: Annotated[Literal["5", "3.1.1"], describe("MQTT version")] = "5"
     tls: TlsSettings | None = None
-    inflight_window: Annotated[int, Meta(ge=1, le=1000)] = 64
-    ack_timeout_s: Annotated[float, Meta(ge=0.5, le=3600)] = 20.0
-    """A batch or event the broker took but the control plane has not confirmed stored within
-    this time is sent again (see :mod:`aios.agent.transport.resend`)."""
-    resend_limit: Annotated[int, Meta(ge=1, le=100_000)] = 1000
-    """At most this many messages are sent again per resend round."""
+    inflight_window: Annotated[int, describe("messages sent and not yet acknowledged by the broker", ge=1, le=1000)] = 64
+    ack_timeout_s: Annotated[float, describe("a batch or event the broker took but the control plane has not confirmed stored within this time is sent again (see `transport/resend.py`)", ge=0.5, le=3600)] = 20.0
+    resend_limit: Annotated[int, describe("at most this many messages are sent again per resend round", ge=1, le=100_000)] = 1000
+    # fmt: on
 
     @property
     def host(self) -> str:
@@ -90,32 +97,34 @@ class MqttSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tr
         return urlsplit(self.url).scheme == "mqtts" or self.tls is not None
 
 
+# fmt: off
 class SpoolSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """On-disk outbox. ``path`` defaults to ``spool.sqlite`` in the state directory."""
+    """On-disk outbox."""
 
-    path: str | None = None
-    max_bytes: Annotated[int, Meta(ge=64 * 1024)] = 256 * 1024 * 1024
+    path: Annotated[str | None, describe("the outbox's SQLite file", default_doc="spool.sqlite in the state dir")] = None
+    max_bytes: Annotated[int, describe("the outbox's size cap; the oldest data is dropped beyond it", ge=64 * 1024)] = 256 * 1024 * 1024
 
 
 class ApplySettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Remote config apply: a new pipeline that crashes within ``grace_s`` is rolled back."""
 
-    enabled: bool = True
-    grace_s: Annotated[float, Meta(ge=0)] = 30.0
-    start_timeout_s: Annotated[float, Meta(gt=0)] = 30.0
+    enabled: Annotated[bool, describe("apply the pipelines the control plane deploys")] = True
+    grace_s: Annotated[float, describe("a new pipeline that fails within this time is rolled back", ge=0)] = 30.0
+    start_timeout_s: Annotated[float, describe("a new pipeline must start within this time", gt=0)] = 30.0
 
 
 class _RawConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     device: DeviceSettings | None = None
     mqtt: MqttSettings = MqttSettings()
-    heartbeat_interval_s: Annotated[float, Meta(gt=0, le=3600)] = 10.0
+    heartbeat_interval_s: Annotated[float, describe("heartbeat interval, seconds", gt=0, le=3600)] = 10.0
     spool: SpoolSettings = SpoolSettings()
-    state_dir: str = DEFAULT_STATE_DIR
-    model_path: str | None = None
-    model_cache_dir: str | None = None
+    state_dir: Annotated[str, describe("credentials, sequence numbers, the last good pipeline")] = DEFAULT_STATE_DIR
+    model_path: Annotated[str | None, describe("model file every detect node uses, whatever its `model`", default_doc="the node's model")] = None
+    model_cache_dir: Annotated[str | None, describe("not used (the model cache is AIOS_AGENT_CACHE_DIR); accepted so that files setting it still load")] = None
     apply: ApplySettings = ApplySettings()
-    pipeline: dict[str, object] | None = None
-    control_plane_url: Annotated[str, Meta(pattern=r"^https?://[^\s]+$(?!\n)")] | None = None
+    pipeline: Annotated[dict[str, object] | None, Meta(extra={"internal": True})] = None
+    control_plane_url: Annotated[HttpUrl | None, describe("the control plane (snapshot uploads, clock checks)", default_doc="the enrollment's")] = None
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,31 +144,12 @@ class AgentConfig:
     source: Path | None = None
     control_plane_url: str | None = None
     """Base URL of the control plane (snapshot uploads, clock checks); ``None``: none."""
+    environment: AgentEnvironment = field(default_factory=AgentEnvironment)
+    """The process's environment (the model cache, the manifest) the config was built with."""
 
     @property
     def credentials_path(self) -> Path:
         return self.state_dir / CREDENTIALS_FILE
-
-
-# Environment variable -> dotted path in the config mapping.
-ENV_FIELDS: dict[str, str] = {
-    "ORG_ID": "device.org_id",
-    "DEVICE_ID": "device.device_id",
-    "MQTT_URL": "mqtt.url",
-    "MQTT_USERNAME": "mqtt.username",
-    "MQTT_PASSWORD": "mqtt.password",
-    "MQTT_TOPIC_PREFIX": "mqtt.topic_prefix",
-    "MQTT_PROTOCOL": "mqtt.protocol",
-    "MQTT_KEEPALIVE_S": "mqtt.keepalive_s",
-    "HEARTBEAT_INTERVAL_S": "heartbeat_interval_s",
-    "SPOOL_PATH": "spool.path",
-    "SPOOL_MAX_BYTES": "spool.max_bytes",
-    "STATE_DIR": "state_dir",
-    "MODEL_PATH": "model_path",
-    "MODEL_CACHE_DIR": "model_cache_dir",
-    "CONTROL_PLANE_URL": "control_plane_url",
-}
-_NUMERIC = {"mqtt.keepalive_s", "heartbeat_interval_s", "spool.max_bytes"}
 
 
 def _read_file(path: Path) -> dict[str, object]:
@@ -188,45 +178,30 @@ def _read_file(path: Path) -> dict[str, object]:
     return {str(k): v for k, v in data.items()}
 
 
-def _env_value(environ: Mapping[str, str], name: str) -> str | None:
-    """``NAME`` or the content of the file named by ``NAME_FILE`` (for secrets)."""
-    if name in environ:
-        return environ[name]
-    file_name = environ.get(f"{name}_FILE")
-    if file_name is None:
-        return None
+def config_variables() -> set[str]:
+    """Every ``AIOS_AGENT_*`` variable overriding a config field (``_FILE`` variants too)."""
+    return envvars.names(_RawConfig, ENV_PREFIX)
+
+
+def config_overrides(environment: AgentEnvironment) -> dict[str, Any]:
+    """The config fields the environment's ``AIOS_AGENT_*`` variables set, typed and nested
+    (``{"mqtt": {"url": ...}}``); raises :class:`ConfigError` naming a bad one."""
     try:
-        return Path(file_name).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{name}_FILE: cannot read {file_name}: {exc.strerror}") from None
+        return envvars.overrides(_RawConfig, environment.variables, ENV_PREFIX)
+    except EnvVarError as exc:
+        raise ConfigError(str(exc)) from None
 
 
-def _apply_env(data: dict[str, object], environ: Mapping[str, str]) -> list[str]:
-    applied: list[str] = []
-    for suffix, dotted in ENV_FIELDS.items():
-        value = _env_value(environ, ENV_PREFIX + suffix)
-        if value is None:
-            continue
-        applied.append(ENV_PREFIX + suffix)
-        section: dict[str, object] = data
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            child = section.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                section[part] = child
-            section = child
-        section[leaf] = _coerce(dotted, value, ENV_PREFIX + suffix)
-    return applied
-
-
-def _coerce(dotted: str, value: str, env: str) -> object:
-    if dotted not in _NUMERIC:
-        return value
-    try:
-        return float(value) if "." in value or dotted == "heartbeat_interval_s" else int(value)
-    except ValueError:
-        raise ConfigError(f"{env}: expected a number, got {value!r}") from None
+def _merge(data: dict[str, object], overrides: Mapping[str, object]) -> None:
+    """Deep-merge the environment's ``overrides`` into the config file's ``data``."""
+    for key, value in overrides.items():
+        section = data.get(key)
+        if isinstance(value, Mapping):
+            if not isinstance(section, dict):
+                section = data[key] = {}
+            _merge(section, value)
+        else:
+            data[key] = value
 
 
 _AT = re.compile(r"\s*-\s*at `\$(?P<path>[^`]*)`")
@@ -252,12 +227,15 @@ def build_config(
     source: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> AgentConfig:
-    """Validate an already-parsed mapping (plus env overrides) into an :class:`AgentConfig`."""
+    """Validate an already-parsed mapping, with the overrides among the ``environ`` variables
+    (the process's, :attr:`AgentEnvironment.variables`; none by default), into an
+    :class:`AgentConfig`."""
     where = str(source) if source is not None else "config"
     merged = json.loads(json.dumps(dict(data), default=str))
     if not isinstance(merged, dict):  # pragma: no cover - json of a dict is a dict
         raise ConfigError(f"{where}: the top level must be a mapping")
-    _apply_env(merged, os.environ if environ is None else environ)
+    environment = read_environment(environ or {})
+    _merge(merged, config_overrides(environment))
     try:
         raw = msgspec.convert(merged, _RawConfig)
     except msgspec.ValidationError as exc:
@@ -285,6 +263,7 @@ def build_config(
         pipeline=pipeline,
         source=source,
         control_plane_url=control_plane_url,
+        environment=environment,
     )
 
 
@@ -329,5 +308,6 @@ def _with_credentials(
 
 
 def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> AgentConfig:
-    """Read, merge with ``AIOS_AGENT_*`` overrides, and validate the config file at ``path``."""
+    """Read, merge with the ``AIOS_AGENT_*`` overrides among ``environ``, and validate the
+    config file at ``path``."""
     return build_config(_read_file(path), source=path, environ=environ)

@@ -85,7 +85,7 @@ def _model_for(node: DetectNode, config: AgentConfig) -> Path:
         candidate = Path(model).expanduser()
         base = config.source.parent if config.source else Path.cwd()
         return candidate if candidate.is_absolute() else base / candidate
-    return resolve_model(model, download=False, progress=False)
+    return resolve_model(model, env=config.environment, download=False, progress=False)
 
 
 def check_providers() -> CheckResult:

@@ -113,6 +113,7 @@ class Agent:
             model_path=self.config.model_path,
             file_realtime=self.options.file_realtime,
             snapshots=self._snapshots,
+            environment=self.config.environment,
         )
         return PipelineRunner(spec, ctx, self._registry)
 

@@ -24,13 +24,12 @@ from typing import Annotated, Literal
 from urllib.parse import unquote, urlsplit
 
 import msgspec
-from msgspec import Meta
 
 from aios.controlplane import env as parse
 from aios.controlplane.env import EMBEDDED, TLS_SCHEMES
 from aios.controlplane.errors import SettingsError
 from aios.shared import envvars
-from aios.shared.envvars import EnvVarError, Secret
+from aios.shared.envvars import EnvVarError, Secret, describe
 from aios.shared.topics import DEFAULT_PREFIX
 
 __all__ = ["EMBEDDED", "MqttEndpoint", "Secret", "Settings"]
@@ -86,68 +85,58 @@ def _service_secret() -> Secret:
     return Secret(secrets.token_urlsafe(32))
 
 
-def _m(description: str, **extra: object) -> Meta:
-    """A field's description, and the loader's ``extra`` keys (see :mod:`aios.shared.envvars`)."""
-    return Meta(description=description, extra=extra or None)
-
-
-def _n(description: str, ge: int | None = None, le: int | None = None, **extra: object) -> Meta:
-    """:func:`_m` for an integer between ``ge`` and ``le``."""
-    return Meta(ge=ge, le=le, description=description, extra=extra or None)
-
-
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every setting of the control plane, one field each (see the module docstring)."""
 
     # fmt: off
-    env: Annotated[Environment, _m("`dev` or `production`")] = "dev"
-    data_dir: Annotated[Path, _m("folder of the SQLite database and the dev secret key")] = Path("data")
-    database_url: Annotated[str, _m("SQLAlchemy async URL (`sqlite+aiosqlite://` or `postgresql+asyncpg://`)", parse=parse.database_url, default_doc="SQLite in the data dir")] = ""
-    secret_key: Annotated[Secret, _m("signing key; in `dev` generated once into the data dir (with a warning) when unset; required otherwise")] = Secret("")
-    mqtt_url: Annotated[str, _m("`embedded` (amqtt in process) or `mqtt[s]://[user:password@]host:port`", parse=parse.mqtt_url)] = EMBEDDED
-    mqtt_username: Annotated[str | None, _m("broker user name (overrides the URL's)")] = None
-    mqtt_password: Annotated[Secret | None, _m("broker password (overrides the URL's)")] = None
-    mqtt_protocol: Annotated[MqttProtocol, _m("MQTT version of an external broker")] = "5"
-    mqtt_topic_prefix: Annotated[str, _m("first topic segments", parse=parse.topic_prefix)] = DEFAULT_PREFIX
-    mqtt_client_id: Annotated[str, _m("ingest client id (stable: a persistent session)", parse=parse.identifier, default_doc="aios-ingest-HOSTNAME")] = ""
-    mqtt_share_group: Annotated[str, _m("MQTT 5 shared-subscription group", parse=parse.identifier)] = "aios-ingest"
-    mqtt_session_expiry_s: Annotated[int, _n("MQTT 5 session expiry, seconds", ge=0)] = 86400
-    embedded_mqtt_host: Annotated[str, _m("bind address of the embedded broker")] = "127.0.0.1"
-    embedded_mqtt_port: Annotated[int, _n("port of the embedded broker", 1, 65535)] = 18830
-    embedded_mqtt_anonymous: Annotated[bool, _m("the embedded broker lets anyone connect and use any topic (demos only); else devices log in with their enrollment credentials and use only their own topics")] = False
-    embedded_mqtt_service_password: Annotated[Secret, _m("the control plane's login on the embedded broker", internal=True)] = msgspec.field(default_factory=_service_secret)
-    mqtt_ca_file: Annotated[Path | None, _m("CA bundle to verify an `mqtts://` broker", default_doc="system CAs")] = None
-    mqtt_client_cert_file: Annotated[Path | None, _m("client certificate (PEM) for an `mqtts://` broker")] = None
-    mqtt_client_key_file: Annotated[Path | None, _m("its private key (PEM; needs the certificate)")] = None
-    mqtt_provisioner: Annotated[Provisioner, _m("`none` (the broker asks the control plane: embedded, EMQX) or `dynsec` (enrollment creates the device on Mosquitto's dynamic security plugin)")] = "none"
-    dynsec_admin_username: Annotated[str | None, _m("dynamic security admin user", env="MQTT_DYNSEC_ADMIN_USERNAME", default_doc="the MQTT user")] = None
-    dynsec_admin_password: Annotated[Secret | None, _m("its password", env="MQTT_DYNSEC_ADMIN_PASSWORD", default_doc="the MQTT password")] = None
-    emqx_hook_secret: Annotated[Secret | None, _m("shared secret EMQX presents to the HTTP auth hook (`/api/v1/brokers/emqx`); unset: the hook refuses")] = None
-    emqx_api_url: Annotated[str, _m("EMQX's REST API (`http://emqx:18083`): deleting a device kicks its connection; unset: not kicked", parse=parse.http_url)] = ""
-    emqx_api_key: Annotated[str, _m("an EMQX API key (with AIOS_EMQX_API_URL)")] = ""
-    emqx_api_secret: Annotated[Secret | None, _m("its secret")] = None
-    ingest_enabled: Annotated[bool, _m("`aios serve` runs the ingest in process")] = True
-    ingest_batch_size: Annotated[int, _n("flush after this many messages", 1, 100_000)] = 1000
-    ingest_flush_interval_ms: Annotated[int, _n("... or after this long", ge=1)] = 200
-    ingest_queue_size: Annotated[int, _n("bounded queue between the MQTT thread and the writer", ge=1)] = 10000
-    ingest_max_payload_bytes: Annotated[int, _n("larger messages are dead-lettered", ge=1024)] = 256 * 1024
-    ingest_stall_after_s: Annotated[int, _n("`/health` fails when no commit for this long while messages wait", 1, 3600)] = 30
-    auto_register_devices: Annotated[bool, _m("unknown devices are created under the topic's org (else their messages are dead-lettered)", default_doc="true in dev, false in production")] = True
-    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], _m("log level (any case)")] = "INFO"
-    access_token_ttl_min: Annotated[int, _n("lifetime of a JWT access token, minutes", 1, 24 * 60)] = 60
-    refresh_token_ttl_days: Annotated[int, _n("lifetime of a refresh token, days", 1, 365)] = 30
-    trusted_proxies: Annotated[tuple[str, ...], _m("comma-separated IPs/CIDRs of reverse proxies whose `X-Forwarded-For`/`-Proto` `aios serve` believes (the client address of rate limits); none: the TCP peer", parse=parse.networks)] = ()
-    registration_mode: Annotated[RegistrationMode, _m("who may register an organization: `first-user` (the first registration only), `invite` (an invitation from `aios invite`) or `open` (anyone, throttled)", env="REGISTRATION")] = "first-user"
-    device_mqtt_url: Annotated[str, _m("broker URL handed to devices at enrollment (no credentials)", default_doc="the embedded broker, or AIOS_MQTT_URL without its user and password")] = ""
-    presence_heartbeat_interval_s: Annotated[int, _n("devices' heartbeat interval, seconds", 1, 86400, env="HEARTBEAT_INTERVAL_S")] = 10
-    presence_missed_heartbeats: Annotated[int, _n("offline after this many intervals without a heartbeat", 1, 100)] = 3
-    presence_debounce_ms: Annotated[int, _n("a presence change must hold this long to be published", 0, 3_600_000)] = 5000
-    jobs_enabled: Annotated[bool, _m("run the scheduled jobs (presence, webhooks) in process")] = True
-    webhook_timeout_s: Annotated[int, _n("HTTP timeout of one webhook delivery attempt, seconds", 1, 300)] = 10
-    webhook_max_attempts: Annotated[int, _n("attempts before a delivery is marked failed", 1, 50)] = 6
-    webhook_retry_base_ms: Annotated[int, _n("first retry delay (doubles per attempt)", 1, 3_600_000)] = 2000
-    webhook_cooldown_s: Annotated[int, _n("one notification per webhook, event type and subject per this many seconds (the rest are suppressed)", 0, 86400 * 7)] = 300
-    webhook_allowed_targets: Annotated[tuple[str, ...], _m("webhook destinations allowed besides public addresses (on-premises receivers): comma-separated IPs, CIDRs, host names, `*.suffix`; loopback, private, link-local (metadata) and reserved are refused else", parse=parse.networks_and_hosts)] = ()
+    env: Annotated[Environment, describe("`dev` or `production`")] = "dev"
+    data_dir: Annotated[Path, describe("folder of the SQLite database and the dev secret key")] = Path("data")
+    database_url: Annotated[str, describe("SQLAlchemy async URL (`sqlite+aiosqlite://` or `postgresql+asyncpg://`)", parse=parse.database_url, default_doc="SQLite in the data dir")] = ""
+    secret_key: Annotated[Secret, describe("signing key; in `dev` generated once into the data dir (with a warning) when unset; required otherwise")] = Secret("")
+    mqtt_url: Annotated[str, describe("`embedded` (amqtt in process) or `mqtt[s]://[user:password@]host:port`", parse=parse.mqtt_url)] = EMBEDDED
+    mqtt_username: Annotated[str | None, describe("broker user name (overrides the URL's)")] = None
+    mqtt_password: Annotated[Secret | None, describe("broker password (overrides the URL's)")] = None
+    mqtt_protocol: Annotated[MqttProtocol, describe("MQTT version of an external broker")] = "5"
+    mqtt_topic_prefix: Annotated[str, describe("first topic segments", parse=parse.topic_prefix)] = DEFAULT_PREFIX
+    mqtt_client_id: Annotated[str, describe("ingest client id (stable: a persistent session)", parse=parse.identifier, default_doc="aios-ingest-HOSTNAME")] = ""
+    mqtt_share_group: Annotated[str, describe("MQTT 5 shared-subscription group", parse=parse.identifier)] = "aios-ingest"
+    mqtt_session_expiry_s: Annotated[int, describe("MQTT 5 session expiry, seconds", ge=0)] = 86400
+    embedded_mqtt_host: Annotated[str, describe("bind address of the embedded broker")] = "127.0.0.1"
+    embedded_mqtt_port: Annotated[int, describe("port of the embedded broker", ge=1, le=65535)] = 18830
+    embedded_mqtt_anonymous: Annotated[bool, describe("the embedded broker lets anyone connect and use any topic (demos only); else devices log in with their enrollment credentials and use only their own topics")] = False
+    embedded_mqtt_service_password: Annotated[Secret, describe("the control plane's login on the embedded broker", internal=True)] = msgspec.field(default_factory=_service_secret)
+    mqtt_ca_file: Annotated[Path | None, describe("CA bundle to verify an `mqtts://` broker", default_doc="system CAs")] = None
+    mqtt_client_cert_file: Annotated[Path | None, describe("client certificate (PEM) for an `mqtts://` broker")] = None
+    mqtt_client_key_file: Annotated[Path | None, describe("its private key (PEM; needs the certificate)")] = None
+    mqtt_provisioner: Annotated[Provisioner, describe("`none` (the broker asks the control plane: embedded, EMQX) or `dynsec` (enrollment creates the device on Mosquitto's dynamic security plugin)")] = "none"
+    dynsec_admin_username: Annotated[str | None, describe("dynamic security admin user", env="MQTT_DYNSEC_ADMIN_USERNAME", default_doc="the MQTT user")] = None
+    dynsec_admin_password: Annotated[Secret | None, describe("its password", env="MQTT_DYNSEC_ADMIN_PASSWORD", default_doc="the MQTT password")] = None
+    emqx_hook_secret: Annotated[Secret | None, describe("shared secret EMQX presents to the HTTP auth hook (`/api/v1/brokers/emqx`); unset: the hook refuses")] = None
+    emqx_api_url: Annotated[str, describe("EMQX's REST API (`http://emqx:18083`): deleting a device kicks its connection; unset: not kicked", parse=parse.http_url)] = ""
+    emqx_api_key: Annotated[str, describe("an EMQX API key (with AIOS_EMQX_API_URL)")] = ""
+    emqx_api_secret: Annotated[Secret | None, describe("its secret")] = None
+    ingest_enabled: Annotated[bool, describe("`aios serve` runs the ingest in process")] = True
+    ingest_batch_size: Annotated[int, describe("flush after this many messages", ge=1, le=100_000)] = 1000
+    ingest_flush_interval_ms: Annotated[int, describe("... or after this long", ge=1)] = 200
+    ingest_queue_size: Annotated[int, describe("bounded queue between the MQTT thread and the writer", ge=1)] = 10000
+    ingest_max_payload_bytes: Annotated[int, describe("larger messages are dead-lettered", ge=1024)] = 256 * 1024
+    ingest_stall_after_s: Annotated[int, describe("`/health` fails when no commit for this long while messages wait", ge=1, le=3600)] = 30
+    auto_register_devices: Annotated[bool, describe("unknown devices are created under the topic's org (else their messages are dead-lettered)", default_doc="true in dev, false in production")] = True
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], describe("log level (any case)")] = "INFO"
+    access_token_ttl_min: Annotated[int, describe("lifetime of a JWT access token, minutes", ge=1, le=24 * 60)] = 60
+    refresh_token_ttl_days: Annotated[int, describe("lifetime of a refresh token, days", ge=1, le=365)] = 30
+    trusted_proxies: Annotated[tuple[str, ...], describe("comma-separated IPs/CIDRs of reverse proxies whose `X-Forwarded-For`/`-Proto` `aios serve` believes (the client address of rate limits); none: the TCP peer", parse=parse.networks)] = ()
+    registration_mode: Annotated[RegistrationMode, describe("who may register an organization: `first-user` (the first registration only), `invite` (an invitation from `aios invite`) or `open` (anyone, throttled)", env="REGISTRATION")] = "first-user"
+    device_mqtt_url: Annotated[str, describe("broker URL handed to devices at enrollment (no credentials)", default_doc="the embedded broker, or AIOS_MQTT_URL without its user and password")] = ""
+    presence_heartbeat_interval_s: Annotated[int, describe("devices' heartbeat interval, seconds", ge=1, le=86400, env="HEARTBEAT_INTERVAL_S")] = 10
+    presence_missed_heartbeats: Annotated[int, describe("offline after this many intervals without a heartbeat", ge=1, le=100)] = 3
+    presence_debounce_ms: Annotated[int, describe("a presence change must hold this long to be published", ge=0, le=3_600_000)] = 5000
+    jobs_enabled: Annotated[bool, describe("run the scheduled jobs (presence, webhooks) in process")] = True
+    webhook_timeout_s: Annotated[int, describe("HTTP timeout of one webhook delivery attempt, seconds", ge=1, le=300)] = 10
+    webhook_max_attempts: Annotated[int, describe("attempts before a delivery is marked failed", ge=1, le=50)] = 6
+    webhook_retry_base_ms: Annotated[int, describe("first retry delay (doubles per attempt)", ge=1, le=3_600_000)] = 2000
+    webhook_cooldown_s: Annotated[int, describe("one notification per webhook, event type and subject per this many seconds (the rest are suppressed)", ge=0, le=86400 * 7)] = 300
+    webhook_allowed_targets: Annotated[tuple[str, ...], describe("webhook destinations allowed besides public addresses (on-premises receivers): comma-separated IPs, CIDRs, host names, `*.suffix`; loopback, private, link-local (metadata) and reserved are refused else", parse=parse.networks_and_hosts)] = ()
     # fmt: on
 
     @property

@@ -94,6 +94,21 @@ class _Field(msgspec.Struct, frozen=True, kw_only=True):
     default: object
 
 
+def describe(
+    description: str,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    pattern: str | None = None,
+    **extra: object,
+) -> msgspec.Meta:
+    """A setting's ``Meta``: its description, constraints, and this module's ``extra`` keys."""
+    bounds: dict[str, Any] = {"ge": ge, "gt": gt, "le": le, "pattern": pattern}
+    given = {k: v for k, v in bounds.items() if v is not None}
+    return msgspec.Meta(description=description, extra=extra or None, **given)
+
+
 def _unwrap(t: inspect.Type) -> tuple[inspect.Type, dict[str, Any], str]:
     """The type under ``Annotated``/``Optional`` layers, with their extra and description."""
     extra: dict[str, Any] = {}

@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         model: Annotated[
             str | None,
             typer.Option(
-                help="ONNX model path or manifest name (default: AIOS_MODEL_PATH, "
+                help="ONNX model path or manifest name (default: AIOS_AGENT_MODEL_PATH, "
                 "then the cached yolov8n)."
             ),
         ] = None,
@@ -75,9 +75,17 @@ def register(app: typer.Typer) -> None:
 
         err = Console(stderr=True, soft_wrap=True)
         try:
+            from aios.agent.config import config_overrides
+            from aios.agent.environment import from_process
             from aios.agent.inference import Detector, resolve_model
 
-            detector = Detector.load(resolve_model(model), provider=provider, conf=conf, iou=iou)
+            env = from_process()
+            given = config_overrides(env).get("model_path")
+            found = resolve_model(model, env=env, model_path=Path(given) if given else None)
+            trt_cache = env.cache_root / "trt"
+            detector = Detector.load(
+                found, provider=provider, conf=conf, iou=iou, trt_cache=trt_cache
+            )
         except AgentError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from exc

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aios.agent.cli.state_dir import CONFIG_ENV, CONFIG_HELP, resolve_config
+from aios.agent.cli.state_dir import CONFIG_HELP, resolve_config
+from aios.agent.environment import from_process
 from aios.agent.errors import AgentError
 
 if TYPE_CHECKING:
@@ -28,9 +29,7 @@ def print_results(results: list[CheckResult], console: Console) -> None:
 
 
 def doctor(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", envvar=CONFIG_ENV, help=CONFIG_HELP)
-    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help=CONFIG_HELP)] = None,
     camera_timeout: Annotated[
         float, typer.Option("--camera-timeout", help="Seconds to wait for each camera.")
     ] = 10.0,
@@ -44,7 +43,7 @@ def doctor(
     from rich.console import Console
 
     try:
-        settings = resolve_config(config)
+        settings = resolve_config(config, from_process())
     except AgentError as exc:
         typer.secho(f"FAIL  config           {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

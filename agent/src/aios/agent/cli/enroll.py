@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from aios.agent.cli.state_dir import resolve_state_dir
+from aios.agent.environment import from_process
 from aios.agent.errors import AgentError
 
 
@@ -46,7 +47,7 @@ def enroll(
     from aios.agent.credentials import CredentialsExistError, save_credentials
 
     console = Console()
-    target = resolve_state_dir(state_dir) / CREDENTIALS_FILE
+    target = resolve_state_dir(state_dir, None, from_process()) / CREDENTIALS_FILE
     if target.exists() and not force:
         typer.secho(
             f"error: {target} exists: this device is already enrolled "

@@ -96,21 +96,25 @@ def fetch_model(
     """Install a model into the cache folder (AIOS_AGENT_CACHE_DIR/models) and verify it."""
     from rich.console import Console
 
+    from aios.agent.environment import from_process
     from aios.agent.inference.manifest import direct_onnx_entry
-    from aios.agent.inference.model_store import fetch, load_manifest, models_dir
+    from aios.agent.inference.model_store import fetch, load_manifest
 
     err = Console(stderr=True, soft_wrap=True)
     try:
+        env = from_process()
         if name.startswith(("https://", "http://")):
             if not sha256:
                 err.print("[red]error:[/red] a URL needs --sha256 (the file's expected sha256)")
                 raise typer.Exit(2)
             entry = direct_onnx_entry(name, sha256)
         else:
-            entry = load_manifest().get(name)
+            entry = load_manifest(env.manifest).get(name)
         if entry.source.format == "pt":
             err.print(f"fetching {entry.source.url}, then exporting it to ONNX with Ultralytics")
-        path = fetch(entry, models_dir(), sha256=sha256, force=force)
+        path = fetch(
+            entry, env.models_dir, sha256=sha256, export_command=env.export_command, force=force
+        )
     except AgentError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -9,14 +9,13 @@ from typing import Annotated
 
 import typer
 
-from aios.agent.cli.state_dir import CONFIG_ENV, CONFIG_HELP, resolve_config
+from aios.agent.cli.state_dir import CONFIG_HELP, resolve_config
+from aios.agent.environment import from_process
 from aios.agent.errors import AgentError
 
 
 def run(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", envvar=CONFIG_ENV, help=CONFIG_HELP)
-    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help=CONFIG_HELP)] = None,
     duration: Annotated[
         float | None, typer.Option("--duration", help="Stop after this many seconds.")
     ] = None,
@@ -32,7 +31,7 @@ def run(
     try:
         from aios.agent.runtime import Agent, RunOptions
 
-        settings = resolve_config(config)
+        settings = resolve_config(config, from_process())
         agent = Agent(settings, options=RunOptions(duration_s=duration, file_realtime=not fast))
         asyncio.run(agent.run())
     except AgentError as exc:

@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-from aios.agent.cli.state_dir import CONFIG_ENV, resolve_config, resolve_state_dir
+from aios.agent.cli.state_dir import config_path, resolve_config, resolve_state_dir
+from aios.agent.environment import from_process
 from aios.agent.errors import AgentError
 from aios.agent.systemd_unit import SYSTEM_UNIT_DIR, UNIT_NAME, UnitSpec, render_unit, user_unit_dir
 
@@ -37,9 +38,8 @@ def install(
         typer.Option(
             "--config",
             "-c",
-            envvar=CONFIG_ENV,
-            help="Agent config file the service runs (default: none, an enrolled device runs "
-            "on its enrollment).",
+            help="Agent config file the service runs (default: AIOS_AGENT_CONFIG, else none, "
+            "an enrolled device runs on its enrollment).",
         ),
     ] = None,
     dry_run: Annotated[
@@ -57,15 +57,17 @@ def install(
     from rich.console import Console
 
     console = Console()
+    environment = from_process()
+    config = config_path(config, environment)
     try:
-        settings = resolve_config(config)
+        settings = resolve_config(config, environment)
     except AgentError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
     spec = UnitSpec(
         executable=_executable(),
         config=config.expanduser().resolve() if config is not None else None,
-        state_dir=resolve_state_dir(None, settings),
+        state_dir=resolve_state_dir(None, settings, environment),
         user_mode=user,
         run_as=run_as,
     )

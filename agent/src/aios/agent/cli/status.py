@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from aios.agent.cli.state_dir import optional_config, resolve_state_dir
+from aios.agent.environment import from_process
 from aios.agent.errors import AgentError
 
 if TYPE_CHECKING:
@@ -61,9 +62,10 @@ def status(
     from aios.agent.state_report import read_state
 
     try:
-        settings = optional_config(config)
+        environment = from_process()
+        settings = optional_config(config, environment)
         state = read_state(
-            resolve_state_dir(state_dir, settings),
+            resolve_state_dir(state_dir, settings, environment),
             spool_path=settings.spool_path if settings and state_dir is None else None,
             device_id=settings.device.device_id if settings else None,
             org_id=settings.device.org_id if settings else None,

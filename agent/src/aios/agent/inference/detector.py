@@ -18,11 +18,11 @@ import numpy as np
 import numpy.typing as npt
 
 from aios.agent.detections import Detections
+from aios.agent.environment import AgentEnvironment
 from aios.agent.errors import ConfigError, InputError
 from aios.agent.inference.decode import DecodeParams, decode
 from aios.agent.inference.letterbox import Letterboxer, LetterboxGeometry, as_bgr_uint8
 from aios.agent.inference.metadata import ModelInfo, read_model_info
-from aios.agent.inference.model_store import cache_root
 from aios.agent.inference.session import (
     BoundRunner,
     ThreadSettings,
@@ -82,8 +82,10 @@ class Detector:
         input_size: int | None = None,
         intra_op_threads: int | None = None,
         spinning: bool = True,
+        trt_cache: Path | None = None,
     ) -> Detector:
-        """Load and check a model; pick the execution provider (``auto``: best available)."""
+        """Load and check a model; pick the execution provider (``auto``: best available).
+        TensorRT engines are kept in ``trt_cache`` (default: ``trt/`` in the default cache)."""
         if not 0 <= conf <= 1 or not 0 <= iou <= 1:
             raise ConfigError(f"conf and iou must be in [0, 1], got conf={conf} iou={iou}")
         if max_det < 1:
@@ -91,7 +93,10 @@ class Detector:
         model = Path(path)
         threads = ThreadSettings(intra_op=intra_op_threads, spinning=spinning)
         session, used = open_session(
-            model, provider=provider, threads=threads, cache_root=cache_root() / "trt"
+            model,
+            provider=provider,
+            threads=threads,
+            cache_root=trt_cache or AgentEnvironment().cache_root / "trt",
         )
         inputs, outputs = session_specs(session)
         info = read_model_info(session_metadata(session), inputs, outputs, str(model), input_size)
@@ -110,6 +115,7 @@ class Detector:
         *,
         intra_op_threads: int | None = None,
         spinning: bool = False,
+        trt_cache: Path | None = None,
     ) -> Detector:
         """Build from a pipeline's detect node. Spinning is off by default: in a pipeline,
         capture and the other nodes share the CPU with inference."""
@@ -123,6 +129,7 @@ class Detector:
             input_size=params.input_size,
             intra_op_threads=intra_op_threads,
             spinning=spinning,
+            trt_cache=trt_cache,
         )
 
     @property

@@ -6,13 +6,12 @@ that turns it into the ONNX file the agent loads: Ultralytics' exporter, run as 
 development tool (see :mod:`aios.agent.inference.onnx_export`), never imported by the agent.
 
 The manifest is package data, a copy of the repository's ``models/manifest.json`` (a test keeps
-them identical). ``AIOS_AGENT_MANIFEST`` names another manifest file (tests, private mirrors).
+them identical). ``AIOS_AGENT_MANIFEST`` names another manifest file (tests, private mirrors):
+the environment's ``manifest`` (:mod:`aios.agent.environment`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -90,12 +89,9 @@ def decode_manifest(data: bytes, source: str) -> Manifest:
         raise ModelError(f"the model manifest {source} is invalid: {exc}") from exc
 
 
-def load_manifest(env: Mapping[str, str] | None = None) -> Manifest:
-    """The packaged manifest, or the file ``AIOS_AGENT_MANIFEST`` names."""
-    environ = os.environ if env is None else env
-    override = environ.get(MANIFEST_ENV)
-    if override:
-        path = Path(override).expanduser()
+def load_manifest(path: Path | None = None) -> Manifest:
+    """The packaged manifest, or the file at ``path`` (``AIOS_AGENT_MANIFEST``)."""
+    if path is not None:
         try:
             data = path.read_bytes()
         except OSError as exc:

@@ -3,9 +3,10 @@
 Resolution order for :func:`resolve_model`:
 
 1. an explicit path (the pipeline's ``model`` when it names a file, or ``--model``);
-2. ``AIOS_MODEL_PATH``;
-3. ``<cache>/models/<file>`` for a manifest name (cache: ``AIOS_AGENT_CACHE_DIR``, default
-   ``~/.cache/aios``), refused when it no longer matches the sha256 recorded beside it;
+2. the config's ``model_path`` (``AIOS_AGENT_MODEL_PATH``), given by the caller;
+3. ``<cache>/models/<file>`` for a manifest name (cache: the environment's ``cache_dir``,
+   ``AIOS_AGENT_CACHE_DIR``, default ``~/.cache/aios``), refused when it no longer matches the
+   sha256 recorded beside it;
 4. :func:`fetch`: download the manifest's official source with a progress bar, keep it only if
    its sha256 matches the pinned one, and for a PyTorch source export it to ONNX with
    Ultralytics in a subprocess (:mod:`~aios.agent.inference.onnx_export`), check that the
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
+from aios.agent.environment import MODEL_PATH, AgentEnvironment
 from aios.agent.errors import ModelError
 from aios.agent.inference.download import download_verified
 from aios.agent.inference.manifest import (
@@ -38,32 +39,9 @@ from aios.agent.inference.onnx_export import (
 )
 from aios.agent.inference.providers import file_sha256
 
-__all__ = [
-    "CACHE_DIR_ENV",
-    "MODEL_PATH_ENV",
-    "ManifestEntry",
-    "cache_root",
-    "fetch",
-    "load_manifest",
-    "models_dir",
-    "resolve_model",
-]
+__all__ = ["ManifestEntry", "fetch", "load_manifest", "resolve_model"]
 
 log = logging.getLogger(__name__)
-
-MODEL_PATH_ENV = "AIOS_MODEL_PATH"
-CACHE_DIR_ENV = "AIOS_AGENT_CACHE_DIR"
-
-
-def cache_root(env: Mapping[str, str] | None = None) -> Path:
-    """The agent's cache folder: ``AIOS_AGENT_CACHE_DIR`` or ``~/.cache/aios``."""
-    environ = os.environ if env is None else env
-    value = environ.get(CACHE_DIR_ENV)
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "aios"
-
-
-def models_dir(env: Mapping[str, str] | None = None) -> Path:
-    return cache_root(env) / "models"
 
 
 def _looks_like_path(model: str) -> bool:
@@ -73,26 +51,26 @@ def _looks_like_path(model: str) -> bool:
 def resolve_model(
     model: str | None = None,
     *,
-    env: Mapping[str, str] | None = None,
+    env: AgentEnvironment,
+    model_path: Path | None = None,
     download: bool = True,
     progress: bool = True,
     manifest: Manifest | None = None,
 ) -> Path:
-    """The model file to load for ``model`` (a path or a manifest name; default ``yolov8n``)."""
-    environ = os.environ if env is None else env
+    """The model file to load for ``model`` (a path or a manifest name; default ``yolov8n``),
+    else ``model_path`` (the config's), else the cache and the manifest of ``env``."""
     if model and _looks_like_path(model):
         path = Path(model).expanduser()
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         return path
-    from_env = environ.get(MODEL_PATH_ENV)
-    if from_env:
-        path = Path(from_env).expanduser()
+    if model_path is not None:
+        path = model_path.expanduser()
         if not path.is_file():
-            raise ModelError(f"{MODEL_PATH_ENV} points at {path}, which is not a file")
+            raise ModelError(f"{MODEL_PATH} points at {path}, which is not a file")
         return path
-    entry = (manifest or load_manifest(environ)).get(model or DEFAULT_MODEL)
-    cached = models_dir(environ) / entry.file
+    entry = (manifest or load_manifest(env.manifest)).get(model or DEFAULT_MODEL)
+    cached = env.models_dir / entry.file
     why_not_cached = f"{cached} does not exist"
     if cached.is_file():
         try:
@@ -104,16 +82,16 @@ def resolve_model(
     if not download:
         raise _missing(entry, cached, why_not_cached, "downloads are off")
     try:
-        return fetch(entry, models_dir(environ), env=environ, progress=progress)
+        return fetch(entry, env.models_dir, export_command=env.export_command, progress=progress)
     except ModelError as exc:
         raise _missing(entry, cached, why_not_cached, str(exc)) from exc
 
 
 def _missing(entry: ManifestEntry, cached: Path, why_not_cached: str, why: str) -> ModelError:
     return ModelError(
-        f"no model {entry.name!r}: {MODEL_PATH_ENV} is not set, {why_not_cached}, and it could "
+        f"no model {entry.name!r}: {MODEL_PATH} is not set, {why_not_cached}, and it could "
         f"not be fetched ({why}). Put an Ultralytics YOLOv8 ONNX export at {cached} or set "
-        f"{MODEL_PATH_ENV}=/path/to/model.onnx"
+        f"{MODEL_PATH}=/path/to/model.onnx"
     )
 
 
@@ -122,7 +100,7 @@ def fetch(
     dest_dir: Path,
     *,
     sha256: str | None = None,
-    env: Mapping[str, str] | None = None,
+    export_command: str = "",
     progress: bool = True,
     force: bool = False,
 ) -> Path:
@@ -130,10 +108,10 @@ def fetch(
 
     The download is kept only if its sha256 is the manifest's (or ``sha256``, for a source the
     manifest does not pin). A ``pt`` source is exported to ONNX (see
-    :func:`~aios.agent.inference.onnx_export.export_to_onnx`); an ``onnx`` source is checked
+    :func:`~aios.agent.inference.onnx_export.export_to_onnx`; ``export_command`` is
+    ``AIOS_AGENT_EXPORT_COMMAND``); an ``onnx`` source is checked
     the same way. Either way the ONNX file's sha256 is recorded in ``<file>.sha256``. An
     installed file whose sidecar still matches is kept unless ``force``."""
-    environ = os.environ if env is None else env
     expected = (sha256 or entry.source.sha256 or "").lower()
     if not expected:
         raise ModelError(
@@ -157,7 +135,7 @@ def fetch(
     source = dest_dir / entry.source_file
     if force or not source.is_file() or file_sha256(source) != expected:
         download_verified(entry.source.url, source, expected, progress=progress)
-    return export_to_onnx(source, target, entry.export, env=environ)
+    return export_to_onnx(source, target, entry.export, command=export_command)
 
 
 def _installed(target: Path) -> bool:

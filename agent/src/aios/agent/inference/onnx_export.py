@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 
 from aios.agent.errors import ModelError
@@ -61,11 +60,10 @@ def install_and_export_line(pt: Path, recipe: ExportRecipe) -> str:
     return f"pip install {shlex.quote(recipe.requirement)} && {yolo_export_line(pt, recipe)}"
 
 
-def export_command(
-    recipe: ExportRecipe, pt: Path, onnx: Path, env: Mapping[str, str]
-) -> list[str] | None:
-    """The exporter's argv for ``pt`` -> ``onnx``, or ``None`` when no exporter is available."""
-    template = env.get(EXPORT_COMMAND_ENV, "").strip()
+def export_command(recipe: ExportRecipe, pt: Path, onnx: Path, command: str) -> list[str] | None:
+    """The exporter's argv for ``pt`` -> ``onnx`` (``command``, ``AIOS_AGENT_EXPORT_COMMAND``,
+    else Ultralytics, else ``yolo``), or ``None`` when no exporter is available."""
+    template = command.strip()
     if template:
         values = {
             "{python}": sys.executable,
@@ -80,7 +78,7 @@ def export_command(
         return argv
     if importlib.util.find_spec("ultralytics") is not None:
         return [sys.executable, "-c", _PY_EXPORT, str(pt), str(recipe.imgsz), str(recipe.opset)]
-    yolo = shutil.which("yolo", path=env.get("PATH"))
+    yolo = shutil.which("yolo")
     if yolo is not None:
         return [yolo, *shlex.split(yolo_export_line(pt, recipe))[1:]]
     return None
@@ -124,7 +122,7 @@ def check_sidecar(path: Path) -> None:
         )
 
 
-def export_to_onnx(pt: Path, target: Path, recipe: ExportRecipe, *, env: Mapping[str, str]) -> Path:
+def export_to_onnx(pt: Path, target: Path, recipe: ExportRecipe, *, command: str = "") -> Path:
     """Export verified ``pt`` to ONNX at ``target``: subprocess, metadata check, sidecar."""
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
@@ -134,14 +132,14 @@ def export_to_onnx(pt: Path, target: Path, recipe: ExportRecipe, *, env: Mapping
         except OSError:
             shutil.copyfile(pt, staged_pt)
         produced = work / target.name
-        argv = export_command(recipe, staged_pt, produced, env)
+        argv = export_command(recipe, staged_pt, produced, command)
         if argv is None:
             raise ModelError(
                 f"Ultralytics is not installed, so the verified {pt} cannot be exported to ONNX "
                 f"(the agent never imports it). Install it and export with: "
                 f"{install_and_export_line(pt, recipe)}   (or set {EXPORT_COMMAND_ENV})"
             )
-        _run(argv, work, env)
+        _run(argv, work)
         if not produced.is_file():
             raise ModelError(f"the exporter ({shlex.join(argv)}) did not write {produced.name}")
         try:
@@ -155,12 +153,11 @@ def export_to_onnx(pt: Path, target: Path, recipe: ExportRecipe, *, env: Mapping
     return target
 
 
-def _run(argv: list[str], cwd: Path, env: Mapping[str, str]) -> None:
+def _run(argv: list[str], cwd: Path) -> None:
     try:
         done = subprocess.run(
             argv,
             cwd=cwd,
-            env={**os.environ, **env},
             capture_output=True,
             text=True,
             timeout=EXPORT_TIMEOUT_S,

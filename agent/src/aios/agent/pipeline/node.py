@@ -16,11 +16,12 @@ everything downstream of it then sees all of them): whatever a node remembers be
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
 from aios.agent.analytics.classes import resolve_class_ids
+from aios.agent.environment import AgentEnvironment
 from aios.agent.pipeline.metrics import PipelineMetrics
 from aios.agent.pipeline.packet import Packet
 from aios.agent.sources.registry import CameraRegistry
@@ -46,6 +47,8 @@ class BuildContext:
     intra_op_threads: int | None = None
     snapshots: SnapshotSink | None = None
     """Where event snapshots go; ``None``: no control plane, events carry no snapshot."""
+    environment: AgentEnvironment = field(default_factory=AgentEnvironment)
+    """The process's environment (the model cache and manifest a detect node resolves with)."""
 
 
 class RuntimeNode(Protocol):

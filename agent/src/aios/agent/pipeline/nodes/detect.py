@@ -42,7 +42,7 @@ def model_file(spec: DetectNode, ctx: BuildContext) -> Path:
         if not candidate.is_absolute():
             candidate = ctx.base_dir / candidate
         model = str(candidate)
-    return resolve_model(model, progress=False)
+    return resolve_model(model, env=ctx.environment, progress=False)
 
 
 T = TypeVar("T")
@@ -72,7 +72,10 @@ class DetectRuntime:
             raise ConfigError(f"node {spec.id!r} is not a detect node")
         FramePolicy.from_params(spec.params)  # a bad policy fails at build, not on a frame
         detector = Detector.from_params(
-            spec.params, model_file(spec, ctx), intra_op_threads=ctx.intra_op_threads
+            spec.params,
+            model_file(spec, ctx),
+            intra_op_threads=ctx.intra_op_threads,
+            trt_cache=ctx.environment.cache_root / "trt",
         )
         ctx.metrics.provider = detector.provider
         return cls(spec, detector, ctx)
