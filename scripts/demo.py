@@ -6,7 +6,7 @@ the console's Live events and Analytics pages have data within the first minute.
 
 ``AIOS_DEMO_SECONDS``: how long the agent runs (default 0: until Ctrl-C).
 
-Model: ``AIOS_MODEL_PATH`` if set, else the test weights beside the repository
+Model: ``AIOS_AGENT_MODEL_PATH`` if set, else the test weights beside the repository
 (``../shared/models/yolov8n-coco.onnx``) when present, else the agent resolves ``yolov8n``
 (its cache, then the official download with a sha256 check).
 Images for the sample video: ``AIOS_TEST_DATA/images`` (default ``../shared/testdata``).
@@ -51,8 +51,8 @@ def _free_port() -> int:
 
 
 def _model() -> str:
-    if os.environ.get("AIOS_MODEL_PATH"):
-        return os.environ["AIOS_MODEL_PATH"]
+    if os.environ.get("AIOS_AGENT_MODEL_PATH"):
+        return os.environ["AIOS_AGENT_MODEL_PATH"]
     local = ROOT.parent / "shared" / "models" / "yolov8n-coco.onnx"
     return str(local) if local.is_file() else "yolov8n"
 

@@ -1,5 +1,5 @@
 """``agent/examples/pipeline.yaml`` works as its header says: make the sample video with the
-documented command, point ``AIOS_MODEL_PATH`` at the weights, run it, and detections of people
+documented command, point ``AIOS_AGENT_MODEL_PATH`` at the weights, run it, and detections of people
 reach the broker. The file is copied to the same place under a temporary folder so that its
 relative paths resolve as they do in the repository."""
 
@@ -51,7 +51,7 @@ def test_the_example_config_runs_as_documented(
             cwd=tmp_path,
             env={
                 **env,
-                "AIOS_MODEL_PATH": str(model_path),
+                "AIOS_AGENT_MODEL_PATH": str(model_path),
                 "AIOS_AGENT_MQTT_URL": mqtt_url,
                 "AIOS_AGENT_MQTT_TOPIC_PREFIX": topic_prefix,
             },

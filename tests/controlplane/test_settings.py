@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from pathlib import Path
 
 import pytest
 
 from aios.controlplane.errors import SettingsError
-from aios.controlplane.settings import Settings
+from aios.controlplane.settings import Secret, Settings
 
 
 def test_defaults_use_sqlite_in_data_dir_and_embedded_broker(tmp_path: Path) -> None:
@@ -108,3 +111,150 @@ def test_trusted_proxies_and_webhook_allow_list_default_to_none() -> None:
         "hooks.corp.example",
         "*.corp.example",
     )
+
+
+# The values of every setting before the declarations replaced the hand-written parser: a change
+# here is a change operators see.
+DEFAULTS: dict[str, object] = {
+    "env": "dev",
+    "mqtt_url": "embedded",
+    "mqtt_username": None,
+    "mqtt_password": None,
+    "mqtt_protocol": "5",
+    "mqtt_topic_prefix": "aios",
+    "mqtt_share_group": "aios-ingest",
+    "mqtt_session_expiry_s": 86400,
+    "embedded_mqtt_host": "127.0.0.1",
+    "embedded_mqtt_port": 18830,
+    "embedded_mqtt_anonymous": False,
+    "mqtt_ca_file": None,
+    "mqtt_client_cert_file": None,
+    "mqtt_client_key_file": None,
+    "mqtt_provisioner": "none",
+    "dynsec_admin_username": None,
+    "dynsec_admin_password": None,
+    "emqx_hook_secret": None,
+    "emqx_api_url": "",
+    "emqx_api_key": "",
+    "emqx_api_secret": None,
+    "ingest_enabled": True,
+    "ingest_batch_size": 1000,
+    "ingest_flush_interval_ms": 200,
+    "ingest_queue_size": 10000,
+    "ingest_max_payload_bytes": 262144,
+    "ingest_stall_after_s": 30,
+    "auto_register_devices": True,
+    "log_level": "INFO",
+    "access_token_ttl_s": 3600,
+    "refresh_token_ttl_s": 30 * 86400,
+    "trusted_proxies": (),
+    "registration_mode": "first-user",
+    "device_mqtt_url": "",
+    "presence_heartbeat_interval_s": 10,
+    "presence_missed_heartbeats": 3,
+    "presence_debounce_ms": 5000,
+    "jobs_enabled": True,
+    "webhook_timeout_s": 10,
+    "webhook_max_attempts": 6,
+    "webhook_retry_base_ms": 2000,
+    "webhook_cooldown_s": 300,
+    "webhook_allowed_targets": (),
+}
+
+
+def test_defaults_are_unchanged(tmp_path: Path) -> None:
+    s = Settings.from_env({"AIOS_DATA_DIR": str(tmp_path)})
+    assert {name: getattr(s, name) for name in DEFAULTS} == DEFAULTS
+    assert s.mqtt_client_id == f"aios-ingest-{socket.gethostname()}"[:64]
+    assert s.data_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "field", "value"),
+    [
+        ("AIOS_ENV", "production", "auto_register_devices", False),
+        ("AIOS_AUTO_REGISTER_DEVICES", "yes", "auto_register_devices", True),
+        ("AIOS_INGEST_ENABLED", "off", "ingest_enabled", False),
+        ("AIOS_INGEST_BATCH_SIZE", " 50 ", "ingest_batch_size", 50),
+        ("AIOS_INGEST_BATCH_SIZE", "", "ingest_batch_size", 1000),  # empty: unset
+        ("AIOS_LOG_LEVEL", "debug", "log_level", "DEBUG"),
+        ("AIOS_REGISTRATION", "invite", "registration_mode", "invite"),
+        ("AIOS_HEARTBEAT_INTERVAL_S", "20", "presence_heartbeat_interval_s", 20),
+        ("AIOS_ACCESS_TOKEN_TTL_MIN", "15", "access_token_ttl_s", 900),
+        ("AIOS_REFRESH_TOKEN_TTL_DAYS", "2", "refresh_token_ttl_s", 2 * 86400),
+        ("AIOS_MQTT_DYNSEC_ADMIN_USERNAME", "admin", "dynsec_admin_username", "admin"),
+        ("AIOS_MQTT_CLIENT_ID", "ingest-1", "mqtt_client_id", "ingest-1"),
+        ("AIOS_MQTT_TOPIC_PREFIX", "site/a", "mqtt_topic_prefix", "site/a"),
+        ("AIOS_DATA_DIR", "~/aios", "data_dir", Path("~/aios").expanduser()),
+        ("AIOS_EMQX_HOOK_SECRET", "h", "emqx_hook_secret", Secret("h")),
+    ],
+)
+def test_each_variable_sets_its_field(name: str, raw: str, field: str, value: object) -> None:
+    s = Settings.from_env({"AIOS_SECRET_KEY": "k", name: raw})
+    assert getattr(s, field) == value
+
+
+@pytest.mark.parametrize(
+    ("environ", "name", "message"),
+    [
+        ({"AIOS_INGEST_BATCH_SIZE": "0"}, "AIOS_INGEST_BATCH_SIZE", "must be an integer >= 1"),
+        ({"AIOS_ACCESS_TOKEN_TTL_MIN": "1441"}, "AIOS_ACCESS_TOKEN_TTL_MIN", "<= 1440"),
+        ({"AIOS_LOG_LEVEL": "loud"}, "AIOS_LOG_LEVEL", "must be one of"),
+        ({"AIOS_MQTT_CLIENT_ID": "a b"}, "AIOS_MQTT_CLIENT_ID", "1-64 characters"),
+        ({"AIOS_EMQX_API_URL": "ftp://x"}, "AIOS_EMQX_API_URL", "http"),
+        ({"AIOS_EMQX_API_URL": "http://emqx"}, "AIOS_EMQX_API_URL", "AIOS_EMQX_API_KEY"),
+        ({"AIOS_MQTT_CA_FILE": "/etc/hosts"}, "AIOS_MQTT_CA_FILE", "needs an mqtts://"),
+        (
+            {"AIOS_MQTT_URL": "mqtts://b", "AIOS_MQTT_CA_FILE": "/nowhere.pem"},
+            "AIOS_MQTT_CA_FILE",
+            "not a readable file",
+        ),
+        (
+            {"AIOS_MQTT_URL": "mqtts://b", "AIOS_MQTT_CLIENT_KEY_FILE": "/etc/hosts"},
+            "AIOS_MQTT_CLIENT_KEY_FILE",
+            "needs AIOS_MQTT_CLIENT_CERT_FILE",
+        ),
+        ({"AIOS_MQTT_PROVISIONER": "dynsec"}, "AIOS_MQTT_PROVISIONER", "external Mosquitto"),
+        ({"AIOS_MQTT_PASSWORD_FILE": "/nowhere"}, "AIOS_MQTT_PASSWORD_FILE", "cannot read"),
+    ],
+)
+def test_errors_are_one_line_naming_the_variable(
+    environ: dict[str, str], name: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"AIOS_SECRET_KEY": "k", **environ})
+    assert err.value.name == name
+    assert message in err.value.message
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_variables_warn_and_do_not_fail(caplog: pytest.LogCaptureFixture) -> None:
+    environ = {
+        "AIOS_SECRET_KEY": "k",
+        "AIOS_INGEST_BATCHSIZE": "5",  # a typo: warned, ignored
+        "AIOS_AGENT_MQTT_URL": "mqtt://x",  # the agent's
+        "AIOS_TEST_MODELS": "/m",  # the tests'
+        "AIOS_TOKEN": "t",  # an operator command's option
+        "AIOS_SECRET_KEY_FILE_X": "",
+    }
+    with caplog.at_level(logging.WARNING, logger="aios.controlplane.settings"):
+        s = Settings.from_env(environ)
+    assert s.ingest_batch_size == 1000
+    assert [r.getMessage() for r in caplog.records] == [
+        "AIOS_INGEST_BATCHSIZE is not a setting and is ignored "
+        "(did you mean AIOS_INGEST_BATCH_SIZE?)",
+        "AIOS_SECRET_KEY_FILE_X is not a setting and is ignored "
+        "(did you mean AIOS_SECRET_KEY_FILE?)",
+    ]
+
+
+def test_settings_do_not_follow_the_environment_after_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AIOS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AIOS_INGEST_BATCH_SIZE", "10")
+    s = Settings.from_env(os.environ)
+    monkeypatch.setenv("AIOS_INGEST_BATCH_SIZE", "20")
+    monkeypatch.setenv("AIOS_MQTT_URL", "mqtt://elsewhere:1883")
+    assert (s.ingest_batch_size, s.embedded_broker) == (10, True)
+    assert s.mqtt_endpoint().port == 18830

@@ -22,7 +22,7 @@ def test_ctrl_c_in_the_demo_stops_cleanly(tmp_path: Path, model_path: Path) -> N
     env = {
         **os.environ,
         "AIOS_DEMO_DIR": str(tmp_path / "demo"),
-        "AIOS_MODEL_PATH": str(model_path),
+        "AIOS_AGENT_MODEL_PATH": str(model_path),
         "AIOS_DEMO_SECONDS": "120",
         "COLUMNS": "120",
     }

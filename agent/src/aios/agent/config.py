@@ -65,7 +65,7 @@ class TlsSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     ca: Annotated[str | None, describe("CA bundle verifying the broker", default_doc="system CAs")] = None
     cert: Annotated[str | None, describe("client certificate (PEM), for mutual TLS")] = None
     key: Annotated[str | None, describe("its private key (PEM)")] = None
-    insecure: Annotated[bool, describe("skip verifying the broker's certificate (tests only)")] = False
+    insecure: Annotated[bool, describe("do not verify the broker's certificate (testing only)")] = False
 
 
 class MqttSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -102,7 +102,7 @@ class SpoolSettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     """On-disk outbox."""
 
     path: Annotated[str | None, describe("the outbox's SQLite file", default_doc="spool.sqlite in the state dir")] = None
-    max_bytes: Annotated[int, describe("the outbox's size cap; the oldest data is dropped beyond it", ge=64 * 1024)] = 256 * 1024 * 1024
+    max_bytes: Annotated[int, describe("the outbox's size cap: beyond it the oldest, least important messages are dropped (and counted)", ge=64 * 1024)] = 256 * 1024 * 1024
 
 
 class ApplySettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -113,7 +113,9 @@ class ApplySettings(_Section, frozen=True, kw_only=True, forbid_unknown_fields=T
     start_timeout_s: Annotated[float, describe("a new pipeline must start within this time", gt=0)] = 30.0
 
 
-class _RawConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ConfigFile(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The config file's top level, as written (before credentials and path resolution)."""
+
     device: DeviceSettings | None = None
     mqtt: MqttSettings = MqttSettings()
     heartbeat_interval_s: Annotated[float, describe("heartbeat interval, seconds", gt=0, le=3600)] = 10.0
@@ -180,14 +182,14 @@ def _read_file(path: Path) -> dict[str, object]:
 
 def config_variables() -> set[str]:
     """Every ``AIOS_AGENT_*`` variable overriding a config field (``_FILE`` variants too)."""
-    return envvars.names(_RawConfig, ENV_PREFIX)
+    return envvars.names(ConfigFile, ENV_PREFIX)
 
 
 def config_overrides(environment: AgentEnvironment) -> dict[str, Any]:
     """The config fields the environment's ``AIOS_AGENT_*`` variables set, typed and nested
     (``{"mqtt": {"url": ...}}``); raises :class:`ConfigError` naming a bad one."""
     try:
-        return envvars.overrides(_RawConfig, environment.variables, ENV_PREFIX)
+        return envvars.overrides(ConfigFile, environment.variables, ENV_PREFIX)
     except EnvVarError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -237,7 +239,7 @@ def build_config(
     environment = read_environment(environ or {})
     _merge(merged, config_overrides(environment))
     try:
-        raw = msgspec.convert(merged, _RawConfig)
+        raw = msgspec.convert(merged, ConfigFile)
     except msgspec.ValidationError as exc:
         raise _field_error(where, exc) from None
     pipeline: PipelineSpec | None = None
@@ -268,7 +270,7 @@ def build_config(
 
 
 def _with_credentials(
-    where: str, raw: _RawConfig, merged: Mapping[str, object], state_dir: Path
+    where: str, raw: ConfigFile, merged: Mapping[str, object], state_dir: Path
 ) -> tuple[DeviceSettings, MqttSettings, str | None]:
     """Fill what the config omits (the device identity, the MQTT login, the broker and the
     control plane URL) from the credentials ``aios-agent enroll`` stored in the state dir.

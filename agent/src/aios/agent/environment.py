@@ -60,10 +60,16 @@ def read_environment(environ: Mapping[str, str], *, warn: bool = False) -> Agent
     renames. Raises :class:`ConfigError` naming a variable with a bad value."""
     variables = {k: v for k, v in environ.items() if k.startswith("AIOS_")}
     legacy = variables.pop(DEPRECATED_MODEL_PATH, None)
-    if legacy and not variables.get(MODEL_PATH):
-        variables[MODEL_PATH] = legacy
+    if legacy:
+        used = "ignored" if variables.get(MODEL_PATH) else "used"
+        variables[MODEL_PATH] = variables.get(MODEL_PATH) or legacy
         if warn:
-            log.warning("%s is deprecated: set %s instead", DEPRECATED_MODEL_PATH, MODEL_PATH)
+            log.warning(
+                "%s is deprecated (%s here): set %s instead",
+                DEPRECATED_MODEL_PATH,
+                used,
+                MODEL_PATH,
+            )
     if warn:
         for line in envvars.unknown(variables, ENV_PREFIX, known_variables()):
             log.warning("%s", line)

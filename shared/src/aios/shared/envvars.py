@@ -80,6 +80,9 @@ class Variable(msgspec.Struct, frozen=True, kw_only=True):
     """The field's path in the Struct (``("mqtt", "url")``)."""
     kind: str
     default: str
+    """The default value, as the variable would be written ("" for none)."""
+    computed: str
+    """What the default is when it is computed at start-up (``default_doc``), else ""."""
     description: str
     secret: bool
 
@@ -183,6 +186,8 @@ def _prepare(field: _Field, raw: str) -> object:
     if parse is not None:
         return parse(raw)
     core = field.core
+    if isinstance(core, (inspect.IntType, inspect.FloatType)):
+        return raw.strip()
     if isinstance(core, inspect.BoolType):
         lowered = raw.strip().lower()
         if lowered in _TRUE | _FALSE:
@@ -263,7 +268,7 @@ def unknown(environ: Mapping[str, str], prefix: str, known: set[str]) -> list[st
 
 def _kind(core: inspect.Type) -> str:
     if isinstance(core, inspect.LiteralType):
-        return " \\| ".join(f"`{v}`" for v in core.values)
+        return ", ".join(f"`{v}`" for v in core.values)
     if isinstance(core, inspect.IntType):
         low, high = core.ge, core.le
         bounds = f" {low}..{high}" if low is not None and high is not None else ""
@@ -294,7 +299,8 @@ def variables(cls: type[msgspec.Struct], prefix: str) -> list[Variable]:
             name=f.name,
             path=f.path,
             kind=_kind(f.core),
-            default=str(f.extra.get("default_doc", _shown(f.default))),
+            default="" if "default_doc" in f.extra else _shown(f.default),
+            computed=str(f.extra.get("default_doc", "")),
             description=f.description,
             secret=_is_secret(f),
         )
