@@ -97,19 +97,14 @@ class _Field(msgspec.Struct, frozen=True, kw_only=True):
     default: object
 
 
-def describe(
-    description: str,
-    *,
-    ge: float | None = None,
-    gt: float | None = None,
-    le: float | None = None,
-    pattern: str | None = None,
-    **extra: object,
-) -> msgspec.Meta:
-    """A setting's ``Meta``: its description, constraints, and this module's ``extra`` keys."""
-    bounds: dict[str, Any] = {"ge": ge, "gt": gt, "le": le, "pattern": pattern}
-    given = {k: v for k, v in bounds.items() if v is not None}
-    return msgspec.Meta(description=description, extra=extra or None, **given)
+_CONSTRAINTS = ("ge", "gt", "le", "lt", "pattern", "min_length", "max_length")
+
+
+def describe(description: str, **keys: Any) -> msgspec.Meta:
+    """A setting's ``Meta``: its description, its constraints (``ge``, ``le``, ``pattern``...,
+    as ``Meta`` takes them) and this module's ``extra`` keys (``env``, ``parse``...)."""
+    constraints = {k: keys.pop(k) for k in _CONSTRAINTS if k in keys}
+    return msgspec.Meta(description=description, extra=keys or None, **constraints)
 
 
 def _unwrap(t: inspect.Type) -> tuple[inspect.Type, dict[str, Any], str]:
