@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aios.agent.cli.state_dir import CONFIG_HELP, resolve_config
-from aios.agent.environment import from_process
+from aios.agent.cli.state_dir import CONFIG_HELP, process_environment, resolve_config
 from aios.agent.errors import AgentError
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def doctor(
     from rich.console import Console
 
     try:
-        settings = resolve_config(config, from_process())
+        settings = resolve_config(config, process_environment())
     except AgentError as exc:
         typer.secho(f"FAIL  config           {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

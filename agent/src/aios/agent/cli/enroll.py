@@ -12,8 +12,7 @@ from typing import Annotated
 
 import typer
 
-from aios.agent.cli.state_dir import resolve_state_dir
-from aios.agent.environment import from_process
+from aios.agent.cli.state_dir import process_environment, resolve_state_dir
 from aios.agent.errors import AgentError
 
 
@@ -47,7 +46,7 @@ def enroll(
     from aios.agent.credentials import CredentialsExistError, save_credentials
 
     console = Console()
-    target = resolve_state_dir(state_dir, None, from_process()) / CREDENTIALS_FILE
+    target = resolve_state_dir(state_dir, None, process_environment()) / CREDENTIALS_FILE
     if target.exists() and not force:
         typer.secho(
             f"error: {target} exists: this device is already enrolled "

@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from aios.agent.cli.state_dir import CONFIG_HELP, resolve_config
-from aios.agent.environment import from_process
+from aios.agent.cli.state_dir import CONFIG_HELP, process_environment, resolve_config
 from aios.agent.errors import AgentError
 
 
@@ -31,7 +30,7 @@ def run(
     try:
         from aios.agent.runtime import Agent, RunOptions
 
-        settings = resolve_config(config, from_process())
+        settings = resolve_config(config, process_environment())
         agent = Agent(settings, options=RunOptions(duration_s=duration, file_realtime=not fast))
         asyncio.run(agent.run())
     except AgentError as exc:

@@ -14,8 +14,12 @@ from typing import Annotated
 
 import typer
 
-from aios.agent.cli.state_dir import config_path, resolve_config, resolve_state_dir
-from aios.agent.environment import from_process
+from aios.agent.cli.state_dir import (
+    config_path,
+    process_environment,
+    resolve_config,
+    resolve_state_dir,
+)
 from aios.agent.errors import AgentError
 from aios.agent.systemd_unit import SYSTEM_UNIT_DIR, UNIT_NAME, UnitSpec, render_unit, user_unit_dir
 
@@ -57,7 +61,7 @@ def install(
     from rich.console import Console
 
     console = Console()
-    environment = from_process()
+    environment = process_environment()
     config = config_path(config, environment)
     try:
         settings = resolve_config(config, environment)

@@ -26,6 +26,13 @@ CONFIG_HELP = (
 )
 
 
+def process_environment() -> AgentEnvironment:
+    """The process's environment, read once (imported here so that ``--help`` stays fast)."""
+    from aios.agent.environment import from_process
+
+    return from_process()
+
+
 def config_path(path: Path | None, environment: AgentEnvironment) -> Path | None:
     """``--config``, else ``AIOS_AGENT_CONFIG``, else ``None``."""
     return path if path is not None else environment.config

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aios.agent.cli.state_dir import optional_config, resolve_state_dir
-from aios.agent.environment import from_process
+from aios.agent.cli.state_dir import optional_config, process_environment, resolve_state_dir
 from aios.agent.errors import AgentError
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ def status(
     from aios.agent.state_report import read_state
 
     try:
-        environment = from_process()
+        environment = process_environment()
         settings = optional_config(config, environment)
         state = read_state(
             resolve_state_dir(state_dir, settings, environment),
