@@ -21,7 +21,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Literal
 
 import msgspec
 
@@ -32,6 +31,7 @@ from aios.agent.pipeline.runner import PipelineRunner
 from aios.agent.sources.backoff import Backoff
 from aios.agent.transport.interface import Transport
 from aios.shared.errors import PipelineValidationError
+from aios.shared.fields import ReportStatus
 from aios.shared.messages import PipelineConfig, PipelineReport
 from aios.shared.pipeline import PipelineSpec, SourceNode, decode_pipeline
 from aios.shared.topics import is_identifier
@@ -272,7 +272,7 @@ class PipelineSupervisor:
     def _report(
         self,
         raw: _LenientConfig,
-        status: Literal["applied", "rejected", "failed", "rolled_back"],
+        status: ReportStatus,
         *,
         error: str | None = None,
         node: str | None = None,
