@@ -19,16 +19,11 @@ from aios.agent.transport.memory import MemoryTransport
 from aios.shared.codec import encode
 from aios.shared.messages import Heartbeat, PipelineConfig
 from aios.shared.pipeline import PipelineSpec, decode_pipeline
+from tests.agent.test_supervisor import spec
 
-SPEC: dict[str, Any] = {
-    "name": "p",
-    "nodes": [
-        {"id": "cam1", "type": "source", "params": {"kind": "file", "uri": "cam.mp4"}},
-        {"id": "det", "type": "detect", "params": {"conf": 0.3}},
-        {"id": "out", "type": "sink", "params": {"kind": "mqtt_detections"}},
-    ],
-    "edges": [{"source": "cam1", "target": "det"}, {"source": "det", "target": "out"}],
-}
+SPEC = spec(conf=0.3)
+NODES: list[Any] = SPEC["nodes"]  # type: ignore[assignment]
+EDGES: list[Any] = SPEC["edges"]  # type: ignore[assignment]
 
 
 def config(**changes: Any) -> dict[str, Any]:
@@ -101,80 +96,42 @@ async def test_the_supervisor_applies_a_config_with_unknown_fields(tmp_path: Pat
     assert transport.reports() == [report]
 
 
-SINK_INTO_DETECT = {
-    **SPEC,
-    "edges": [*SPEC["edges"], {"source": "out", "target": "det"}],
-}
-BAD_CONF = {
-    **SPEC,
-    "nodes": [
-        SPEC["nodes"][0],
-        {"id": "det", "type": "detect", "params": {"conf": 7}},
-        SPEC["nodes"][2],
-    ],
-}
+SINK_INTO_DETECT = {**SPEC, "edges": [*EDGES, {"source": "out", "target": "det"}]}
+BAD_CONF = {**SPEC, "nodes": [NODES[0], {"id": "det", "type": "detect", "params": {"conf": 7}}]}
+PL1 = ("pl-1", 3, "dep-7")
+Address = tuple[str, int, str | None]
+Where = tuple[str, str | None] | None
+
+
+def case(
+    name: str, changes: dict[str, Any], error: str, address: Address = PL1, where: Where = None
+) -> Any:
+    """A malformed config: ``changes`` to a valid one, and the report's address, error and
+    offending (node, field)."""
+    return pytest.param(changes, address, error, where, id=name)
 
 
 @pytest.mark.parametrize(
-    ("changes", "address", "error", "node", "field"),
+    ("changes", "address", "error", "where"),
     [
-        pytest.param(
-            {"v": 2},
-            ("pl-1", 3, "dep-7"),
-            "future_version: schema version 2 is newer than supported 1",
-            None,
-            None,
-            id="newer-major-version",
-        ),
-        pytest.param(
-            {"version": "three"},
-            ("pl-1", 0, "dep-7"),
-            "wrong_schema: Expected `int`, got `str` - at `$.version`",
-            None,
-            None,
-            id="version-not-a-number",
-        ),
-        pytest.param(
-            {"issued_at": None},
-            ("pl-1", 3, "dep-7"),
-            "wrong_schema: Object missing required field `issued_at`",
-            None,
-            None,
-            id="missing-field",
-        ),
-        pytest.param(
-            {"pipeline_id": "no spaces allowed", "deployment_id": "../x y"},
-            ("invalid", 3, None),
-            "wrong_schema: Expected `str` matching regex",
-            None,
-            None,
-            id="bad-identifiers",
-        ),
-        pytest.param(
-            {"spec": BAD_CONF},
-            ("pl-1", 3, "dep-7"),
-            "Expected `float` <= 1.0",
-            "det",
-            "params.conf",
-            id="bad-param-names-node-and-field",
-        ),
-        pytest.param(
-            {"spec": SINK_INTO_DETECT},
-            ("pl-1", 3, "dep-7"),
-            "a detect node cannot take input from a sink node",
-            "det",
-            None,
-            id="bad-wiring",
-        ),
+        case("newer-major-version", {"v": 2}, "future_version: schema version 2 is newer"),
+        case("version-not-a-number", {"version": "three"}, "wrong_schema: Expected `int`",
+             ("pl-1", 0, "dep-7")),
+        case("missing-field", {"issued_at": None}, "missing required field `issued_at`"),
+        case("bad-identifiers", {"pipeline_id": "no spaces", "deployment_id": "../x y"},
+             "wrong_schema: Expected `str` matching regex", ("invalid", 3, None)),
+        case("bad-param", {"spec": BAD_CONF}, "Expected `float` <= 1.0", PL1,
+             ("det", "params.conf")),
+        case("bad-wiring", {"spec": SINK_INTO_DETECT}, "cannot take input from a sink", PL1,
+             ("det", None)),
     ],
-)
+)  # fmt: skip
 async def test_a_malformed_config_is_rejected_with_its_reason(
     tmp_path: Path,
     changes: dict[str, Any],
-    address: tuple[str, int, str | None],
+    address: Address,
     error: str,
-    node: str | None,
-    field: str | None,
+    where: Where,
 ) -> None:
     data = payload(**changes)
     desired = read_desired(data)
@@ -189,8 +146,7 @@ async def test_a_malformed_config_is_rejected_with_its_reason(
     assert (report.pipeline_id, report.version, report.deployment_id) == address
     assert report.error is not None
     assert error in report.error
-    if node is not None:
-        assert (report.node, report.field) == (node, field)
+    assert (report.node, report.field) == (where or (None, None))
     assert sup.current is None  # nothing was started
     # The report itself is a valid wire message (the control plane decodes it).
     assert encode(report)

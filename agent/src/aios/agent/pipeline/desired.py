@@ -57,14 +57,8 @@ def read_desired(payload: bytes) -> PipelineConfig | Refusal | None:
         try:
             validate_pipeline(decoded.spec)
         except PipelineValidationError as exc:
-            return Refusal(
-                pipeline_id=decoded.pipeline_id,
-                version=decoded.version,
-                deployment_id=decoded.deployment_id,
-                error=exc.message,
-                node=exc.node,
-                field=exc.field,
-            )
+            answer = Refusal(decoded.pipeline_id, decoded.version, decoded.deployment_id, "")
+            return _invalid(answer, exc)
         return decoded
     if not isinstance(decoded, Rejection):  # the channel check admits pipeline configs only
         return None
@@ -97,6 +91,11 @@ def _refusal(payload: bytes, rejection: Rejection) -> Refusal:
     if rejection.reason is RejectReason.WRONG_SCHEMA and isinstance(spec, dict):
         try:
             decode_pipeline(spec)
-        except PipelineValidationError as exc:  # name the node and field, as the API does
-            return replace(refusal, error=exc.message, node=exc.node, field=exc.field)
+        except PipelineValidationError as exc:
+            return _invalid(refusal, exc)
     return refusal
+
+
+def _invalid(refusal: Refusal, exc: PipelineValidationError) -> Refusal:
+    """``refusal`` naming the node and field of an invalid pipeline, as the API does."""
+    return replace(refusal, error=exc.message, node=exc.node, field=exc.field)
