@@ -37,9 +37,8 @@ from aios.agent.analytics.classes import class_mask
 from aios.agent.detections import NO_TRACK, Detections
 from aios.agent.errors import ConfigError
 from aios.shared.fields import EventPhase, Severity
+from aios.shared.messages import AttributeValue
 from aios.shared.pipeline.nodes import RuleParams
-
-AttributeValue = str | int | float | bool
 
 
 def new_event_id() -> str:
