@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aios.controlplane.db.models import DeadLetter
 from aios.controlplane.mqtt.subscriber import Inbound
 from aios.controlplane.telemetry.dead_letters import EXCERPT_BYTES
-from aios.controlplane.telemetry.records import DeadLetterRow, DeadReason
+from aios.controlplane.telemetry.records import DeadLetterRow, DeadReason, IngestReason
+from aios.shared.codec import RejectReason
 from tests.controlplane.api.conftest import Account
 
 
@@ -31,11 +32,11 @@ async def test_dead_letters_of_the_callers_organization_only(
         await conn.execute(
             insert(DeadLetter),
             [
-                _letter(owner.org_id, "cam-1", DeadReason.NOT_JSON, b"{not json"),
-                _letter(owner.org_id, "cam-1", DeadReason.STORAGE_REFUSED, b"x" * 3000),
-                _letter(owner.org_id, "cam-2", DeadReason.NOT_JSON, b"\xff\xfe"),
-                _letter(other_owner.org_id, "cam-9", DeadReason.TOO_DEEP, b"[" * 100),
-                _letter(None, "cam-0", DeadReason.BAD_TOPIC, b"?"),
+                _letter(owner.org_id, "cam-1", RejectReason.NOT_JSON, b"{not json"),
+                _letter(owner.org_id, "cam-1", IngestReason.STORAGE_REFUSED, b"x" * 3000),
+                _letter(owner.org_id, "cam-2", RejectReason.NOT_JSON, b"\xff\xfe"),
+                _letter(other_owner.org_id, "cam-9", RejectReason.TOO_DEEP, b"[" * 100),
+                _letter(None, "cam-0", IngestReason.BAD_TOPIC, b"?"),
             ],
         )
     assert (await client.get("/api/v1/telemetry/dead-letters")).status_code == 401

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import queue
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiomqtt
 import msgspec
+import paho.mqtt.client as paho
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from aios.shared.messages import PipelineConfig, PipelineReport
 from aios.shared.topics import Channel, build_topic
 from tests.controlplane.api.conftest import Account, add_member
 from tests.controlplane.api.test_fleet import create_device
+from tests.controlplane.brokers.probe import Probe
 
 SPEC: dict[str, Any] = {
     "name": "people",
@@ -158,17 +160,29 @@ async def test_viewer_reads_but_cannot_write_or_deploy(
     assert r.status_code == 403
 
 
-async def _retained_config(mqtt_url: str, topic: str) -> PipelineConfig:
+async def _retained(mqtt_url: str, topic: str, timeout: float) -> paho.MQTTMessage | None:
+    """The message the broker retains on ``topic`` (``None``: nothing within ``timeout``)."""
     parts = urlsplit(mqtt_url)
-    async with aiomqtt.Client(parts.hostname or "127.0.0.1", parts.port or 1883) as sub:
-        await sub.subscribe(topic, qos=1)
-        async with asyncio.timeout(10):
-            async for message in sub.messages:
-                assert message.retain
-                decoded = decode_message(bytes(message.payload), channel=Channel.CONFIG_DESIRED)  # type: ignore[arg-type]
-                assert isinstance(decoded, PipelineConfig), decoded
-                return decoded
-    raise AssertionError("no retained config")
+
+    def receive() -> paho.MQTTMessage | None:
+        with Probe(parts.port or 1883, None, None, host=parts.hostname or "127.0.0.1") as probe:
+            assert probe.connect()
+            assert probe.subscribe(topic)
+            try:
+                return probe.messages.get(timeout=timeout)
+            except queue.Empty:
+                return None
+
+    return await asyncio.to_thread(receive)
+
+
+async def _retained_config(mqtt_url: str, topic: str) -> PipelineConfig:
+    message = await _retained(mqtt_url, topic, 10)
+    assert message is not None, "no retained config"
+    assert message.retain
+    decoded = decode_message(bytes(message.payload), channel=Channel.CONFIG_DESIRED)
+    assert isinstance(decoded, PipelineConfig), decoded
+    return decoded
 
 
 @pytest.mark.mqtt
@@ -210,12 +224,7 @@ async def test_execute_publishes_retained_config_and_tracks_reports(
     lyon_topic = build_topic(
         owner.org_id, lyon, Channel.CONFIG_DESIRED, prefix=api_settings.mqtt_topic_prefix
     )
-    parts = urlsplit(mqtt_url)
-    async with aiomqtt.Client(parts.hostname or "127.0.0.1", parts.port or 1883) as sub:
-        await sub.subscribe(lyon_topic, qos=1)
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.5):
-                await anext(sub.messages)
+    assert await _retained(mqtt_url, lyon_topic, 0.5) is None
 
     # Reports, as the ingest hands them over: applied for one, rejected for the other.
     def report(device: str, status: str, **extra: Any) -> PipelineReport:

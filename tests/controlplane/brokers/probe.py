@@ -20,14 +20,16 @@ class Probe:
     def __init__(
         self,
         port: int,
-        username: str,
-        password: str,
+        username: str | None,
+        password: str | None,
         *,
+        host: str = "127.0.0.1",
         client_id: str | None = None,
         mqtt5: bool = False,
         clean_session: bool = True,
     ) -> None:
         self.port = port
+        self.host = host
         self.messages: queue.Queue[paho.MQTTMessage] = queue.Queue()
         self.disconnected = threading.Event()
         self._connack: queue.Queue[ReasonCode] = queue.Queue()
@@ -38,7 +40,8 @@ class Probe:
             protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
             clean_session=None if mqtt5 else clean_session,
         )
-        self._client.username_pw_set(username, password)
+        if username is not None:
+            self._client.username_pw_set(username, password)
         self._client.on_connect = lambda _c, _u, _f, rc, _p: self._connack.put(rc)
         self._client.on_subscribe = lambda _c, _u, _m, rcs, _p: self._subacks.put(rcs)
         self._client.on_message = lambda _c, _u, msg: self.messages.put(msg)
@@ -49,7 +52,7 @@ class Probe:
 
     def connect(self) -> bool:
         """Whether the broker accepted the connection (no automatic reconnect is tried)."""
-        self._client.connect("127.0.0.1", self.port, keepalive=30)
+        self._client.connect(self.host, self.port, keepalive=30)
         self._client.loop_start()
         rc = self._connack.get(timeout=TIMEOUT_S)
         if rc.is_failure:

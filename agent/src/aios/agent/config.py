@@ -30,6 +30,7 @@ from aios.agent.errors import ConfigError
 from aios.shared import envvars
 from aios.shared.envvars import EnvVarError, describe
 from aios.shared.errors import PipelineValidationError
+from aios.shared.fields import Identifier
 from aios.shared.pipeline import PipelineSpec, decode_pipeline
 from aios.shared.topics import DEFAULT_PREFIX
 
@@ -38,9 +39,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 on JetPack
     import tomli as tomllib
 
-# Python's "$" also matches before a final "\n": "(?!\n)" anchors at the true end (and is
-# a no-op in JSON Schema's ECMA-262 regexes, where "$" already means the end).
-Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$(?!\n)")]
 MqttUrl = Annotated[str, Meta(pattern=r"^mqtts?://[^/\s]+/?$(?!\n)")]
 HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^\s]+$(?!\n)")]
 DEFAULT_STATE_DIR = "~/.local/state/aios-agent"

@@ -3,8 +3,9 @@
 :class:`ControlPlaneError` is the root of every exception this package raises on purpose, so a
 caller (the CLI, the HTTP error handlers) can catch the control plane's failures in one place.
 Third-party errors (asyncpg, SQLAlchemy, paho-mqtt, amqtt) are translated into these at one
-boundary each: the database in :mod:`aios.controlplane.db.engine`, MQTT in
-:mod:`aios.controlplane.mqtt`.
+boundary each: the database in :mod:`aios.controlplane.db.engine`, the MQTT client library
+(paho) in :mod:`aios.controlplane.mqtt.client`, the embedded broker (amqtt) in
+:mod:`aios.controlplane.mqtt.embedded`.
 """
 
 from __future__ import annotations

@@ -22,6 +22,15 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from aios.shared.fields import (
+    DeviceState,
+    EventPhase,
+    EventType,
+    Identifier,
+    ReportStatus,
+    Severity,
+    Unit,
+)
 from aios.shared.pipeline import PipelineSpec
 
 SCHEMA_VERSION = 1
@@ -34,20 +43,15 @@ FINITE_MAX = 1e15  # larger than any metric, smaller than anything a float colum
 _NO_NUL = r"^[^\x00]*$"
 
 Timestamp = Annotated[float, Meta(ge=TS_MIN, le=TS_MAX)]
-Unit = Annotated[float, Meta(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Meta(ge=0.0, le=FINITE_MAX)]
 Finite = Annotated[float, Meta(ge=-FINITE_MAX, le=FINITE_MAX)]
 Int32 = Annotated[int, Meta(ge=0, le=INT32_MAX)]
 Int64 = Annotated[int, Meta(ge=0, le=INT64_MAX)]
-# Python's "$" also matches before a final "\n": "(?!\n)" anchors at the true end (and is
-# a no-op in JSON Schema's ECMA-262 regexes, where "$" already means the end).
-Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$(?!\n)")]
 ShortText = Annotated[str, Meta(max_length=256, pattern=_NO_NUL)]
 Name = Annotated[str, Meta(max_length=128, pattern=_NO_NUL)]
 LongText = Annotated[str, Meta(max_length=2048, pattern=_NO_NUL)]
 AttributeKey = Annotated[str, Meta(min_length=1, max_length=64, pattern=_NO_NUL)]
 AttributeValue = ShortText | Annotated[int, Meta(ge=-INT64_MAX, le=INT64_MAX)] | Finite | bool
-Severity = Literal["info", "warning", "critical"]
 MAX_FRAMES = 1024
 MAX_DETECTIONS = 10000  # the detect node's max_det bound
 MAX_STREAMS = 64
@@ -152,12 +156,12 @@ class Event(_Message, tag="event", frozen=True, kw_only=True):
     """
 
     id: Annotated[str, Meta(min_length=1, max_length=64, pattern=_NO_NUL)]
-    event_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$(?!\n)")]
+    event_type: EventType
     severity: Severity
     device_id: Identifier
     stream_id: Identifier
     ts: Timestamp
-    phase: Literal["instant", "start", "update", "end"] = "instant"
+    phase: EventPhase = "instant"
     rule_id: Name | None = None
     zone_id: Name | None = None
     line_id: Name | None = None
@@ -172,7 +176,7 @@ class DeviceStatus(_Message, tag="status", frozen=True, kw_only=True):
     """Presence of a device. Channel ``status``, retained; ``offline`` is the last will."""
 
     device_id: Identifier
-    state: Literal["online", "offline"]
+    state: DeviceState
     ts: Timestamp | None = None
     agent_version: ShortText | None = None
     reason: ShortText | None = None
@@ -199,7 +203,7 @@ class PipelineReport(_Message, tag="pipeline_report", frozen=True, kw_only=True)
     device_id: Identifier
     pipeline_id: Identifier
     version: Int32
-    status: Literal["applied", "rejected", "failed", "rolled_back"]
+    status: ReportStatus
     ts: Timestamp
     error: LongText | None = None
     node: Name | None = None

@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass
 
 from aios.shared.errors import TopicError
+from aios.shared.fields import IDENTIFIER_RE
 
 TOPIC_VERSION = "v1"
 DEFAULT_PREFIX = "aios"
 
-_IDENT = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # always fullmatch: "$" accepts a final "\n"
-_PREFIX = re.compile(r"[A-Za-z0-9_.\-]{1,64}(/[A-Za-z0-9_.\-]{1,64})*")
+_IDENT = re.compile(IDENTIFIER_RE)  # always fullmatch: "$" accepts a final "\n"
+_PREFIX = re.compile(rf"{IDENTIFIER_RE}(/{IDENTIFIER_RE})*")
 
 
 class Channel(str, enum.Enum):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -36,10 +36,9 @@ import numpy.typing as npt
 from aios.agent.analytics.classes import class_mask
 from aios.agent.detections import NO_TRACK, Detections
 from aios.agent.errors import ConfigError
-from aios.shared.pipeline.nodes import RuleParams, Severity
-
-Phase = Literal["instant", "start", "update", "end"]
-AttributeValue = str | int | float | bool
+from aios.shared.fields import EventPhase, Severity
+from aios.shared.messages import AttributeValue
+from aios.shared.pipeline.nodes import RuleParams
 
 
 def new_event_id() -> str:
@@ -56,7 +55,7 @@ class RuleEvent:
     event_id: str
     event_type: str
     severity: Severity
-    phase: Phase
+    phase: EventPhase
     ts: float
     rule_id: str
     track_ids: tuple[int, ...] = ()
@@ -125,7 +124,7 @@ class _RuleBase:
 
     def event(
         self,
-        phase: Phase,
+        phase: EventPhase,
         ts: float,
         track_ids: tuple[int, ...],
         attributes: dict[str, AttributeValue],
@@ -356,7 +355,7 @@ class DwellRule:
         self._visits.clear()
         return events
 
-    def _emit(self, phase: Phase, ts: float, track_id: int, visit: _Visit) -> RuleEvent:
+    def _emit(self, phase: EventPhase, ts: float, track_id: int, visit: _Visit) -> RuleEvent:
         end = visit.last_seen if phase == "end" else ts
         attributes: dict[str, AttributeValue] = {"dwell_s": round(end - visit.first_seen, 3)}
         return self._base.event(phase, ts, (track_id,), attributes, visit.episode_id)

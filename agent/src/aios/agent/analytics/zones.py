@@ -9,7 +9,6 @@ its anchor, the bottom-center of its box (where an object stands), is inside the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +16,7 @@ import numpy.typing as npt
 from aios.agent.analytics.classes import class_mask
 from aios.agent.analytics.geometry import points_in_polygon
 from aios.agent.detections import Detections
-from aios.shared.pipeline.nodes import ZoneParams
-
-ZoneMode = Literal["inside", "outside"]
+from aios.shared.pipeline.nodes import ZoneMode, ZoneParams
 
 
 class PolygonZone:

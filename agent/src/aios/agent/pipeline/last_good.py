@@ -7,6 +7,7 @@ import logging
 import os
 from pathlib import Path
 
+from aios.agent.pipeline.desired import MAX_CONFIG_BYTES
 from aios.shared.codec import decode_message, encode
 from aios.shared.messages import PipelineConfig
 from aios.shared.topics import Channel
@@ -31,7 +32,7 @@ class LastGoodStore:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return None
-        msg = decode_message(data, channel=Channel.CONFIG_DESIRED, max_bytes=16 * 2**20)
+        msg = decode_message(data, channel=Channel.CONFIG_DESIRED, max_bytes=MAX_CONFIG_BYTES)
         if not isinstance(msg, PipelineConfig):
             log.warning("ignoring unreadable last good pipeline %s: %s", self.path, msg)
             return None

@@ -1,13 +1,14 @@
 """Runs the current pipeline and applies new ones from ``cfg/desired`` safely.
 
-A desired config is decoded and validated (:func:`decode_pipeline`, the control plane's own
-rules); invalid -> ``rejected`` with the node and field. A valid one is built (models loaded)
-while the old pipeline keeps running; a build error -> ``failed`` and the old one stays. Then
-the new pipeline starts while the old one still runs (make before break), and the old one
-stops only once the new one has started; if it does not start, the old one simply carries on
-(``rolled_back``). The exception is a USB camera used by both: a V4L2 device opens once, so the
-old pipeline stops first. A new pipeline that crashes within the grace period is stopped and
-the last good one started again (``rolled_back``). A pipeline
+A desired config is decoded through the contract and validated with the control plane's own
+rules (:mod:`aios.agent.pipeline.desired`); refused -> ``rejected`` with the reason (the node
+and field of an invalid pipeline, ``future_version`` for a newer major schema). A valid one
+is built (models loaded) while the old pipeline keeps running; a build error -> ``failed`` and
+the old one stays. Then the new pipeline starts while the old one still runs (make before
+break), and the old one stops only once the new one has started; if it does not start, the
+old one simply carries on (``rolled_back``). The exception is a USB camera used by both: a
+V4L2 device opens once, so the old pipeline stops first. A new pipeline that crashes within
+the grace period is stopped and the last good one started again (``rolled_back``). A pipeline
 that survives its grace period becomes the last good one and is persisted.
 
 A pipeline that crashes later is restarted after an exponential backoff (1 s doubling to
@@ -21,20 +22,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Literal
-
-import msgspec
 
 from aios.agent.errors import AgentError
+from aios.agent.pipeline.desired import Refusal, read_desired
 from aios.agent.pipeline.last_good import LastGoodStore
 from aios.agent.pipeline.metrics import PipelineMetrics
 from aios.agent.pipeline.runner import PipelineRunner
 from aios.agent.sources.backoff import Backoff
 from aios.agent.transport.interface import Transport
-from aios.shared.errors import PipelineValidationError
+from aios.shared.fields import ReportStatus
 from aios.shared.messages import PipelineConfig, PipelineReport
-from aios.shared.pipeline import PipelineSpec, SourceNode, decode_pipeline
-from aios.shared.topics import is_identifier
+from aios.shared.pipeline import PipelineSpec, SourceNode
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +40,6 @@ RunnerFactory = Callable[[PipelineSpec, str, int], PipelineRunner]
 """(spec, pipeline_id, version) -> an unbuilt runner."""
 
 LOCAL_PIPELINE_ID = "local"
-
-
-class _LenientConfig(msgspec.Struct, kw_only=True):
-    """A desired config with the spec left raw, so that :func:`decode_pipeline` can name the
-    offending node and field."""
-
-    type: str
-    pipeline_id: str = "unknown"
-    version: int = 0
-    spec: dict[str, object] | None = None
-    issued_at: float = 0.0
-    deployment_id: str | None = None
 
 
 class PipelineSupervisor:
@@ -184,40 +170,29 @@ class PipelineSupervisor:
 
     async def apply(self, payload: bytes) -> PipelineReport | None:
         """Handle one ``cfg/desired`` payload; returns the report sent (``None``: ignored)."""
-        try:
-            raw = msgspec.json.decode(payload, type=_LenientConfig)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            log.warning("ignoring undecodable desired config: %s", exc)
+        desired = read_desired(payload)
+        if desired is None:
             return None
-        if raw.type != "pipeline_config":
-            log.warning("ignoring a %r message on cfg/desired", raw.type[:64])
-            return None
-        key = (raw.pipeline_id, raw.version)
+        key = (desired.pipeline_id, desired.version)
         if key in self._seen:
             return None  # the retained config, redelivered after a reconnect
         self._seen.add(key)
-        try:
-            spec = decode_pipeline(raw.spec if raw.spec is not None else {})
-            config = PipelineConfig(
-                pipeline_id=raw.pipeline_id,
-                version=raw.version,
-                spec=spec,
-                issued_at=raw.issued_at,
-                deployment_id=raw.deployment_id,
+        if isinstance(desired, Refusal):
+            return self._report(
+                desired,
+                "rejected",
+                error=desired.error,
+                node=desired.node,
+                field=desired.field,
             )
-            msgspec.convert(msgspec.to_builtins(config), PipelineConfig)  # id/version limits
-        except PipelineValidationError as exc:
-            return self._report(raw, "rejected", error=exc.message, node=exc.node, field=exc.field)
-        except msgspec.ValidationError as exc:
-            return self._report(raw, "rejected", error=str(exc))
-        return await self._apply_valid(raw, config)
+        return await self._apply_valid(desired)
 
-    async def _apply_valid(self, raw: _LenientConfig, config: PipelineConfig) -> PipelineReport:
+    async def _apply_valid(self, config: PipelineConfig) -> PipelineReport:
         new = self._make_runner(config.spec, config.pipeline_id, config.version)
         try:
             await asyncio.to_thread(new.build)
         except AgentError as exc:
-            return self._report(raw, "failed", error=str(exc))
+            return self._report(config, "failed", error=str(exc))
         old = self.current
         if old is not None and shares_exclusive_camera(old.spec, config.spec):
             await old.stop()
@@ -226,8 +201,8 @@ class PipelineSupervisor:
             await new.start(open_timeout_s=self._open_timeout_s)
         except AgentError as exc:
             if old is not None:  # never stopped: the last good pipeline is still the one running
-                return self._report(raw, "rolled_back", error=f"start failed: {exc}")
-            return await self._roll_back(raw, f"start failed: {exc}")
+                return self._report(config, "rolled_back", error=f"start failed: {exc}")
+            return await self._roll_back(config, f"start failed: {exc}")
         if old is not None:
             await old.stop()
         self.current = new
@@ -239,10 +214,10 @@ class PipelineSupervisor:
         if failure is not None:
             await new.stop()
             self.current = None
-            return await self._roll_back(raw, f"crashed within {self._grace_s:g} s: {failure}")
+            return await self._roll_back(config, f"crashed within {self._grace_s:g} s: {failure}")
         self._last_good = config
         self._store.save(config)
-        return self._report(raw, "applied", active=config.version)
+        return self._report(config, "applied", active=config.version)
 
     async def _grace(self, runner: PipelineRunner) -> BaseException | None:
         deadline = time.monotonic() + self._grace_s
@@ -253,7 +228,7 @@ class PipelineSupervisor:
             await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
         return runner.failure()
 
-    async def _roll_back(self, raw: _LenientConfig, error: str) -> PipelineReport:
+    async def _roll_back(self, config: PipelineConfig, error: str) -> PipelineReport:
         """Start the last good pipeline again, else the local one (version 0)."""
         good = self._last_good
         if good is not None:
@@ -261,18 +236,18 @@ class PipelineSupervisor:
         elif self._local is not None:
             spec, pipeline_id, version = self._local, LOCAL_PIPELINE_ID, 0
         else:
-            return self._report(raw, "failed", error=error)
+            return self._report(config, "failed", error=error)
         try:
             await self._start_runner(spec, pipeline_id, version)
         except AgentError as exc:
-            return self._report(raw, "failed", error=f"{error}; rollback failed too: {exc}")
+            return self._report(config, "failed", error=f"{error}; rollback failed too: {exc}")
         self._current_config = good
-        return self._report(raw, "rolled_back", error=error, active=version)
+        return self._report(config, "rolled_back", error=error, active=version)
 
     def _report(
         self,
-        raw: _LenientConfig,
-        status: Literal["applied", "rejected", "failed", "rolled_back"],
+        answered: PipelineConfig | Refusal,
+        status: ReportStatus,
         *,
         error: str | None = None,
         node: str | None = None,
@@ -283,20 +258,20 @@ class PipelineSupervisor:
             active = self.current.version
         report = PipelineReport(
             device_id=self._device_id,
-            pipeline_id=raw.pipeline_id if is_identifier(raw.pipeline_id) else "invalid",
-            version=raw.version,
+            pipeline_id=answered.pipeline_id,
+            version=answered.version,
             status=status,
             ts=time.time(),
             error=error[:1000] if error else None,
             node=node,
             field=field,
             active_version=active,
-            deployment_id=raw.deployment_id,
+            deployment_id=answered.deployment_id,
         )
         log.info(
             "pipeline %s v%d: %s%s",
-            raw.pipeline_id,
-            raw.version,
+            answered.pipeline_id,
+            answered.version,
             status,
             f" ({error})" if error else "",
         )

@@ -40,6 +40,7 @@ from aios.agent.transport.sequence import SequenceCounter
 from aios.agent.transport.spool import Priority, Spool
 from aios.agent.version import AGENT_VERSION
 from aios.shared.codec import channel_for, decode_message, encode
+from aios.shared.fields import DeviceState
 from aios.shared.messages import DetectionBatch, DeviceStatus, Event, IngestAck, Message
 from aios.shared.topics import Channel, build_topic, device_client_id
 
@@ -107,7 +108,7 @@ class MqttTransport:
             self._org_id, self._device_id, channel, prefix=self._settings.topic_prefix
         )
 
-    def _status(self, state: Literal["online", "offline"], reason: str | None = None) -> bytes:
+    def _status(self, state: DeviceState, reason: str | None = None) -> bytes:
         return encode(
             DeviceStatus(
                 device_id=self._device_id,

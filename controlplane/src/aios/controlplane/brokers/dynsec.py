@@ -5,10 +5,11 @@ The plugin listens on ``$CONTROL/dynamic-security/v1`` for ``{"commands": [...]}
 ``correlationData`` that its response echoes, which is how :class:`DynsecClient` pairs them.
 The admin user is the one ``mosquitto_ctrl dynsec init <file> <user> <password>`` creates.
 
-This module is the paho-mqtt boundary for broker administration: connection failures, refusals
-and timeouts become :class:`~aios.controlplane.brokers.provisioning.BrokerAdminError`. paho
-runs its network loop in a thread; the async provisioner runs each (short) admin session in a
-worker thread so the event loop never blocks.
+The session is an :class:`~aios.controlplane.mqtt.client.MqttSession` (the control plane's one
+MQTT client boundary), asked to raise
+:class:`~aios.controlplane.brokers.provisioning.BrokerAdminError` for connection failures,
+refusals and timeouts; the plugin's own errors are raised here. The async provisioner runs each
+(short) admin session in a worker thread so the event loop never blocks.
 
 Every provisioning batch also sets the broker's default ACL access to deny for sending,
 receiving and subscribing (unsubscribing stays allowed), so a client without an explicit ACL
@@ -24,13 +25,8 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any
 
 import msgspec
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 
 from aios.controlplane.brokers.access import (
     DeviceIdentity,
@@ -42,6 +38,7 @@ from aios.controlplane.brokers.access import (
     service_subscribe_filters,
 )
 from aios.controlplane.brokers.provisioning import BrokerAdminError
+from aios.controlplane.mqtt.client import Broker, MqttSession, Received, Subscription
 from aios.controlplane.settings import Secret
 from aios.shared.topics import DEFAULT_PREFIX
 
@@ -49,6 +46,10 @@ log = logging.getLogger(__name__)
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
+_NOT_ADMIN = (
+    "admin user may not read dynamic-security responses (is the plugin loaded and the user "
+    "its admin?)"
+)
 
 # Errors that mean "already in the state we want", per command.
 _BENIGN = {
@@ -161,104 +162,43 @@ def delete_commands(*, rolename: str, username: str) -> list[Command]:
     ]
 
 
-class DynsecClient:
+class DynsecClient(MqttSession):
     """One admin session (a context manager): connect, send command batches, disconnect."""
 
     def __init__(self, endpoint: DynsecEndpoint) -> None:
         self.endpoint = endpoint
-        self._cond = threading.Condition()
-        self._connack: ReasonCode | None = None
-        self._subscribed: bool | None = None
+        self._replies_ready = threading.Condition()
         self._replies: dict[str, Reply] = {}
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2,
+        ep = endpoint
+        super().__init__(
+            Broker(ep.host, ep.port, "3.1.1", ep.username, ep.password, ep.tls),
             client_id=f"aios-dynsec-{uuid.uuid4().hex[:12]}",
-            protocol=paho.MQTTv311,
-            clean_session=True,
+            timeout_s=endpoint.timeout_s,
+            on_message=self._on_reply,
+            subscriptions=[Subscription(RESPONSE_TOPIC, _NOT_ADMIN)],
+            error=BrokerAdminError,
         )
-        self._client.username_pw_set(endpoint.username, endpoint.password.get())
-        if endpoint.tls is not None:
-            self._client.tls_set_context(endpoint.tls)
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_message = self._on_message
 
-    # -- paho callbacks (network thread) ------------------------------------------------------
-    def _on_connect(self, _c: Any, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        with self._cond:
-            self._connack = reason
-            self._cond.notify_all()
-
-    def _on_subscribe(
-        self, _c: Any, _u: Any, _mid: int, reasons: list[ReasonCode], _p: Any
-    ) -> None:
-        with self._cond:
-            self._subscribed = not any(r.is_failure for r in reasons)
-            self._cond.notify_all()
-
-    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+    def _on_reply(self, msg: Received) -> None:  # paho's network thread
         try:
             replies = msgspec.json.decode(msg.payload, type=_Replies).responses
         except msgspec.DecodeError:  # ValidationError is a subclass
             log.warning("dynamic security: unreadable response ignored")
             return
-        with self._cond:
+        with self._replies_ready:
             for reply in replies:
                 if reply.correlationData is not None:
                     self._replies[reply.correlationData] = reply
-            self._cond.notify_all()
-
-    # -- session ------------------------------------------------------------------------------
-    def __enter__(self) -> DynsecClient:
-        ep = self.endpoint
-        try:
-            self._client.connect(ep.host, ep.port, keepalive=max(5, int(ep.timeout_s) * 2))
-        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            raise BrokerAdminError(f"cannot reach MQTT broker {ep.host}:{ep.port}: {exc}") from exc
-        self._client.loop_start()
-        try:
-            with self._cond:
-                if not self._cond.wait_for(lambda: self._connack is not None, ep.timeout_s):
-                    raise BrokerAdminError(f"no CONNACK from {ep.host}:{ep.port}")
-                assert self._connack is not None
-                if self._connack.is_failure:
-                    raise BrokerAdminError(f"broker refused the admin user: {self._connack}")
-            self._client.subscribe(RESPONSE_TOPIC, qos=1)
-            with self._cond:
-                if not self._cond.wait_for(lambda: self._subscribed is not None, ep.timeout_s):
-                    raise BrokerAdminError("no SUBACK for the dynamic-security response topic")
-                if not self._subscribed:
-                    raise BrokerAdminError(
-                        "admin user may not read dynamic-security responses (is the plugin "
-                        "loaded and the user its admin?)"
-                    )
-        except BaseException:
-            self._close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._close()
-
-    def _close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+            self._replies_ready.notify_all()
 
     def execute(self, commands: Sequence[Command]) -> list[Reply]:
         """Send ``commands`` as one batch; their replies in order. Raises on a non-benign
         error or when the plugin does not answer within the timeout."""
         ids = [uuid.uuid4().hex for _ in commands]
         batch = [{**cmd, "correlationData": cid} for cmd, cid in zip(commands, ids, strict=True)]
-        info = self._client.publish(CONTROL_TOPIC, msgspec.json.encode({"commands": batch}), qos=1)
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            raise BrokerAdminError(f"cannot send dynamic-security commands: {info.rc}")
-        with self._cond:
-            done = self._cond.wait_for(
+        self.publish(CONTROL_TOPIC, msgspec.json.encode({"commands": batch}))
+        with self._replies_ready:
+            done = self._replies_ready.wait_for(
                 lambda: all(i in self._replies for i in ids), self.endpoint.timeout_s
             )
             replies = [self._replies.pop(i) for i in ids if i in self._replies]

@@ -44,27 +44,16 @@ class DeviceCredentialsProvisioner(Protocol):
     ) -> None:
         """Let the device connect as ``device_username(org_id, device_id)`` with ``password``
         and use only its own topics; ``client_id``, when given, is the only MQTT client id the
-        device may connect with (so it cannot take over another device's session)."""
-        ...
+        device may connect with (so it cannot take over another device's session).
 
-    async def revoke_device(self, org_id: str, device_id: str) -> None:
-        """Remove the device's identity and disconnect it if it is connected."""
-        ...
-
-
-class BrokerLookupProvisioner:
-    """For brokers that authenticate against the control plane itself: nothing to push."""
-
-    async def provision_device(
-        self,
-        org_id: str,
-        device_id: str,
-        password: str,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        client_id: str | None = None,
-    ) -> None:
+        By default (a broker that asks the control plane) only the names are checked."""
         DeviceIdentity(org_id, device_id)  # same validation as a real broker
 
     async def revoke_device(self, org_id: str, device_id: str) -> None:
+        """Remove the device's identity and disconnect it if it is connected (by default: only
+        the names are checked)."""
         DeviceIdentity(org_id, device_id)
+
+
+class BrokerLookupProvisioner(DeviceCredentialsProvisioner):
+    """For brokers that authenticate against the control plane itself: nothing to push."""

@@ -1,4 +1,4 @@
-"""The bounded hand-off between paho's network thread and the ingest's event loop.
+"""The bounded hand-off between the MQTT client's network thread and the ingest's event loop.
 
 :class:`InboundBuffer` is a ``deque`` under a lock. The paho thread appends (:meth:`put` waits
 for room: that wait is the backpressure on QoS 1; :meth:`offer` drops when full: QoS 0) and

@@ -114,19 +114,28 @@ class EmbeddedAccess:
         return device is not None and device_may(device, act, topic, prefix=self.prefix)
 
 
+@dataclass
+class AccessConfig:
+    """The configuration of both plugins: the :class:`EmbeddedAccess` they ask."""
+
+    access: EmbeddedAccess | None = None
+
+
+def _configured_access(plugin: object) -> EmbeddedAccess:
+    access = getattr(getattr(plugin, "config", None), "access", None)
+    if not isinstance(access, EmbeddedAccess):
+        raise TypeError(f"{type(plugin).__name__} needs an EmbeddedAccess as 'access'")
+    return access
+
+
 class DeviceAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped
     """amqtt authentication through :class:`EmbeddedAccess`."""
 
-    @dataclass
-    class Config:
-        access: EmbeddedAccess | None = None
+    Config = AccessConfig
 
     def __init__(self, context: BaseContext) -> None:
         super().__init__(context)
-        access = getattr(self.config, "access", None)
-        if not isinstance(access, EmbeddedAccess):
-            raise TypeError("DeviceAuthPlugin needs an EmbeddedAccess as 'access'")
-        self._access = access
+        self._access = _configured_access(self)
 
     async def authenticate(self, *, session: Session) -> bool | None:
         return await self._access.authenticate(
@@ -140,16 +149,11 @@ class DeviceAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untype
 class DeviceTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt is untyped
     """amqtt topic checks (publish, subscribe, receive) through :class:`EmbeddedAccess`."""
 
-    @dataclass
-    class Config:
-        access: EmbeddedAccess | None = None
+    Config = AccessConfig
 
     def __init__(self, context: BaseContext) -> None:
         super().__init__(context)
-        access = getattr(self.config, "access", None)
-        if not isinstance(access, EmbeddedAccess):
-            raise TypeError("DeviceTopicPlugin needs an EmbeddedAccess as 'access'")
-        self._access = access
+        self._access = _configured_access(self)
 
     async def topic_filtering(
         self,

@@ -1,4 +1,5 @@
-"""A paho-mqtt subscriber bridged to asyncio, with manual acknowledgements.
+"""The ingest's MQTT subscriber: a :class:`~aios.controlplane.mqtt.client.MqttConnection` bridged
+to asyncio, with manual acknowledgements.
 
 paho runs its network loop in its own thread; every received message becomes an
 :class:`Inbound` appended to a bounded :class:`~aios.controlplane.mqtt.buffer.InboundBuffer`
@@ -16,22 +17,13 @@ messages in flight. MQTT 3.1.1 (embedded amqtt): ``clean_session=False``, plain 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
-from aios.controlplane.errors import BrokerError
 from aios.controlplane.mqtt.buffer import InboundBuffer
+from aios.controlplane.mqtt.client import Broker, MqttConnection, Received
 from aios.controlplane.settings import MqttEndpoint
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,129 +54,56 @@ class MqttSubscriber:
         self._queue = queue
         self._started = False
         self._closing = threading.Event()
-        self._connected = threading.Event()
-        self._keepalive_s = keepalive_s
-        self._session_expiry_s = session_expiry_s
-        mqtt5 = endpoint.protocol == "5"
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2,
+        self._connection = MqttConnection(
+            Broker.of(endpoint),
             client_id=client_id,
-            protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
-            clean_session=None if mqtt5 else False,
-            manual_ack=True,
+            filters=filters,
+            on_message=self._on_message,
+            session_expiry_s=session_expiry_s,
+            receive_maximum=queue.maxsize,
+            keepalive_s=keepalive_s,
         )
-        if endpoint.username is not None:
-            self._client.username_pw_set(
-                endpoint.username, endpoint.password.get() if endpoint.password else None
-            )
-        if endpoint.tls:  # AIOS_MQTT_CA_FILE / _CLIENT_CERT_FILE / _CLIENT_KEY_FILE
-            try:
-                context = endpoint.ssl_context()
-            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-                raise BrokerError(f"MQTT TLS setup failed: {exc}") from exc
-            self._client.tls_set_context(context)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._connection.connected.is_set()
 
     async def start(self) -> None:
         """Start connecting (paho retries in the background until the broker answers)."""
         self._queue.bind(asyncio.get_running_loop())
         self._started = True
         self._closing.clear()
-        try:
-            if self.endpoint.protocol == "5":
-                props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-                props.SessionExpiryInterval = self._session_expiry_s
-                props.ReceiveMaximum = max(1, min(self._queue.maxsize or 65535, 65535))
-                self._client.connect_async(
-                    self.endpoint.host,
-                    self.endpoint.port,
-                    keepalive=self._keepalive_s,
-                    clean_start=False,
-                    properties=props,
-                )
-            else:
-                self._client.connect_async(
-                    self.endpoint.host, self.endpoint.port, keepalive=self._keepalive_s
-                )
-            self._client.loop_start()
-        except (OSError, ValueError) as exc:
-            raise BrokerError(f"cannot start MQTT client: {exc}") from exc
+        self._connection.start()
 
     async def wait_connected(self, timeout: float) -> bool:
         """Whether the client got connected (and subscribed) within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._connected.is_set():
+            if self.connected:
                 return True
             await asyncio.sleep(0.05)
-        return self._connected.is_set()
+        return self.connected
 
     async def stop(self) -> None:
         """Disconnect; unacknowledged messages stay with the broker for the next session."""
         self._closing.set()
-        await asyncio.to_thread(self._shutdown)
-
-    def _shutdown(self) -> None:
-        try:
-            self._client.disconnect()
-        finally:
-            self._client.loop_stop()
-            self._connected.clear()
+        await asyncio.to_thread(self._connection.stop)
 
     def ack(self, mid: int, qos: int) -> None:
         """Acknowledge a message to the broker (thread-safe; no-op for QoS 0)."""
-        if qos > 0 and self._connected.is_set():
-            self._client.ack(mid, qos)
+        self._connection.ack(mid, qos)
 
     def publish(self, topic: str, payload: bytes) -> bool:
         """Publish at QoS 1 on this connection (thread-safe); ``False`` when not connected
         (nothing is queued for later)."""
-        if not self._connected.is_set():
-            return False
-        info = self._client.publish(topic, payload, qos=1)
-        return info.rc == paho.MQTT_ERR_SUCCESS
+        return self._connection.publish(topic, payload)
 
-    # --- paho thread -------------------------------------------------------------------------
-
-    def _on_connect(
-        self, client: paho.Client, _u: Any, flags: Any, reason: Any, _props: Any
-    ) -> None:
-        if reason.is_failure:
-            log.warning("MQTT connection refused: %s", reason)
-            return
-        log.info(
-            "MQTT connected to %s:%d (session present: %s)",
-            self.endpoint.host,
-            self.endpoint.port,
-            getattr(flags, "session_present", None),
-        )
-        client.subscribe([(f, 1) for f in self.filters])
-        self._connected.set()
-
-    def _on_disconnect(
-        self, _c: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any
-    ) -> None:
-        self._connected.clear()
-        if not self._closing.is_set():
-            log.warning("MQTT disconnected (%s); reconnecting", reason)
-
-    def _on_message(self, _c: paho.Client, _u: Any, msg: paho.MQTTMessage) -> None:
+    def _on_message(self, msg: Received) -> None:  # paho's thread
         if not self._started or self._closing.is_set():
             return
-        try:
-            topic = msg.topic
-        except UnicodeDecodeError:
-            topic = msg._topic.decode("utf-8", "replace")
         item = Inbound(
-            topic=topic,
-            payload=bytes(msg.payload),
+            topic=msg.topic,
+            payload=msg.payload,
             qos=msg.qos,
             mid=msg.mid,
             received_at=time.time(),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
-Severity = Literal["info", "warning", "critical"]
+from aios.shared.fields import Severity
+
 EventType = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_.]{0,63}$(?!\n)")]
 # No space or control character (spelled out: ``\s`` differs between Python and JSON Schema).
 WebhookUrl = Annotated[

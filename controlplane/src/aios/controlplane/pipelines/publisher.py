@@ -2,18 +2,18 @@
 
 The pipelines service depends on :class:`ConfigPublisher` only; the composition root builds an
 :class:`MqttConfigPublisher` from the settings (the broker the ingest uses: external Mosquitto or
-the embedded one). aiomqtt errors are translated to :class:`BrokerError` here, nowhere else.
+the embedded one). It publishes through an :class:`~aios.controlplane.mqtt.client.MqttSession`,
+which raises :class:`~aios.controlplane.errors.BrokerError` for every MQTT failure.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-import aiomqtt
-
-from aios.controlplane.errors import BrokerError
+from aios.controlplane.mqtt.client import Broker, MqttSession
 from aios.controlplane.settings import Settings
 from aios.shared.codec import encode
 from aios.shared.messages import PipelineConfig
@@ -43,33 +43,16 @@ class MqttConfigPublisher:
         self._timeout_s = timeout_s
 
     async def publish_desired(self, configs: Sequence[DesiredConfig]) -> None:
-        if not configs:
-            return
-        ep = self._endpoint
-        try:
-            tls = ep.ssl_context()
-        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            raise BrokerError(f"MQTT TLS setup failed: {exc}") from exc
-        try:
-            async with aiomqtt.Client(
-                ep.host,
-                ep.port,
-                username=ep.username,
-                password=ep.password.get() if ep.password else None,
-                identifier=f"aios-cfg-{uuid.uuid4().hex[:12]}",
-                protocol=aiomqtt.ProtocolVersion.V5
-                if ep.protocol == "5"
-                else aiomqtt.ProtocolVersion.V311,
-                tls_context=tls,
-                timeout=self._timeout_s,
-            ) as client:
-                for org_id, device_id, config in configs:
-                    topic = build_topic(
-                        org_id, device_id, Channel.CONFIG_DESIRED, prefix=self._prefix
-                    )
-                    payload = b"" if config is None else encode(config)
-                    await client.publish(
-                        topic, payload, qos=1, retain=True, timeout=self._timeout_s
-                    )
-        except aiomqtt.MqttError as exc:
-            raise BrokerError(f"could not publish the desired config: {exc}") from None
+        if configs:
+            await asyncio.to_thread(self._publish, configs)
+
+    def _publish(self, configs: Sequence[DesiredConfig]) -> None:  # a worker thread
+        session = MqttSession(
+            Broker.of(self._endpoint),
+            client_id=f"aios-cfg-{uuid.uuid4().hex[:12]}",
+            timeout_s=self._timeout_s,
+        )
+        with session:
+            for org_id, device_id, config in configs:
+                topic = build_topic(org_id, device_id, Channel.CONFIG_DESIRED, prefix=self._prefix)
+                session.publish(topic, b"" if config is None else encode(config), retain=True)

@@ -14,13 +14,11 @@ import msgspec
 from msgspec import Meta
 
 from aios.controlplane.fleet.schemas import Tag
+from aios.shared.fields import Identifier
 
 SpecDocument = dict[str, object]
 Name = Annotated[str, Meta(min_length=1, max_length=128)]
 Description = Annotated[str, Meta(max_length=2000)]
-# Python's "$" also matches before a final "\n": "(?!\n)" anchors at the true end (and is
-# a no-op in JSON Schema's ECMA-262 regexes, where "$" already means the end).
-Identifier = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$(?!\n)")]
 
 
 class PipelineCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, delete, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aios.controlplane.db.models import EventRecord, PipelineReportRecord
 from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
 from aios.controlplane.telemetry.records import Accepted
-from aios.shared.messages import Event, PipelineReport, Severity
+from aios.shared.fields import EventPhase, Severity
+from aios.shared.messages import Event, PipelineReport
 
-EventPhase = Literal["instant", "start", "update", "end"]
 _PHASE_RANK = {"start": 0, "instant": 1, "update": 1, "end": 2}
 _LATEST_FIELDS = (
     "org_id",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aios.controlplane.mqtt.subscriber import Inbound
-from aios.shared.codec import Rejection, decode_message
+from aios.shared.codec import Rejection, RejectReason, decode_message
 from aios.shared.errors import TopicError
 from aios.shared.messages import DetectionBatch, DeviceStatus, Event, Heartbeat, PipelineReport
 from aios.shared.topics import parse_topic
@@ -26,22 +26,20 @@ DEAD_LETTER_PAYLOAD_BYTES = 4096
 IngestMessage = DetectionBatch | Heartbeat | DeviceStatus | Event | PipelineReport
 
 
-class DeadReason(str, enum.Enum):
-    """Why a message went to the dead letters (the codec's reasons plus the ingest's own)."""
+class IngestReason(str, enum.Enum):
+    """Why the ingest refused a message the contract's codec did not reject."""
 
-    TOO_LARGE = "too_large"
-    TOO_DEEP = "too_deep"
-    NOT_JSON = "not_json"
-    WRONG_SCHEMA = "wrong_schema"
-    UNKNOWN_TYPE = "unknown_type"
-    FUTURE_VERSION = "future_version"
-    WRONG_CHANNEL = "wrong_channel"
     BAD_TOPIC = "bad_topic"
     UNSUPPORTED = "unsupported"
     DEVICE_MISMATCH = "device_mismatch"
     WRONG_TENANT = "wrong_tenant"
     UNKNOWN_DEVICE = "unknown_device"
     STORAGE_REFUSED = "storage_refused"
+
+
+DeadReason = RejectReason | IngestReason
+"""Why a message went to the dead letters: the codec's :class:`~aios.shared.codec.RejectReason`
+(defined there once), or the ingest's own :class:`IngestReason`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +105,12 @@ def classify(item: Inbound, *, prefix: str, max_bytes: int) -> Accepted | DeadLe
     try:
         topic = parse_topic(item.topic, prefix=prefix)
     except TopicError as exc:
-        return DeadLetterRow.of(item, DeadReason.BAD_TOPIC, str(exc))
+        return DeadLetterRow.of(item, IngestReason.BAD_TOPIC, str(exc))
     decoded = decode_message(item.payload, channel=topic.channel, max_bytes=max_bytes)
     if isinstance(decoded, Rejection):
         return DeadLetterRow.of(
             item,
-            DeadReason(decoded.reason.value),
+            decoded.reason,
             decoded.detail,
             org_id=topic.org_id,
             device_id=topic.device_id,
@@ -120,7 +118,7 @@ def classify(item: Inbound, *, prefix: str, max_bytes: int) -> Accepted | DeadLe
     if not isinstance(decoded, DetectionBatch | Heartbeat | DeviceStatus | Event | PipelineReport):
         return DeadLetterRow.of(
             item,
-            DeadReason.UNSUPPORTED,
+            IngestReason.UNSUPPORTED,
             f"channel {topic.channel.value!r} is not ingested",
             org_id=topic.org_id,
             device_id=topic.device_id,
@@ -128,7 +126,7 @@ def classify(item: Inbound, *, prefix: str, max_bytes: int) -> Accepted | DeadLe
     if decoded.device_id != topic.device_id:
         return DeadLetterRow.of(
             item,
-            DeadReason.DEVICE_MISMATCH,
+            IngestReason.DEVICE_MISMATCH,
             f"payload device_id {decoded.device_id!r} published on {topic.device_id!r}'s topic",
             org_id=topic.org_id,
             device_id=topic.device_id,

@@ -51,8 +51,8 @@ from aios.controlplane.telemetry.progress import settle_refused, track_progress
 from aios.controlplane.telemetry.records import (
     Accepted,
     DeadLetterRow,
-    DeadReason,
     DetectionRow,
+    IngestReason,
     detection_rows,
 )
 from aios.controlplane.telemetry.rollups import RollupCounts, count_batch, upsert_rollups
@@ -189,7 +189,7 @@ class TelemetryStore:
                 dead.append(
                     DeadLetterRow.of(
                         a.source,
-                        DeadReason.UNKNOWN_DEVICE,
+                        IngestReason.UNKNOWN_DEVICE,
                         f"device {a.device_id!r} is not registered",
                         org_id=a.org_id,
                         device_id=a.device_id,
@@ -199,7 +199,7 @@ class TelemetryStore:
                 dead.append(
                     DeadLetterRow.of(
                         a.source,
-                        DeadReason.WRONG_TENANT,
+                        IngestReason.WRONG_TENANT,
                         f"device {a.device_id!r} does not belong to organization {a.org_id!r}",
                         org_id=a.org_id,
                         device_id=a.device_id,

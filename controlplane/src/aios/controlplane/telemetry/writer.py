@@ -32,7 +32,7 @@ from aios.controlplane.errors import (
     ControlPlaneError,
     DatabaseUnavailableError,
 )
-from aios.controlplane.telemetry.records import Accepted, DeadLetterRow, DeadReason
+from aios.controlplane.telemetry.records import Accepted, DeadLetterRow, IngestReason
 from aios.controlplane.telemetry.store import FlushResult, TelemetryStore
 from aios.shared.messages import DetectionBatch
 
@@ -111,7 +111,7 @@ class FlushWriter:
             letter = replace(
                 DeadLetterRow.of(
                     a.source,
-                    DeadReason.STORAGE_REFUSED,
+                    IngestReason.STORAGE_REFUSED,
                     refusal.reason,
                     org_id=a.org_id,
                     device_id=a.device_id,

@@ -12,15 +12,14 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-# Python's "$" also matches before a final "\n": "(?!\n)" anchors at the true end (and is
-# a no-op in JSON Schema's ECMA-262 regexes, where "$" already means the end).
-NodeId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.\-]{1,64}$(?!\n)")]
-Unit = Annotated[float, Meta(ge=0.0, le=1.0)]
+from aios.shared.fields import EventType, Identifier, Severity, Unit
+
+NodeId = Identifier
 Point = tuple[Unit, Unit]
 PositiveInt = Annotated[int, Meta(ge=1)]
 Label = Annotated[str, Meta(min_length=1, max_length=64)]
+ZoneMode = Literal["inside", "outside"]
 Provider = Literal["auto", "tensorrt", "cuda", "openvino", "cpu"]
-Severity = Literal["info", "warning", "critical"]
 
 
 class _Params(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -87,7 +86,7 @@ class ZoneParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=True)
     """A polygon; keeps detections whose bottom-center is inside (or outside) it."""
 
     polygon: Annotated[list[Point], Meta(min_length=3, max_length=256)]
-    mode: Literal["inside", "outside"] = "inside"
+    mode: ZoneMode = "inside"
     classes: list[Label] | None = None
 
 
@@ -109,7 +108,7 @@ class RuleParams(_Params, frozen=True, kw_only=True, forbid_unknown_fields=True)
     - ``line_count``: the line's ``direction`` count reaches a multiple of ``min_count``.
     """
 
-    event_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$(?!\n)")]
+    event_type: EventType
     condition: Literal["count", "occupancy", "dwell", "line_count"]
     severity: Severity = "warning"
     classes: list[Label] | None = None
