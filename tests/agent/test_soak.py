@@ -11,6 +11,7 @@ loop fails, whoever holds it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sys
 import time
@@ -31,12 +32,13 @@ from aios.agent.pipeline.nodes.track import TrackRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.registry import NodeRegistry, default_registry
 from aios.agent.pipeline.runner import PipelineRunner
-from aios.agent.pipeline.supervisor import PipelineSupervisor
+from aios.agent.pipeline.supervisor import MAX_QUEUED_CONFIGS, PipelineSupervisor
 from aios.agent.sources.camera import Camera
 from aios.agent.sources.frame import Frame
 from aios.agent.sources.registry import CameraOptions, CameraRegistry
 from aios.agent.sources.synthetic import SyntheticCamera
 from aios.agent.transport.interface import ConfigHandler, TransportStats
+from aios.agent.transport.memory import MemoryTransport
 from aios.agent.transport.snapshot_upload import SnapshotUploader
 from aios.shared.codec import decode_message, encode
 from aios.shared.messages import MAX_TRACK_IDS, DetectionBatch, Event, Message, PipelineConfig
@@ -349,12 +351,12 @@ def rejected_config(version: int) -> bytes:
     )
 
 
+def no_runner(spec: PipelineSpec, pipeline_id: str, version: int) -> PipelineRunner:
+    raise AssertionError("a rejected config is never built")
+
+
 def test_the_supervisor_remembers_a_bounded_number_of_configs(tmp_path: Path) -> None:
     transport = CountingTransport()
-
-    def no_runner(spec: PipelineSpec, pipeline_id: str, version: int) -> PipelineRunner:
-        raise AssertionError("a rejected config is never built")
-
     supervisor = PipelineSupervisor(
         device_id="edge-1",
         transport=transport,
@@ -377,6 +379,36 @@ def test_the_supervisor_remembers_a_bounded_number_of_configs(tmp_path: Path) ->
     # The retained config redelivered after a reconnect is still recognised and ignored.
     assert asyncio.run(supervisor.apply(rejected_config(version))) is None
     assert growth < 1024, f"{growth} bytes more held after 2000 configs"
+
+
+async def test_desired_configs_waiting_to_be_applied_are_bounded(tmp_path: Path) -> None:
+    """Without config apply nothing takes them off the queue (the retained config comes again
+    after every reconnect); with it, a burst waits. Only the newest wait; older are dropped."""
+    transport = MemoryTransport()
+    supervisor = PipelineSupervisor(
+        device_id="edge-1",
+        transport=transport,
+        make_runner=no_runner,
+        store=LastGoodStore(tmp_path / "last_good.json"),
+    )
+    await supervisor.start(None)
+    for version in range(1, 201):
+        transport.deliver_config(rejected_config(version))
+    await asyncio.sleep(0.05)  # the deliveries reach the loop
+    assert supervisor.dropped_configs == 200 - MAX_QUEUED_CONFIGS
+    applying = asyncio.create_task(supervisor.run())
+    try:
+        deadline = time.monotonic() + 10
+        while len(transport.reports()) < MAX_QUEUED_CONFIGS:
+            assert time.monotonic() < deadline, "the waiting configs were not applied"
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+    finally:
+        applying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await applying
+    reported = [r.version for r in transport.reports()]
+    assert reported == list(range(201 - MAX_QUEUED_CONFIGS, 201))
 
 
 # -- snapshot uploads: one per event, for months ------------------------------------------------
