@@ -37,7 +37,7 @@ from aios.agent.sources.camera import Camera
 from aios.agent.sources.frame import Frame
 from aios.agent.sources.registry import CameraOptions, CameraRegistry
 from aios.agent.sources.synthetic import SyntheticCamera
-from aios.agent.transport.interface import ConfigHandler, TransportStats
+from aios.agent.transport.interface import ConfigHandler, Transport, TransportStats
 from aios.agent.transport.memory import MemoryTransport
 from aios.agent.transport.snapshot_upload import SnapshotUploader
 from aios.shared.codec import decode_message, encode
@@ -355,14 +355,19 @@ def no_runner(spec: PipelineSpec, pipeline_id: str, version: int) -> PipelineRun
     raise AssertionError("a rejected config is never built")
 
 
-def test_the_supervisor_remembers_a_bounded_number_of_configs(tmp_path: Path) -> None:
-    transport = CountingTransport()
-    supervisor = PipelineSupervisor(
+def rejecting_supervisor(transport: Transport, tmp_path: Path) -> PipelineSupervisor:
+    """A supervisor whose configs are all rejected before anything is built."""
+    return PipelineSupervisor(
         device_id="edge-1",
         transport=transport,
         make_runner=no_runner,
         store=LastGoodStore(tmp_path / "last_good.json"),
     )
+
+
+def test_the_supervisor_remembers_a_bounded_number_of_configs(tmp_path: Path) -> None:
+    transport = CountingTransport()
+    supervisor = rejecting_supervisor(transport, tmp_path)
     version = 0
 
     def apply(count: int) -> None:
@@ -385,12 +390,7 @@ async def test_desired_configs_waiting_to_be_applied_are_bounded(tmp_path: Path)
     """Without config apply nothing takes them off the queue (the retained config comes again
     after every reconnect); with it, a burst waits. Only the newest wait; older are dropped."""
     transport = MemoryTransport()
-    supervisor = PipelineSupervisor(
-        device_id="edge-1",
-        transport=transport,
-        make_runner=no_runner,
-        store=LastGoodStore(tmp_path / "last_good.json"),
-    )
+    supervisor = rejecting_supervisor(transport, tmp_path)
     await supervisor.start(None)
     for version in range(1, 201):
         transport.deliver_config(rejected_config(version))
