@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from aios.agent.sources.backoff import Backoff
 from aios.agent.sources.camera import StreamState
 from aios.agent.sources.capture import CaptureWorker
 from aios.agent.sources.synthetic import SyntheticCamera
+from aios.shared.backoff import Backoff
 
 
 async def test_a_slow_consumer_gets_the_newest_frame_and_drops_are_counted() -> None:
@@ -55,15 +55,6 @@ async def test_a_camera_that_comes_back_streams_again_within_10_s() -> None:
         await worker.stop()
     assert StreamState.FAILED in states
     assert states[-1] == StreamState.STOPPED
-
-
-def test_backoff_grows_and_is_capped() -> None:
-    backoff = Backoff(initial=0.5, cap=5.0, jitter=0.0)
-    delays = [backoff.next_delay() for _ in range(8)]
-    assert delays[:4] == [0.5, 1.0, 2.0, 4.0]
-    assert max(delays) == 5.0
-    backoff.reset()
-    assert backoff.next_delay() == 0.5
 
 
 async def test_an_outage_is_reported_with_its_start_and_its_length() -> None:

@@ -159,7 +159,7 @@ def test_uploader_retries_server_errors(free_port: int) -> None:
         wait_for(lambda: uploader.stats.uploaded == 1)
         uploader.stop()
     assert key == "snapshots/d/ev1.jpg"
-    assert uploader.stats.keys == [key]
+    assert list(uploader.stats.keys) == [key]
     assert uploader.stats.retries == 2
     assert len(stub.requests) == 3
 
@@ -174,7 +174,7 @@ def test_uploader_keeps_a_snapshot_until_its_event_is_known(free_port: int) -> N
         key = uploader.submit("ev1", frame(), boxes())
         wait_for(lambda: uploader.stats.uploaded == 1)
         uploader.stop()
-    assert uploader.stats.keys == [key]
+    assert list(uploader.stats.keys) == [key]
     assert uploader.stats.failed == 0
     assert uploader.stats.deferred >= 2
     assert len(stub.requests) == 6

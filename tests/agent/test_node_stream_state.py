@@ -6,23 +6,17 @@ which stream arrives when.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from aios.agent.detections import NO_TRACK, Detections
 from aios.agent.errors import ConfigError
 from aios.agent.pipeline.frame_rate import FrameRateEstimate
-from aios.agent.pipeline.metrics import PipelineMetrics
-from aios.agent.pipeline.node import BuildContext
 from aios.agent.pipeline.nodes.line import LineRuntime
 from aios.agent.pipeline.nodes.rule import RuleRuntime
 from aios.agent.pipeline.nodes.track import TrackRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.agent.sources.frame import Frame
-from aios.agent.sources.registry import CameraRegistry
-from aios.agent.transport.memory import MemoryTransport
 from aios.shared.pipeline import (
     LineNode,
     LineParams,
@@ -31,6 +25,7 @@ from aios.shared.pipeline import (
     TrackNode,
     TrackParams,
 )
+from tests.agent.build_context import build_context
 
 W, H = 200, 100
 IMAGE = np.zeros((H, W, 3), np.uint8)
@@ -56,19 +51,6 @@ def packet(
 def tracked(stream: str, ts: float, track_id: int, x: float) -> Packet:
     """Track ``track_id`` of ``stream`` standing at ``x`` (its box's bottom-center)."""
     return packet(stream, ts, [(x - 5, 40.0, x + 5, 60.0)], [track_id])
-
-
-def context() -> BuildContext:
-    return BuildContext(
-        org_id="acme",
-        device_id="edge-1",
-        transport=MemoryTransport(),
-        cameras=CameraRegistry(),
-        metrics=PipelineMetrics(),
-        base_dir=Path("."),
-        pipeline_id="p",
-        pipeline_version=1,
-    )
 
 
 async def test_line_crossings_are_remembered_per_stream() -> None:
@@ -129,7 +111,7 @@ async def test_dwell_episode_survives_an_occlusion_as_long_as_the_lost_buffer() 
     again) is one episode; the rule's default of 1 s would have ended it and started another."""
     trk = TrackRuntime(TrackNode(id="trk", params=TrackParams(lost_buffer_frames=90)), ["person"])
     params = RuleParams(event_type="loitering", condition="dwell", dwell_s=2.0, cooldown_s=0.0)
-    node = RuleRuntime.build(RuleNode(id="loiter", params=params), context(), [trk])
+    node = RuleRuntime.build(RuleNode(id="loiter", params=params), build_context(), [trk])
     await node.start()
     events = []
     times = [t / 10 for t in range(40)] + [t / 10 for t in range(65, 80)]
@@ -137,15 +119,14 @@ async def test_dwell_episode_survives_an_occlusion_as_long_as_the_lost_buffer() 
         out = await node.process([tracked("A", ts, 7, 100)])
         assert out is not None
         events += [(e.phase, e.event_id) for e in out.events]
-    await node.stop()
-    events += [(e.phase, e.event_id) for _, e in node.closing_events]
+    events += [(said.event.phase, said.event.event_id) for said in await node.stop()]
     assert [phase for phase, _ in events] == ["start", "end"]
     assert len({event_id for _, event_id in events}) == 1
 
 
 async def test_rule_episodes_are_per_stream() -> None:
     params = RuleParams(event_type="loitering", condition="dwell", dwell_s=1.0, cooldown_s=0.0)
-    node = RuleRuntime.build(RuleNode(id="loiter", params=params), context(), [])
+    node = RuleRuntime.build(RuleNode(id="loiter", params=params), build_context(), [])
     await node.start()
     started: list[str] = []
     for i in range(15):
@@ -154,9 +135,9 @@ async def test_rule_episodes_are_per_stream() -> None:
             out = await node.process([tracked(stream, ts, 1, 100)])
             assert out is not None
             started += [out.stream_id for e in out.events if e.phase == "start"]
-    await node.stop()
+    ending = await node.stop()
     assert started == ["A", "B"]
-    assert sorted(stream for stream, _ in node.closing_events) == ["A", "B"]
+    assert sorted(said.stream_id for said in ending) == ["A", "B"]
 
 
 @pytest.mark.parametrize(

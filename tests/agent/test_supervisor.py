@@ -18,15 +18,9 @@ import pytest
 
 from aios.agent.config import AgentConfig, build_config
 from aios.agent.errors import SourceError
-from aios.agent.pipeline.node import BuildContext, RuntimeNode
-from aios.agent.pipeline.nodes.detect import DetectRuntime
-from aios.agent.pipeline.nodes.line import LineRuntime
-from aios.agent.pipeline.nodes.rule import RuleRuntime
-from aios.agent.pipeline.nodes.sink import SinkRuntime
-from aios.agent.pipeline.nodes.source import SourceRuntime
-from aios.agent.pipeline.nodes.zone import ZoneRuntime
+from aios.agent.pipeline.node import BuildContext, RuntimeNode, StreamEvent
 from aios.agent.pipeline.packet import Packet
-from aios.agent.pipeline.registry import NodeRegistry
+from aios.agent.pipeline.registry import NodeRegistry, default_registry
 from aios.agent.runtime import Agent, RunOptions
 from aios.agent.sources.camera import Camera
 from aios.agent.sources.registry import CameraOptions, CameraRegistry
@@ -34,7 +28,7 @@ from aios.agent.sources.synthetic import SyntheticCamera
 from aios.agent.transport.memory import MemoryTransport
 from aios.shared.codec import encode
 from aios.shared.messages import PipelineConfig, PipelineReport
-from aios.shared.pipeline import Node, SourceParams, decode_pipeline
+from aios.shared.pipeline import SourceParams, TrackNode, decode_pipeline
 
 
 def cameras() -> CameraRegistry:
@@ -64,7 +58,9 @@ class CrashingTrack:
         self.calls = 0
 
     @classmethod
-    def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> CrashingTrack:
+    def build(
+        cls, spec: TrackNode, ctx: BuildContext, upstream: Sequence[RuntimeNode]
+    ) -> CrashingTrack:
         return cls(spec.id)
 
     async def start(self) -> None:
@@ -76,16 +72,14 @@ class CrashingTrack:
             raise RuntimeError("tracker exploded")
         return inputs[0]
 
-    async def stop(self) -> None:
-        return None
+    async def stop(self, ending: Sequence[StreamEvent] = ()) -> Sequence[StreamEvent]:
+        return ()
 
 
 def registry() -> NodeRegistry:
-    r = NodeRegistry()
-    for cls in (SourceRuntime, DetectRuntime, ZoneRuntime, LineRuntime, RuleRuntime, SinkRuntime):
-        r.register(cls.kind, cls.build)
-    r.register(CrashingTrack.kind, CrashingTrack.build)
-    return r
+    crashing = NodeRegistry()
+    crashing.register(TrackNode, CrashingTrack.build)
+    return default_registry(crashing)
 
 
 def spec(uri: str = "cam.mp4", *, track: bool = False, conf: float = 0.25) -> dict[str, object]:

@@ -37,7 +37,7 @@ from aios.agent.analytics.classes import class_mask
 from aios.agent.detections import NO_TRACK, Detections
 from aios.agent.errors import ConfigError
 from aios.shared.fields import EventPhase, Severity
-from aios.shared.messages import AttributeValue
+from aios.shared.messages import MAX_TRACK_IDS, AttributeValue
 from aios.shared.pipeline.nodes import RuleParams
 
 
@@ -148,8 +148,18 @@ class _RuleBase:
 
 
 def _track_ids(detections: Detections) -> tuple[int, ...]:
+    """The tracked ids among ``detections``, as many as an event carries."""
     ids = detections.tracker_id[detections.tracker_id != NO_TRACK]
-    return tuple(sorted(int(i) for i in ids))
+    return tuple(sorted(int(i) for i in ids))[:MAX_TRACK_IDS]
+
+
+def _remember(known: set[int], ids: tuple[int, ...]) -> None:
+    """Add ``ids`` to the track ids of an episode, up to what an event carries: the first
+    ones seen are kept (an episode of a busy place lasting hours sees thousands)."""
+    for track_id in ids:
+        if len(known) >= MAX_TRACK_IDS:
+            return
+        known.add(track_id)
 
 
 def _cooled(last: float | None, ts: float, cooldown_s: float) -> bool:
@@ -256,7 +266,7 @@ class OccupancyRule:
         if holds:
             episode.last_true = ts
             episode.peak = max(episode.peak, count)
-            episode.track_ids.update(_track_ids(present))
+            _remember(episode.track_ids, _track_ids(present))
             interval = self._update_interval_s
             if interval is not None and ts - episode.last_emit >= interval:
                 episode.last_emit = ts

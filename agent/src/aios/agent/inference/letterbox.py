@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aios.agent.errors import InputError
+from aios.agent.recent import RecentMap
 
 PAD_VALUE = 114
 
@@ -91,6 +92,10 @@ def as_bgr_uint8(frame: object) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(frame)
 
 
+SIZES_KEPT = 8
+"""Resized frame sizes whose buffers a :class:`Letterboxer` keeps."""
+
+
 class Letterboxer:
     """Writes letterboxed frames into a preallocated ``(batch, 3, H, W)`` input tensor."""
 
@@ -102,8 +107,12 @@ class Letterboxer:
         self.tensor: npt.NDArray[np.floating] = np.empty((batch, 3, height, width), dtype)
         self._scale = np.float32(1.0 / 255.0)
         self._painted: list[LetterboxGeometry | None] = [None] * batch
-        self._resized: dict[tuple[int, int], npt.NDArray[np.uint8]] = {}
-        self._planes: dict[tuple[int, int], list[npt.NDArray[np.uint8]]] = {}
+        # Buffers per resized size: one per source aspect ratio; a few are kept (a camera may
+        # change resolution, several cameras may share the detector), the least recent dropped.
+        self._resized: RecentMap[tuple[int, int], npt.NDArray[np.uint8]] = RecentMap(SIZES_KEPT)
+        self._planes: RecentMap[tuple[int, int], list[npt.NDArray[np.uint8]]] = RecentMap(
+            SIZES_KEPT
+        )
 
     def geometry(self, src_h: int, src_w: int) -> LetterboxGeometry:
         return LetterboxGeometry.compute(src_h, src_w, self.height, self.width)

@@ -10,7 +10,16 @@ for that frame (a skipped frame, an empty zone upstream of nothing).
 A node may be reached from several sources (a detect node may take several cameras, and
 everything downstream of it then sees all of them): whatever a node remembers between frames
 (frame policy, tracks, line sides, counts, rule episodes, pending batches) is kept per
-``Packet.stream_id``, created on a stream's first frame.
+``Packet.stream_id``, created on a stream's first frame (:class:`PerStream`). The streams that
+reach a node are the sources of its pipeline, fixed for the runner's life: they come and go
+only with the pipeline, whose replacement drops every node and all its state.
+
+Nodes are typed end to end: each registers with the spec Struct it implements
+(:class:`NodeFactory` is generic in it), so its ``build`` receives that spec and its params,
+never a union to narrow. A node never reaches into another node's state: what it learns from
+upstream nodes at build time it asks through their public properties, and what a node still has
+to say when the pipeline stops (the end of the episodes a rule still has open) flows to its
+consumers as :class:`StreamEvent` s through ``stop``.
 """
 
 from __future__ import annotations
@@ -18,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
 from aios.agent.analytics.classes import resolve_class_ids
+from aios.agent.analytics.rules import RuleEvent
 from aios.agent.environment import AgentEnvironment
 from aios.agent.pipeline.metrics import PipelineMetrics
 from aios.agent.pipeline.packet import Packet
@@ -51,6 +61,14 @@ class BuildContext:
     """The process's environment (the model cache and manifest a detect node resolves with)."""
 
 
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """An event of one stream, outside any frame: an episode ended as the pipeline stops."""
+
+    stream_id: str
+    event: RuleEvent
+
+
 class RuntimeNode(Protocol):
     kind: ClassVar[str]
 
@@ -66,15 +84,32 @@ class RuntimeNode(Protocol):
 
     async def process(self, inputs: Sequence[Packet]) -> Packet | None: ...
 
-    async def stop(self) -> None: ...
+    async def stop(self, ending: Sequence[StreamEvent] = ()) -> Sequence[StreamEvent]:
+        """Stop, once frames no longer flow. ``ending`` is what the node's inputs said as they
+        stopped (the runner stops nodes in topological order); the node returns what it says
+        in turn, which its consumers receive."""
+        ...
 
 
-class NodeFactory(Protocol):
-    """Builds a runtime node from its spec (narrowing the spec to its own type)."""
+SpecT_contra = TypeVar("SpecT_contra", bound=Node, contravariant=True)
+
+
+class NodeFactory(Protocol[SpecT_contra]):
+    """Builds a runtime node from its own spec type (registered with it: no narrowing)."""
 
     def __call__(
-        self, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]
+        self, spec: SpecT_contra, ctx: BuildContext, upstream: Sequence[RuntimeNode], /
     ) -> RuntimeNode: ...
+
+
+class Lifecycle:
+    """The ``start`` / ``stop`` of a node with nothing to set up or to say when it stops."""
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self, ending: Sequence[StreamEvent] = ()) -> Sequence[StreamEvent]:
+        return ()
 
 
 def first_names(upstream: Sequence[RuntimeNode]) -> Sequence[str]:

@@ -2,6 +2,9 @@
 
 A zone's count, a line's crossing memory or a tracker's ids belong to one camera; a node that
 several streams reach keeps one instance per ``stream_id``, made on that stream's first frame.
+Every node keeps its per-stream state here, so there is one place to look: it holds at most one
+instance per source of the pipeline (the stream ids are the source nodes' ids), and goes with
+the runner when a new pipeline replaces it.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Nodes are built in topological order (off the event loop: building loads models)
 consumers-first, and then one task per source pulls the newest frame and runs it through the
 nodes reachable from that source, in topological order. A node's inputs for a frame are the
 packets its input nodes produced for that frame; a node whose inputs produced nothing (a frame
-the detector skipped) is skipped too.
+the detector skipped) is skipped too. Nodes stop in topological order, each given what its
+inputs said as they stopped (the ends of a rule's open episodes reach its events sink).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import logging
 from collections.abc import Sequence
 
 from aios.agent.errors import AgentError
-from aios.agent.pipeline.node import BuildContext, RuntimeNode
+from aios.agent.pipeline.node import BuildContext, RuntimeNode, StreamEvent
 from aios.agent.pipeline.nodes.source import SourceRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.registry import NodeRegistry
 from aios.agent.sources.capture import wait_streams_open
-from aios.shared.pipeline import PipelineSpec, node_type
+from aios.shared.pipeline import PipelineSpec
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,7 @@ class PipelineRunner:
         for node_id in self._order:
             spec = self.spec.node(node_id)
             upstream = [self._nodes[i] for i in self.spec.inputs(node_id)]
-            factory = self._registry.factory(node_type(spec))
-            self._nodes[node_id] = factory(spec, self.ctx, upstream)
+            self._nodes[node_id] = self._registry.build(spec, self.ctx, upstream)
 
     async def start(self, *, open_timeout_s: float = 15.0) -> None:
         """Start nodes (sinks first), then wait for the cameras to open (every file, and the
@@ -121,7 +121,8 @@ class PipelineRunner:
         return None
 
     async def stop(self) -> None:
-        """Stop streams, then nodes in topological order (so sinks flush last)."""
+        """Stop streams, then nodes in topological order (so sinks flush last), each given
+        what its inputs said as they stopped."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -129,12 +130,14 @@ class PipelineRunner:
                 await task
         self._tasks = []
         started = set(map(id, self._started))
+        said: dict[str, Sequence[StreamEvent]] = {}
         for node_id in self._order:
             node = self._nodes.get(node_id)
             if node is None or id(node) not in started:
                 continue
+            heard = [event for i in self.spec.inputs(node_id) for event in said.get(i, ())]
             try:
-                await node.stop()
+                said[node_id] = await node.stop(heard)
             except (AgentError, OSError) as exc:
                 log.warning("node %s did not stop cleanly: %s", node_id, exc)
         self._started = []

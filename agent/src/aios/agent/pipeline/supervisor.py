@@ -13,6 +13,11 @@ that survives its grace period becomes the last good one and is persisted.
 
 A pipeline that crashes later is restarted after an exponential backoff (1 s doubling to
 30 s), reset once a restarted pipeline has run for ``grace_s`` without crashing.
+
+Memory stays bounded however long the agent runs: the configs already handled are remembered
+to ignore a redelivered one (the retained config after a reconnect), the last
+:data:`REMEMBERED_CONFIGS` of them; and at most :data:`MAX_QUEUED_CONFIGS` payloads wait to be
+applied (beyond, the oldest waiting is dropped: a newer desired config supersedes it).
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from aios.agent.pipeline.desired import Refusal, read_desired
 from aios.agent.pipeline.last_good import LastGoodStore
 from aios.agent.pipeline.metrics import PipelineMetrics
 from aios.agent.pipeline.runner import PipelineRunner
-from aios.agent.sources.backoff import Backoff
+from aios.agent.recent import RecentSet
 from aios.agent.transport.interface import Transport
+from aios.shared.backoff import Backoff
 from aios.shared.fields import ReportStatus
 from aios.shared.messages import PipelineConfig, PipelineReport
 from aios.shared.pipeline import PipelineSpec, SourceNode
@@ -40,6 +46,12 @@ RunnerFactory = Callable[[PipelineSpec, str, int], PipelineRunner]
 """(spec, pipeline_id, version) -> an unbuilt runner."""
 
 LOCAL_PIPELINE_ID = "local"
+
+REMEMBERED_CONFIGS = 64
+"""How many handled ``(pipeline_id, version)`` are remembered to ignore their redelivery."""
+
+MAX_QUEUED_CONFIGS = 16
+"""Desired configs waiting to be applied, at most."""
 
 
 class PipelineSupervisor:
@@ -59,14 +71,16 @@ class PipelineSupervisor:
         self._store = store
         self._grace_s = grace_s
         self._open_timeout_s = open_timeout_s
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(MAX_QUEUED_CONFIGS)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.current: PipelineRunner | None = None
         self._current_config: PipelineConfig | None = None
         self._last_good: PipelineConfig | None = None
         self._local: PipelineSpec | None = None
-        self._seen: set[tuple[str, int]] = set()
+        self._seen: RecentSet[tuple[str, int]] = RecentSet(REMEMBERED_CONFIGS)
         self._restart_backoff = Backoff(initial=1.0, cap=30.0)
+        self.dropped_configs = 0
+        """Desired configs dropped unapplied because newer ones filled the queue."""
         self._started_at = 0.0
         self.ended = asyncio.Event()
 
@@ -106,7 +120,14 @@ class PipelineSupervisor:
         """Called from the transport's thread."""
         loop = self._loop
         if loop is not None:
-            loop.call_soon_threadsafe(self._queue.put_nowait, payload)
+            loop.call_soon_threadsafe(self._enqueue, payload)
+
+    def _enqueue(self, payload: bytes) -> None:
+        if self._queue.full():  # nobody applies them (no config apply), or a burst of them
+            self._queue.get_nowait()
+            self.dropped_configs += 1
+            log.warning("desired config queue full: the oldest waiting config is dropped")
+        self._queue.put_nowait(payload)
 
     # -- main loop -----------------------------------------------------------------------------
     async def run(self) -> None:

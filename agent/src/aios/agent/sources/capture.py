@@ -20,14 +20,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aios.agent.errors import SourceError
-from aios.agent.sources.backoff import Backoff
 from aios.agent.sources.camera import Camera, StreamState
 from aios.agent.sources.frame import Frame
 from aios.agent.sources.redaction import scrub
 from aios.agent.sources.slot import FrameSlot
 from aios.agent.telemetry.rate import RateMeter
+from aios.shared.backoff import Backoff
 
 log = logging.getLogger(__name__)
+
+
+def camera_backoff() -> Backoff:
+    """0.5 s doubling to 5 s: a stream whose camera returns is retried, and back, within 10 s."""
+    return Backoff(initial=0.5, cap=5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,7 @@ class CaptureWorker:
     ) -> None:
         self.stream_id = stream_id
         self._camera = camera
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or camera_backoff()
         self._on_state = on_state
         self._stop = threading.Event()
         self._opened = threading.Event()

@@ -14,6 +14,8 @@ is harmless: the control plane stores each ``seq`` once.
 
 from __future__ import annotations
 
+from aios.shared.backoff import exponential_delay
+
 
 class ResendClock:
     def __init__(self, *, timeout_s: float, limit: int, max_interval_s: float = 300.0) -> None:
@@ -21,6 +23,8 @@ class ResendClock:
         self.limit = limit
         self.max_interval_s = max(max_interval_s, timeout_s)
         self.interval_s = timeout_s
+        self._quiet_rounds = 0
+        """Rounds in a row that resent something with no confirmation since the previous."""
         self._next_round = 0.0
         self._confirmed_since_round = False
         self.rounds = 0
@@ -34,6 +38,7 @@ class ResendClock:
         """A confirmation arrived: the control plane is alive, so resending resumes at the
         base pace (a round backed off far ahead is brought back)."""
         self._confirmed_since_round = True
+        self._quiet_rounds = 0
         if self.interval_s > self.timeout_s:
             self.interval_s = self.timeout_s
             self._next_round = min(self._next_round, now + self.timeout_s)
@@ -43,9 +48,9 @@ class ResendClock:
         if count:
             self.rounds += 1
             self.resent += count
-            if self._confirmed_since_round:
-                self.interval_s = self.timeout_s
-            else:
-                self.interval_s = min(self.interval_s * 2, self.max_interval_s)
+            self._quiet_rounds = 0 if self._confirmed_since_round else self._quiet_rounds + 1
+            self.interval_s = exponential_delay(
+                self._quiet_rounds, initial=self.timeout_s, cap=self.max_interval_s
+            )
         self._confirmed_since_round = False
         self._next_round = now + (self.interval_s if count else min(self.timeout_s, 5.0))

@@ -14,7 +14,8 @@ The control plane accepts a snapshot only for an event it has already stored (it
 and may wait there while the broker is unreachable). So a snapshot still refused after the
 quick retries is kept, encoded, and tried again later with a growing delay (capped at
 ``max_delay_s``) for up to ``pending_s``; at most ``max_pending`` wait at a time (beyond, the
-oldest is given up, counted as failed).
+oldest is given up, counted as failed). Both delays follow :mod:`aios.shared.backoff`.
+:attr:`UploadStats.keys` holds the last :data:`RECENT_KEYS` keys uploaded, not all of them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -40,10 +42,14 @@ from aios.agent.analytics.drawing import annotate, encode_jpeg
 from aios.agent.analytics.zones import PolygonZone
 from aios.agent.detections import Detections
 from aios.agent.errors import AgentError
+from aios.shared.backoff import Backoff, exponential_delay
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+RECENT_KEYS = 64
+"""Uploaded snapshot keys kept in :attr:`UploadStats.keys` (the most recent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +72,8 @@ class _Pending:
     key: str = field(compare=False)
     body: bytes = field(compare=False, repr=False)
     since: float = field(compare=False)
-    delay_s: float = field(compare=False)
+    tries_later: int = field(default=0, compare=False)
+    """Tries made since it was kept for later."""
 
 
 @dataclass(slots=True)
@@ -77,7 +84,8 @@ class UploadStats:
     retries: int = 0
     deferred: int = 0
     last_error: str | None = None
-    keys: list[str] = field(default_factory=list)
+    keys: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_KEYS))
+    """The keys of the last snapshots uploaded, oldest first."""
 
 
 class SnapshotSink(Protocol):
@@ -204,7 +212,7 @@ class SnapshotUploader:
                 self._failed(job.event_id, exc)
             else:
                 now = time.monotonic()
-                self._attempt(_Pending(now, 0, job.event_id, job.key, body, now, self._later_s))
+                self._attempt(_Pending(now, 0, job.event_id, job.key, body, now))
             self._retry_due()
 
     def _until_due(self) -> float | None:
@@ -236,9 +244,12 @@ class SnapshotUploader:
                 self._later.remove(oldest)
                 heapq.heapify(self._later)
                 self._failed(oldest.event_id, UploadError("too many waiting", retryable=False))
-            item.due = now + item.delay_s
+            delay = exponential_delay(
+                item.tries_later, initial=self._later_s, cap=self._max_delay_s
+            )
+            item.due = now + delay
             item.order = next(self._order)
-            item.delay_s = min(item.delay_s * 2, self._max_delay_s)
+            item.tries_later += 1
             heapq.heappush(self._later, item)
             self.stats.deferred += 1
             log.info("snapshot of event %s deferred: %s", item.event_id, exc)
@@ -257,7 +268,7 @@ class SnapshotUploader:
         self._later.clear()
 
     def _upload_with_retries(self, event_id: str, body: bytes) -> None:
-        delay = self._backoff_s
+        backoff = Backoff(initial=self._backoff_s, cap=self._max_delay_s, jitter=0.0)
         for attempt in range(1, self._attempts + 1):
             try:
                 self.upload(event_id, body)
@@ -266,9 +277,8 @@ class SnapshotUploader:
                 if not exc.retryable or attempt == self._attempts:
                     raise
                 self.stats.retries += 1
-                if self._stopping.wait(delay):
+                if self._stopping.wait(backoff.next_delay()):
                     raise
-                delay *= 2
 
     def upload(self, event_id: str, body: bytes) -> None:
         """One PUT of the JPEG ``body``; raises :class:`UploadError`."""

@@ -42,6 +42,7 @@ from aios.controlplane.notifications.egress import (
     resolve,
 )
 from aios.controlplane.notifications.outbox import DELIVERED, FAILED, PENDING
+from aios.shared.backoff import exponential_delay
 
 SIGNATURE_HEADER = "X-AIOS-Signature"
 TIMESTAMP_HEADER = "X-AIOS-Timestamp"
@@ -132,7 +133,7 @@ class WebhookDispatcher:
             elif count >= self.max_attempts or not row.enabled:
                 status, next_at, delivered = FAILED, None, None
             else:
-                delay = self.retry_base_s * 2 ** (count - 1)
+                delay = exponential_delay(count - 1, initial=self.retry_base_s)
                 status, next_at, delivered = PENDING, done + timedelta(seconds=delay), None
             params.append(
                 {

@@ -34,6 +34,7 @@ from aios.controlplane.errors import (
 )
 from aios.controlplane.telemetry.records import Accepted, DeadLetterRow, IngestReason
 from aios.controlplane.telemetry.store import FlushResult, TelemetryStore
+from aios.shared.backoff import Backoff
 from aios.shared.messages import DetectionBatch
 
 log = logging.getLogger(__name__)
@@ -132,14 +133,14 @@ class FlushWriter:
         self, accepted: Sequence[Accepted], dead: Sequence[DeadLetterRow]
     ) -> FlushResult:
         """One transaction, retried while the database is unavailable."""
-        backoff = FIRST_BACKOFF_S
+        backoff = Backoff(initial=FIRST_BACKOFF_S, cap=self._max_backoff, jitter=0.0)
         while True:
             try:
                 return await self.store.write(accepted, dead)
             except DatabaseUnavailableError as exc:
                 self._on_unavailable(exc)
-                log.warning("ingest write failed (%s); retrying in %.1f s", exc, backoff)
+                delay = backoff.next_delay()
+                log.warning("ingest write failed (%s); retrying in %.1f s", exc, delay)
                 if self._stopping.is_set():
                     raise WriteStoppedError from exc
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
+                await asyncio.sleep(delay)

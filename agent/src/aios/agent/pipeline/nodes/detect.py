@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -24,11 +25,11 @@ import numpy as np
 import numpy.typing as npt
 
 from aios.agent.detections import Detections
-from aios.agent.errors import ConfigError
 from aios.agent.inference import Detector, FramePolicy, resolve_model
-from aios.agent.pipeline.node import BuildContext, RuntimeNode
+from aios.agent.pipeline.node import BuildContext, RuntimeNode, StreamEvent
 from aios.agent.pipeline.packet import Packet
-from aios.shared.pipeline import DetectNode, Node
+from aios.agent.pipeline.per_stream import PerStream
+from aios.shared.pipeline import DetectNode
 
 
 def model_file(spec: DetectNode, ctx: BuildContext) -> Path:
@@ -51,25 +52,29 @@ NOMINAL_SOURCE_FPS = 30.0
 """The source rate assumed before frames are seen (cameras rarely run faster)."""
 
 
+@dataclass(slots=True)
+class _StreamState:
+    policy: FramePolicy
+    inferences: int = 0
+
+
 class DetectRuntime:
     kind: ClassVar[str] = "detect"
 
     def __init__(self, spec: DetectNode, detector: Detector, ctx: BuildContext) -> None:
         self._spec = spec
         self._detector = detector
-        self._policies: dict[str, FramePolicy] = {}
+        self._streams = PerStream(lambda: _StreamState(FramePolicy.from_params(spec.params)))
         self._metrics = ctx.metrics
         self._executor: ThreadPoolExecutor | None = None
         self.names: Sequence[str] = tuple(detector.names)
-        self.inferences: dict[str, int] = {}
-        """Detector runs per stream id."""
         self.busy_s = 0.0
         """Seconds spent inside the detector (all streams), excluding time queued."""
 
     @classmethod
-    def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> DetectRuntime:
-        if not isinstance(spec, DetectNode):
-            raise ConfigError(f"node {spec.id!r} is not a detect node")
+    def build(
+        cls, spec: DetectNode, ctx: BuildContext, upstream: Sequence[RuntimeNode]
+    ) -> DetectRuntime:
         FramePolicy.from_params(spec.params)  # a bad policy fails at build, not on a frame
         detector = Detector.from_params(
             spec.params,
@@ -97,13 +102,15 @@ class DetectRuntime:
 
     def policy(self, stream_id: str) -> FramePolicy:
         """The frame policy of one stream (created on its first frame)."""
-        policy = self._policies.get(stream_id)
-        if policy is None:
-            policy = self._policies[stream_id] = FramePolicy.from_params(self._spec.params)
-        return policy
+        return self._streams.get(stream_id).policy
+
+    @property
+    def inferences(self) -> dict[str, int]:
+        """Detector runs per stream id."""
+        return {stream_id: state.inferences for stream_id, state in self._streams.items()}
 
     async def start(self) -> None:
-        self._policies.clear()
+        self._streams.clear()
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"infer-{self.node_id}"
         )
@@ -120,21 +127,23 @@ class DetectRuntime:
 
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         packet = inputs[0]
-        if not self.policy(packet.stream_id).should_infer(packet.frame.image, packet.frame.ts):
+        stream = self._streams.get(packet.stream_id)
+        if not stream.policy.should_infer(packet.frame.image, packet.frame.ts):
             return None
         loop = asyncio.get_running_loop()
         detections, seconds = await loop.run_in_executor(
             self._executor, self._timed_detect, packet.frame.image
         )
         self.busy_s += seconds
-        self.inferences[packet.stream_id] = self.inferences.get(packet.stream_id, 0) + 1
+        stream.inferences += 1
         self._metrics.inference_ms.add(seconds * 1000.0)
         self._metrics.frames_processed += 1
         return Packet(
             stream_id=packet.stream_id, frame=packet.frame, detections=detections, names=self.names
         )
 
-    async def stop(self) -> None:
+    async def stop(self, ending: Sequence[StreamEvent] = ()) -> Sequence[StreamEvent]:
         executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        return ()

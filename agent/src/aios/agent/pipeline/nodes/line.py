@@ -11,9 +11,9 @@ from dataclasses import replace
 from typing import ClassVar
 
 from aios.agent.analytics.lines import LineZone
-from aios.agent.errors import ConfigError
 from aios.agent.pipeline.node import (
     BuildContext,
+    Lifecycle,
     RuntimeNode,
     class_ids_of,
     first_names,
@@ -21,10 +21,10 @@ from aios.agent.pipeline.node import (
 )
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.per_stream import PerStream
-from aios.shared.pipeline import LineNode, Node
+from aios.shared.pipeline import LineNode
 
 
-class LineRuntime:
+class LineRuntime(Lifecycle):
     kind: ClassVar[str] = "line"
 
     def __init__(
@@ -41,9 +41,9 @@ class LineRuntime:
         """How long the upstream tracker keeps a lost track."""
 
     @classmethod
-    def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> LineRuntime:
-        if not isinstance(spec, LineNode):
-            raise ConfigError(f"node {spec.id!r} is not a line node")
+    def build(
+        cls, spec: LineNode, ctx: BuildContext, upstream: Sequence[RuntimeNode]
+    ) -> LineRuntime:
         names = first_names(upstream)
         ids = class_ids_of(spec, spec.params.classes, names)
         LineZone.from_params(spec.params, ids)  # a bad line fails at build
@@ -72,6 +72,3 @@ class LineRuntime:
             packet.detections, (packet.frame.width, packet.frame.height)
         )
         return replace(packet, crossed_in=crossed_in, crossed_out=crossed_out, line_id=self.node_id)
-
-    async def stop(self) -> None:
-        return None

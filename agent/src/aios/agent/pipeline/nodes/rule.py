@@ -3,6 +3,9 @@
 Rule state (episodes, cooldowns, line counts) is kept per stream: each stream reaching the node
 gets its own :class:`Rule`, so one camera's loiterer never ends another camera's episode.
 
+When the pipeline stops, the episodes still open end: the node says so to its consumers (the
+events sink) as the :class:`StreamEvent` s its ``stop`` returns.
+
 A ``dwell`` episode ends once its track has been gone for ``clear_after_s``; that is at least
 the upstream tracker's lost buffer (with a margin for its frame-rate estimate), so a person
 briefly occluded, whose track the tracker finds again, stays one event.
@@ -15,12 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from aios.agent.analytics.rules import Rule, RuleEvent, RuleInput, build_rule
+from aios.agent.analytics.rules import Rule, RuleInput, build_rule
 from aios.agent.analytics.zones import PolygonZone
-from aios.agent.errors import ConfigError
 from aios.agent.pipeline.node import (
     BuildContext,
     RuntimeNode,
+    StreamEvent,
     class_ids_of,
     first_names,
     upstream_lost_buffer_s,
@@ -28,7 +31,8 @@ from aios.agent.pipeline.node import (
 from aios.agent.pipeline.nodes.line import LineRuntime
 from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.pipeline.packet import Packet
-from aios.shared.pipeline import Node, RuleNode, RuleParams
+from aios.agent.pipeline.per_stream import PerStream
+from aios.shared.pipeline import RuleNode, RuleParams
 
 DEFAULT_CLEAR_AFTER_S = 1.0
 LOST_BUFFER_MARGIN = 1.25
@@ -52,12 +56,9 @@ class RuleRuntime:
         zones: Sequence[ZoneRuntime] = (),
     ) -> None:
         self._spec = spec
-        self._make_rule = make_rule
-        self._rules: dict[str, Rule] = {}
+        self._rules = PerStream(make_rule)
         self.names = names
         self._zones = tuple(zones)
-        self.closing_events: list[tuple[str, RuleEvent]] = []
-        """``(stream_id, event)`` ending the episodes still open when the node stopped."""
 
     @property
     def snapshot(self) -> bool:
@@ -65,9 +66,9 @@ class RuleRuntime:
         return self._spec.params.snapshot
 
     @classmethod
-    def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> RuleRuntime:
-        if not isinstance(spec, RuleNode):
-            raise ConfigError(f"node {spec.id!r} is not a rule node")
+    def build(
+        cls, spec: RuleNode, ctx: BuildContext, upstream: Sequence[RuntimeNode]
+    ) -> RuleRuntime:
         names = first_names(upstream)
         ids = class_ids_of(spec, spec.params.classes, names)
         zone_id = next((n.node_id for n in upstream if isinstance(n, ZoneRuntime)), None)
@@ -95,10 +96,7 @@ class RuleRuntime:
 
     def rule(self, stream_id: str) -> Rule:
         """The rule state of one stream (created on its first frame)."""
-        rule = self._rules.get(stream_id)
-        if rule is None:
-            rule = self._rules[stream_id] = self._make_rule()
-        return rule
+        return self._rules.get(stream_id)
 
     def zones(self, stream_id: str) -> tuple[PolygonZone, ...]:
         """The zones upstream of the rule as one stream sees them, drawn on its snapshots."""
@@ -106,7 +104,6 @@ class RuleRuntime:
 
     async def start(self) -> None:
         self._rules.clear()
-        self.closing_events = []
 
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         # A line input carries the crossings; otherwise the first input is the scope.
@@ -121,10 +118,11 @@ class RuleRuntime:
         )
         return replace(packet, events=tuple(events))
 
-    async def stop(self) -> None:
+    async def stop(self, ending: Sequence[StreamEvent] = ()) -> Sequence[StreamEvent]:
+        """End the episodes still open, on every stream."""
         now = time.time()
-        self.closing_events = [
-            (stream_id, event)
+        return [
+            StreamEvent(stream_id, event)
             for stream_id, rule in self._rules.items()
             for event in rule.close(now)
         ]

@@ -1,23 +1,26 @@
-"""``sink``: detection batches (sampled, batched by frame count and time) or events, over the
-transport. Boxes leave normalized to ``[0, 1]`` as the wire contract requires."""
+"""``sink``: two nodes behind one pipeline node type, chosen once when the node is built by its
+``params.kind``: :class:`DetectionSinkRuntime` (``mqtt_detections``: detection batches, sampled
+and batched by frame count and time, per stream) here, and
+:class:`~aios.agent.pipeline.nodes.event_sink.EventSinkRuntime` (``mqtt_events``). Boxes leave
+normalized to ``[0, 1]`` as the wire contract requires."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
-from aios.agent.analytics.rules import RuleEvent
 from aios.agent.detections import NO_TRACK, Detections
-from aios.agent.errors import ConfigError
-from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
-from aios.agent.pipeline.nodes.rule import RuleRuntime
+from aios.agent.pipeline.node import BuildContext, RuntimeNode, StreamEvent, first_names
+from aios.agent.pipeline.nodes.event_sink import EventSinkRuntime
 from aios.agent.pipeline.packet import Packet
-from aios.shared.messages import Detection, DetectionBatch, Event, FrameDetections
-from aios.shared.pipeline import Node, SinkNode
+from aios.agent.pipeline.per_stream import PerStream
+from aios.shared.messages import Detection, DetectionBatch, FrameDetections
+from aios.shared.pipeline import SinkNode
 
 
 def wire_detections(
@@ -43,54 +46,50 @@ def wire_detections(
     return out
 
 
-class SinkRuntime:
+def build_sink(
+    spec: SinkNode, ctx: BuildContext, upstream: Sequence[RuntimeNode]
+) -> DetectionSinkRuntime | EventSinkRuntime:
+    """The sink node ``params.kind`` asks for."""
+    if spec.params.kind == "mqtt_events":
+        return EventSinkRuntime.build(spec, ctx, upstream)
+    return DetectionSinkRuntime(spec, ctx, first_names(upstream))
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One stream's frames waiting to leave, and how many frames reached the sink."""
+
+    seen: int = 0
+    frames: list[FrameDetections] = field(default_factory=list)
+
+
+class DetectionSinkRuntime:
     kind: ClassVar[str] = "sink"
 
-    def __init__(
-        self, spec: SinkNode, ctx: BuildContext, names: Sequence[str], rules: list[RuleRuntime]
-    ) -> None:
+    def __init__(self, spec: SinkNode, ctx: BuildContext, names: Sequence[str]) -> None:
         self._spec = spec
         self._ctx = ctx
         self.names = names
-        self._rules = rules
-        self._pending: dict[str, list[FrameDetections]] = {}
-        self._seen: dict[str, int] = {}
+        self._batches = PerStream(_Batch)
         self._flusher: asyncio.Task[None] | None = None
         self.model_name: str | None = None
-        self._snapshot_rules = {r.node_id: r for r in rules if r.snapshot}
-        self._snapshot_keys: dict[str, str] = {}
-
-    @classmethod
-    def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> SinkRuntime:
-        if not isinstance(spec, SinkNode):
-            raise ConfigError(f"node {spec.id!r} is not a sink node")
-        rules = [n for n in upstream if isinstance(n, RuleRuntime)]
-        return cls(spec, ctx, first_names(upstream), rules)
 
     @property
     def node_id(self) -> str:
         return self._spec.id
 
     async def start(self) -> None:
-        if self._spec.params.kind == "mqtt_detections":
-            self._flusher = asyncio.create_task(
-                self._flush_periodically(), name=f"sink-{self.node_id}"
-            )
+        self._batches.clear()
+        self._flusher = asyncio.create_task(self._flush_periodically(), name=f"sink-{self.node_id}")
 
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
-        if self._spec.params.kind == "mqtt_events":
-            for packet in inputs:
-                for event in packet.events:
-                    self._send_event(packet.stream_id, event, self._snapshot(packet, event))
-            return None
         packet = inputs[0]
-        seen = self._seen.get(packet.stream_id, 0)
-        self._seen[packet.stream_id] = seen + 1
-        if seen % self._spec.params.sample_every:
+        batch = self._batches.get(packet.stream_id)
+        batch.seen += 1
+        if (batch.seen - 1) % self._spec.params.sample_every:
             return None
         frame = packet.frame
-        pending = self._pending.setdefault(packet.stream_id, [])
-        pending.append(
+        batch.frames.append(
             FrameDetections(
                 ts=frame.ts,
                 frame_index=frame.index,
@@ -101,12 +100,12 @@ class SinkRuntime:
                 ),
             )
         )
-        if len(pending) >= self._spec.params.max_frames_per_batch:
-            self._flush(packet.stream_id)
+        if len(batch.frames) >= self._spec.params.max_frames_per_batch:
+            self._flush(packet.stream_id, batch)
         return None
 
-    def _flush(self, stream_id: str) -> None:
-        frames = self._pending.pop(stream_id, [])
+    def _flush(self, stream_id: str, batch: _Batch) -> None:
+        frames, batch.frames = batch.frames, []
         if not frames:
             return
         self._ctx.transport.send(
@@ -120,66 +119,20 @@ class SinkRuntime:
             )
         )
 
+    def _flush_all(self) -> None:
+        for stream_id, batch in list(self._batches.items()):
+            self._flush(stream_id, batch)
+
     async def _flush_periodically(self) -> None:
         while True:
             await asyncio.sleep(self._spec.params.flush_interval_s)
-            for stream_id in list(self._pending):
-                self._flush(stream_id)
+            self._flush_all()
 
-    def _snapshot(self, packet: Packet, event: RuleEvent) -> str | None:
-        """The snapshot key of ``event``: taken when an episode starts (or an instant event
-        fires), referenced again by its updates and its end."""
-        if event.phase in ("update", "end"):
-            key = self._snapshot_keys.get(event.event_id)
-            if event.phase == "end":
-                self._snapshot_keys.pop(event.event_id, None)
-            return key
-        uploader = self._ctx.snapshots
-        rule = self._snapshot_rules.get(event.rule_id)
-        if uploader is None or rule is None:
-            return None
-        key = uploader.submit(
-            event.event_id,
-            packet.frame.image,
-            packet.detections,
-            zones=rule.zones(packet.stream_id),
-            labels=packet.names or self.names,
-        )
-        if key is not None and event.phase == "start":
-            self._snapshot_keys[event.event_id] = key
-        return key
-
-    def _send_event(self, stream_id: str, event: RuleEvent, snapshot: str | None = None) -> None:
-        self._ctx.transport.send(
-            Event(
-                id=event.event_id,
-                event_type=event.event_type,
-                severity=event.severity,
-                device_id=self._ctx.device_id,
-                stream_id=stream_id,
-                ts=event.ts,
-                phase=event.phase,
-                rule_id=event.rule_id,
-                zone_id=event.zone_id,
-                line_id=event.line_id,
-                track_ids=list(event.track_ids),
-                attributes=dict(event.attributes),
-                pipeline_version=self._ctx.pipeline_version,
-                snapshot=snapshot,
-            )
-        )
-
-    async def stop(self) -> None:
+    async def stop(self, ending: Sequence[StreamEvent] = ()) -> Sequence[StreamEvent]:
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
             self._flusher = None
-        for stream_id in list(self._pending):
-            self._flush(stream_id)
-        if self._spec.params.kind == "mqtt_events":
-            for rule in self._rules:
-                for stream_id, event in rule.closing_events:
-                    key = self._snapshot_keys.pop(event.event_id, None)
-                    self._send_event(stream_id, event, key)
-                rule.closing_events = []
+        self._flush_all()
+        return ()

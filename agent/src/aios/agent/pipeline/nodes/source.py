@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from aios.agent.detections import Detections
-from aios.agent.errors import ConfigError
-from aios.agent.pipeline.node import BuildContext, RuntimeNode
+from aios.agent.pipeline.node import BuildContext, RuntimeNode, StreamEvent
 from aios.agent.pipeline.packet import Packet
 from aios.agent.sources.capture import CaptureWorker
 from aios.agent.sources.registry import CameraOptions
-from aios.shared.pipeline import Node, SourceNode
+from aios.shared.pipeline import SourceNode
 
 
 class SourceRuntime:
@@ -23,9 +22,9 @@ class SourceRuntime:
         self.worker = worker
 
     @classmethod
-    def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> SourceRuntime:
-        if not isinstance(spec, SourceNode):
-            raise ConfigError(f"node {spec.id!r} is not a source node")
+    def build(
+        cls, spec: SourceNode, ctx: BuildContext, upstream: Sequence[RuntimeNode]
+    ) -> SourceRuntime:
         options = CameraOptions(base_dir=ctx.base_dir, file_realtime=ctx.file_realtime)
         camera = ctx.cameras.create(spec.params, options)
         worker = CaptureWorker(spec.id, camera)
@@ -48,5 +47,6 @@ class SourceRuntime:
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         return inputs[0] if inputs else None
 
-    async def stop(self) -> None:
+    async def stop(self, ending: Sequence[StreamEvent] = ()) -> Sequence[StreamEvent]:
         await self.worker.stop()
+        return ()

@@ -21,12 +21,12 @@ from typing import ClassVar
 
 from aios.agent.analytics.classes import resolve_class_ids
 from aios.agent.analytics.tracker import ByteTracker
-from aios.agent.errors import ConfigError
 from aios.agent.pipeline.frame_rate import FrameRateEstimate
-from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
+from aios.agent.pipeline.node import BuildContext, Lifecycle, RuntimeNode, first_names
 from aios.agent.pipeline.nodes.detect import NOMINAL_SOURCE_FPS, DetectRuntime
 from aios.agent.pipeline.packet import Packet
-from aios.shared.pipeline import Node, TrackNode
+from aios.agent.pipeline.per_stream import PerStream
+from aios.shared.pipeline import TrackNode
 
 _RATE_TOLERANCE = 0.1
 """Relative change of the measured rate that re-tunes a tracker's lost buffer."""
@@ -38,7 +38,7 @@ class _StreamTracker:
     rate: FrameRateEstimate
 
 
-class TrackRuntime:
+class TrackRuntime(Lifecycle):
     kind: ClassVar[str] = "track"
 
     def __init__(
@@ -47,7 +47,7 @@ class TrackRuntime:
         self._spec = spec
         self.names = names
         self.nominal_fps = nominal_fps
-        self._streams: dict[str, _StreamTracker] = {}
+        self._streams = PerStream(self._new_stream)
         label_to_id = {name: i for i, name in enumerate(names)}
         self._class_groups = [
             resolve_class_ids(group, label_to_id, where=f"track {spec.id!r}: class_groups")
@@ -56,9 +56,9 @@ class TrackRuntime:
         ]
 
     @classmethod
-    def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> TrackRuntime:
-        if not isinstance(spec, TrackNode):
-            raise ConfigError(f"node {spec.id!r} is not a track node")
+    def build(
+        cls, spec: TrackNode, ctx: BuildContext, upstream: Sequence[RuntimeNode]
+    ) -> TrackRuntime:
         detect = next((n for n in upstream if isinstance(n, DetectRuntime)), None)
         nominal = NOMINAL_SOURCE_FPS if detect is None else detect.nominal_fps()
         return cls(spec, first_names(upstream), nominal)
@@ -74,33 +74,24 @@ class TrackRuntime:
 
     def tracker(self, stream_id: str) -> ByteTracker:
         """The tracker of one stream (created on its first frame)."""
-        return self._stream(stream_id).tracker
+        return self._streams.get(stream_id).tracker
 
-    def _stream(self, stream_id: str) -> _StreamTracker:
-        state = self._streams.get(stream_id)
-        if state is None:
-            state = _StreamTracker(
-                ByteTracker(
-                    self._spec.params,
-                    frame_rate=self.nominal_fps,
-                    class_groups=self._class_groups,
-                ),
-                FrameRateEstimate(self.nominal_fps),
-            )
-            self._streams[stream_id] = state
-        return state
+    def _new_stream(self) -> _StreamTracker:
+        return _StreamTracker(
+            ByteTracker(
+                self._spec.params, frame_rate=self.nominal_fps, class_groups=self._class_groups
+            ),
+            FrameRateEstimate(self.nominal_fps),
+        )
 
     async def start(self) -> None:
         self._streams.clear()
 
     async def process(self, inputs: Sequence[Packet]) -> Packet | None:
         packet = inputs[0]
-        state = self._stream(packet.stream_id)
+        state = self._streams.get(packet.stream_id)
         fps = state.rate.add(packet.frame.ts)
         tracker = state.tracker
         if abs(fps - tracker.frame_rate) > _RATE_TOLERANCE * tracker.frame_rate:
             tracker.set_frame_rate(fps)
         return packet.with_detections(tracker.update(packet.detections))
-
-    async def stop(self) -> None:
-        return None

@@ -12,9 +12,9 @@ from dataclasses import replace
 from typing import ClassVar
 
 from aios.agent.analytics.zones import PolygonZone
-from aios.agent.errors import ConfigError
 from aios.agent.pipeline.node import (
     BuildContext,
+    Lifecycle,
     RuntimeNode,
     class_ids_of,
     first_names,
@@ -22,10 +22,10 @@ from aios.agent.pipeline.node import (
 )
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.per_stream import PerStream
-from aios.shared.pipeline import Node, ZoneNode
+from aios.shared.pipeline import ZoneNode
 
 
-class ZoneRuntime:
+class ZoneRuntime(Lifecycle):
     kind: ClassVar[str] = "zone"
 
     def __init__(
@@ -42,9 +42,9 @@ class ZoneRuntime:
         """How long the upstream tracker keeps a lost track (``None``: untracked input)."""
 
     @classmethod
-    def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> ZoneRuntime:
-        if not isinstance(spec, ZoneNode):
-            raise ConfigError(f"node {spec.id!r} is not a zone node")
+    def build(
+        cls, spec: ZoneNode, ctx: BuildContext, upstream: Sequence[RuntimeNode]
+    ) -> ZoneRuntime:
         names = first_names(upstream)
         ids = class_ids_of(spec, spec.params.classes, names)
         PolygonZone.from_params(spec.params, ids)  # a bad polygon fails at build
@@ -72,6 +72,3 @@ class ZoneRuntime:
         frame_wh = (packet.frame.width, packet.frame.height)
         mask = self.zone(packet.stream_id).trigger(packet.detections, frame_wh)
         return replace(packet.with_detections(packet.detections.filter(mask)), zone_id=self.node_id)
-
-    async def stop(self) -> None:
-        return None
