@@ -31,7 +31,7 @@ from aios.controlplane.errors import BrokerError, InvalidRequestError, NotFoundE
 from aios.controlplane.fleet.services import has_tag
 from aios.controlplane.live.outbox import publish_live
 from aios.controlplane.pipelines.publisher import ConfigPublisher, DesiredConfig
-from aios.controlplane.pipelines.rollout import advance_rollouts, pick_canary
+from aios.controlplane.pipelines.rollout import Decision, advance_rollouts, pick_canary
 from aios.controlplane.pipelines.schemas import DeploymentOut, ExecuteRequest, TargetOut
 from aios.controlplane.pipelines.services import PipelineService
 from aios.shared.live import PipelineStatusUpdate
@@ -131,12 +131,20 @@ class DeploymentService(SQLAlchemyAsyncRepositoryService[Deployment, DeploymentR
         return await self.describe(pipeline_id, deployment.id)
 
     async def advance(
-        self, publisher: ConfigPublisher, pipeline_id: str, deployment_id: str
+        self,
+        publisher: ConfigPublisher,
+        pipeline_id: str,
+        deployment_id: str,
+        *,
+        decision: Decision | None = None,
     ) -> DeploymentOut:
-        """Move a staged rollout on now (promote or abort) if it is due."""
+        """Move a staged rollout on now if it is due, or as the operator's ``decision`` says
+        (promote or abort) while it is in its canary stage."""
         await self.describe(pipeline_id, deployment_id)  # 404 unless it is the caller's
         session = self.repository.session
-        await advance_rollouts(await session.connection(), publisher, deployment_id=deployment_id)
+        await advance_rollouts(
+            await session.connection(), publisher, deployment_id=deployment_id, decision=decision
+        )
         session.expire_all()
         return await self.describe(pipeline_id, deployment_id)
 
