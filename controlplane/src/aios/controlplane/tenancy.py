@@ -36,3 +36,19 @@ class SystemScope(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Scope = OrgScope | SystemScope
+
+
+# The system paths of background work (each opens its connections with
+# ``system_transaction``/``system_connection``); docs/ARCHITECTURE.md lists them all.
+INGEST = SystemScope(path="ingest")
+PRESENCE = SystemScope(path="presence")
+LIVE_HUB = SystemScope(path="live hub")
+CALLER_LOOKUP = SystemScope(path="caller lookup")
+INVITATIONS = SystemScope(path="invitations")
+STORAGE = SystemScope(path="storage maintenance")
+HEALTH = SystemScope(path="health check")
+
+
+def job_scope(name: str) -> SystemScope:
+    """A scheduled job's transaction (presence sweep, rollouts, webhooks, retention...)."""
+    return SystemScope(path=f"job {name}")

@@ -5,9 +5,11 @@ binding it again to another scope raises). From then on every statement it execu
 the ORM, ``session.execute()`` of a Core statement, or ``await session.connection()``, is
 restricted to that scope by :func:`~aios.controlplane.db.tenant_criteria.restrict`, applied in a
 ``before_execute`` hook; objects it flushes must belong to that organization. A single
-statement or connection may carry its own scope instead (:func:`scope_options`), which is how
-code running on a bare connection (the ingest, jobs) states that it works for every
-organization.
+statement or connection may carry its own scope instead (:func:`scope_options`); code that
+works for every organization on a connection of its own (the ingest, jobs, presence...) opens it
+with :func:`system_transaction` or :func:`system_connection`, which name its
+:class:`~aios.controlplane.tenancy.SystemScope` (``tests/controlplane/api/test_tenant_scope.py``
+refuses any other ``engine.begin()``/``engine.connect()`` in the control plane).
 
 Request sessions are :class:`ScopedSession`: one that was never bound refuses any statement on
 tenant data (fails closed), so a handler that forgets its scope gets an error, not another
@@ -16,11 +18,12 @@ organization's rows. A :class:`~aios.controlplane.tenancy.SystemScope` is the ex
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Executable, event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
 from aios.controlplane.db.tenant_criteria import (
@@ -31,7 +34,15 @@ from aios.controlplane.db.tenant_criteria import (
 )
 from aios.controlplane.tenancy import OrgScope, Scope, SystemScope
 
-__all__ = ["ScopedSession", "TenantScopeError", "bind_scope", "scope_of", "scope_options"]
+__all__ = [
+    "ScopedSession",
+    "TenantScopeError",
+    "bind_scope",
+    "scope_of",
+    "scope_options",
+    "system_connection",
+    "system_transaction",
+]
 
 SCOPE_KEY = "aios.org_scope"
 _REQUIRED_KEY = "aios.scope_required"
@@ -120,3 +131,22 @@ def scoped_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     config: given only ``sync_session_class``, Advanced Alchemy replaces it with a plain
     ``Session`` and the scoping would silently vanish)."""
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ScopedSession)
+
+
+@asynccontextmanager
+async def system_transaction(
+    engine: AsyncEngine, scope: SystemScope
+) -> AsyncIterator[AsyncConnection]:
+    """``engine.begin()`` for a system path: a transaction that works for every organization
+    and says so."""
+    async with engine.begin() as conn:
+        yield await conn.execution_options(**scope_options(scope))
+
+
+@asynccontextmanager
+async def system_connection(
+    engine: AsyncEngine, scope: SystemScope
+) -> AsyncIterator[AsyncConnection]:
+    """``engine.connect()`` for a system path (reads, or transactions it manages itself)."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(**scope_options(scope))
