@@ -280,6 +280,9 @@ async def test_core_statements_are_restricted_at_any_depth(engine: AsyncEngine) 
         both = union_all(select(d.id).where(*mine), select(d.id).where(d.id == f"{b}-d"))
         assert (await conn.execute(both)).scalars().all() == [f"{a}-d"]
         assert (await conn.execute(update(d.id.table).where(*mine).values(name="x"))).rowcount == 1
+        theirs = select(d.id).where(d.id == f"{b}-d").scalar_subquery()  # Core, in ORM
+        mixed = select(Device.id, theirs).where(Device.id.in_([f"{a}-d", f"{b}-d"]))
+        assert (await session.execute(mixed)).all() == [(f"{a}-d", None)]
         with pytest.raises(TenantScopeError):
             await conn.execute(text("SELECT id FROM devices"))
         with pytest.raises(TenantScopeError):

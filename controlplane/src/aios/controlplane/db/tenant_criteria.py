@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import (
     BindParameter,
+    Column,
     ColumnElement,
     CompoundSelect,
     Delete,
@@ -44,6 +45,7 @@ from aios.controlplane.db.models.organizations import Organization
 from aios.controlplane.errors import ControlPlaneError
 
 ORGANIZATIONS = Organization.__tablename__
+Restrictable = Select[Any] | CompoundSelect[Unpack[tuple[Any, ...]]] | Update | Delete
 
 
 class TenantScopeError(ControlPlaneError):
@@ -86,8 +88,17 @@ def restrict(statement: Executable, org_id: str, rows: Sequence[Mapping[str, Any
         _check_values(statement, org_id)
     if not isinstance(statement, (Select, CompoundSelect, Update, Delete)):
         return statement
-    if _is_orm(statement):
-        return statement.options(*_loader_criteria(org_id))
+    if not _is_orm(statement):
+        return _restrict_core(statement, org_id)
+    if _has_core_tenant_columns(statement):  # a Core table inside an ORM statement
+        if statement._with_options:  # loader options cannot be cloned
+            raise TenantScopeError("Core tenant columns in an ORM statement with options")
+        statement = _restrict_core(statement, org_id)
+    return statement.options(*_loader_criteria(org_id))
+
+
+def _restrict_core(statement: Restrictable, org_id: str) -> Restrictable:
+    """Every SELECT of the tree, and the UPDATE or DELETE, restricted to ``org_id``."""
     return visitors.cloned_traverse(
         statement,
         {},
@@ -97,6 +108,16 @@ def restrict(statement: Executable, org_id: str, rows: Sequence[Mapping[str, Any
             "delete": lambda s: _add_criteria(s, [s.table], org_id),
         },
     )
+
+
+def _has_core_tenant_columns(statement: Restrictable) -> bool:
+    """Whether an ORM statement names a tenant table's column directly (not through its
+    mapped class, whose columns carry ORM annotations)."""
+    return any(
+        isinstance(e, Column) and not e._annotations and isinstance(e.table, FromClause)
+        and tenant_column(e.table) is not None
+        for e in visitors.iterate(statement)
+    )  # fmt: skip
 
 
 def _surface_tables(froms: Sequence[FromClause]) -> Iterator[FromClause]:
