@@ -109,10 +109,10 @@ class AuthController(Controller):
         self,
         caller: NamedDependency[Caller],
         user_service: NamedDependency[UserService],
-        db_session: NamedDependency[AsyncSession],
+        organization_service: NamedDependency[OrganizationService],
     ) -> Me:
         user = await user_service.get(caller.user_id)
-        org = await OrganizationService(session=db_session).get(caller.org_id)
+        org = await organization_service.get(caller.org_id)
         return Me(
             user=_user(user),
             organization=msgspec.convert(org, OrganizationOut, from_attributes=True),

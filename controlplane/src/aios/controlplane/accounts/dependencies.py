@@ -25,7 +25,7 @@ from aios.controlplane.accounts.auth import (
 )
 from aios.controlplane.accounts.principal import PrincipalLookup
 from aios.controlplane.accounts.ratelimit import LoginLimiter
-from aios.controlplane.accounts.services import AuthService, UserService
+from aios.controlplane.accounts.services import AuthService, OrganizationService, UserService
 from aios.controlplane.accounts.tokens import TokenCodec
 from aios.controlplane.scoped_services import scoped_service
 from aios.controlplane.settings import Settings
@@ -72,4 +72,5 @@ def accounts_dependencies(
         "token_codec": Provide(lambda: codec, sync_to_thread=False),
         "principals": Provide(lambda: principals, sync_to_thread=False),
         "user_service": scoped_service(UserService),
+        "organization_service": scoped_service(OrganizationService),
     }
