@@ -4,7 +4,9 @@
   without editing this file) is called as organization A before and after organization B has
   data of every kind (devices, users, tokens, pipelines, deployments, webhooks and deliveries,
   detections, rollups, events, acknowledgements, heartbeats, dead letters, completeness): A's
-  answers do not change and never mention B. Called as B with A's ids, each answers 404.
+  answers do not change and never mention B. Called as B with A's ids, each answers 404; so does
+  every route that changes something (PATCH, PUT, POST, DELETE on an id), and A's answers are
+  still the same afterwards.
 - A request session that was never given a scope refuses a Core statement on every tenant table;
   a bound one restricts Core statements at any depth and refuses raw SQL and foreign rows.
 - Background code opens its connections only through the helpers that name a ``SystemScope``.
@@ -59,6 +61,30 @@ NOT_TENANT_DATA = {
     "/api/v1/system/diagnostics": "the replica's own MQTT and ingest counters",
 }
 NOT_TENANT_PREFIXES = ("/console", "/docs", "/redoc")
+# Every route that changes an organization's resource by id, with a valid body: called by
+# another organization, each must answer 404 and change nothing.
+WRITES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("PATCH", "/api/v1/organizations/users/{user_id}"): {"full_name": "Mallory"},
+    ("DELETE", "/api/v1/organizations/users/{user_id}"): None,
+    ("PATCH", "/api/v1/fleet/{device_id}"): {"name": "pwned"},
+    ("PUT", "/api/v1/fleet/{device_id}/status"): {"status": "offline"},
+    ("DELETE", "/api/v1/fleet/{device_id}"): None,
+    ("DELETE", "/api/v1/fleet/enrollment-tokens/{token_id}"): None,
+    ("PATCH", "/api/v1/pipelines/{pipeline_id}"): {"name": "pwned"},
+    ("POST", "/api/v1/pipelines/{pipeline_id}/validate"): {},
+    ("POST", "/api/v1/pipelines/{pipeline_id}/execute"): {"tags": ["a"]},
+    ("POST", "/api/v1/pipelines/{pipeline_id}/deployments/{deployment_id}/advance"): None,
+    ("POST", "/api/v1/pipelines/{pipeline_id}/deployments/{deployment_id}/promote"): None,
+    ("POST", "/api/v1/pipelines/{pipeline_id}/deployments/{deployment_id}/abort"): None,
+    ("DELETE", "/api/v1/pipelines/{pipeline_id}"): None,
+    ("PATCH", "/api/v1/notifications/webhooks/{webhook_id}"): {"name": "pwned"},
+    ("POST", "/api/v1/notifications/webhooks/{webhook_id}/test"): None,
+    ("DELETE", "/api/v1/notifications/webhooks/{webhook_id}"): None,
+    ("PUT", "/api/v1/dashboard/events/{event_id}/ack"): None,
+}
+# Writes by id that are not a user's: the device uploads a snapshot with its own credential
+# (tests/controlplane/api/test_snapshot_security.py).
+NOT_USER_WRITES = {("PUT", "/api/v1/events/{event_id}/snapshot")}
 # Routes whose answer for A's own ids is not 200 (the event has no snapshot file).
 EXPECTED_STATUS = {"/api/v1/dashboard/events/{event_id}/snapshot": 404}
 # Fields that change with time alone (the delivery job retries in the background).
@@ -122,6 +148,19 @@ def tenant_get_routes(app: Litestar) -> list[str]:
             continue
         paths.append(path)
     return sorted(paths)
+
+
+def write_routes(app: Litestar) -> set[tuple[str, str]]:
+    """(method, path) of every non-GET route that takes an id in its path."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or "{" not in route.path_format:
+            continue
+        if route.path_format.startswith(NOT_TENANT_PREFIXES):
+            continue
+        for method in route.methods - {"GET", "HEAD", "OPTIONS"}:
+            found.add((str(method), route.path_format))
+    return found
 
 
 def url_of(route: HTTPRoute | str, values: dict[str, str]) -> str:
@@ -208,7 +247,7 @@ async def answers(
     return out
 
 
-async def test_every_get_route_shows_a_tenant_nothing_of_another(
+async def test_every_route_shows_and_lets_a_tenant_touch_nothing_of_another(
     client: AsyncTestClient[Any], engine: AsyncEngine, owner: Account, other_owner: Account
 ) -> None:
     app = client.app
@@ -233,6 +272,16 @@ async def test_every_get_route_shows_a_tenant_nothing_of_another(
             url = url_of(path, a.path_values())
             r = await client.get(url, headers=b.owner.headers, params=queries(path, b, [a]))
             assert r.status_code == 404, (url, r.text)
+
+    # every write by id: B aimed at A's resources is told they do not exist, and nothing moved
+    assert write_routes(app) - NOT_USER_WRITES == set(WRITES), "add the new route to WRITES"
+    for (method, path), payload in WRITES.items():
+        url = url_of(path, a.path_values())
+        r = await client.request(method, url, headers=b.owner.headers, json=payload)
+        assert r.status_code == 404, (method, url, r.text)
+    after = await answers(client, paths, a, [b])
+    for path in paths:
+        assert after[path][::2] == together[path][::2], f"{path} changed by B's writes"
 
 
 TENANT_TABLES = sorted(
