@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import time
 
+from aios.controlplane.mqtt.subscriber import Inbound
 from aios.shared.codec import encode
 from aios.shared.messages import Detection, DetectionBatch, FrameDetections, Heartbeat
+from aios.shared.topics import Channel, build_topic
+
+
+def inbound(org: str, device: str, channel: Channel, payload: bytes, mid: int = 1) -> Inbound:
+    """``payload`` as the ingest receives it from ``device`` of ``org`` on ``channel``."""
+    return Inbound(
+        topic=build_topic(org, device, channel),
+        payload=payload,
+        qos=1,
+        mid=mid,
+        received_at=time.time(),
+    )
 
 
 def detection_batch(

@@ -7,7 +7,6 @@ cases then take that path); otherwise it is checked through the SQL it emits.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -36,21 +35,12 @@ from aios.controlplane.telemetry.records import Accepted, classify
 from aios.controlplane.telemetry.store import TelemetryStore
 from aios.shared.codec import encode
 from aios.shared.messages import Event, Message, PipelineReport
-from aios.shared.topics import Channel, build_topic
+from aios.shared.topics import Channel
 from tests.controlplane.conftest import make_settings
 from tests.controlplane.messages import detection_batch
+from tests.controlplane.messages import inbound as _inbound
 
 NOW = datetime.now(UTC).replace(second=30, microsecond=0)
-
-
-def _inbound(org: str, device: str, channel: Channel, payload: bytes, mid: int = 1) -> Inbound:
-    return Inbound(
-        topic=build_topic(org, device, channel),
-        payload=payload,
-        qos=1,
-        mid=mid,
-        received_at=time.time(),
-    )
 
 
 async def _write(engine: AsyncEngine, items: list[Inbound]) -> None:

@@ -28,8 +28,9 @@ from aios.controlplane.accounts.schemas import (
 )
 from aios.controlplane.accounts.services import AuthService, OrganizationService, UserService
 from aios.controlplane.db.models.accounts import Role, User
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.pagination import PAGE_DEPENDENCY, to_page
-from aios.controlplane.tenancy import OrgScope
+from aios.controlplane.tenancy import SystemScope
 
 REGISTRATION_ACCEPTED = (
     "If this email could be registered, its organization and owner account now exist: "
@@ -60,12 +61,12 @@ class AuthController(Controller):
     async def register(
         self, request: Request[Any, Any, Any], data: JSONBody[RegisterRequest],
         auth_service: NamedDependency[AuthService], db_session: NamedDependency[AsyncSession],
-        system_scope: NamedDependency[OrgScope],
+        system_scope: NamedDependency[SystemScope],
     ) -> RegistrationAccepted:  # fmt: skip
         """Answers 202 with the same body whether or not the email already had an account;
         sign in to continue. 403 when the registration mode does not admit the caller."""
         await auth_service.register(
-            db_session,
+            bind_scope(db_session, system_scope),
             email=data.email,
             password=data.password,
             full_name=data.full_name,
@@ -79,36 +80,39 @@ class AuthController(Controller):
     async def login(
         self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest],
         auth_service: NamedDependency[AuthService], db_session: NamedDependency[AsyncSession],
-        system_scope: NamedDependency[OrgScope],
+        system_scope: NamedDependency[SystemScope],
     ) -> TokenPair:  # fmt: skip
         return await auth_service.login(
-            db_session, email=data.email, password=data.password, address=client_address(request)
+            bind_scope(db_session, system_scope),
+            email=data.email,
+            password=data.password,
+            address=client_address(request),
         )
 
     @post("/refresh", exclude_from_auth=True, status_code=HTTP_200_OK, summary="Rotate tokens")
     async def refresh(
         self, data: JSONBody[RefreshRequest], auth_service: NamedDependency[AuthService],
-        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope],
+        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[SystemScope],
     ) -> TokenPair:  # fmt: skip
-        return await auth_service.refresh(db_session, data.refresh_token)
+        return await auth_service.refresh(bind_scope(db_session, system_scope), data.refresh_token)
 
     @post("/logout", exclude_from_auth=True, status_code=HTTP_204_NO_CONTENT)
     async def logout(
         self, data: JSONBody[RefreshRequest], auth_service: NamedDependency[AuthService],
-        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope],
+        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[SystemScope],
     ) -> None:  # fmt: skip
         """Revoke the refresh token and every token rotated from the same login."""
-        await auth_service.logout(db_session, data.refresh_token)
+        await auth_service.logout(bind_scope(db_session, system_scope), data.refresh_token)
 
     @get("/me", summary="The caller and their organization")
     async def me(
         self,
         caller: NamedDependency[Caller],
         user_service: NamedDependency[UserService],
-        db_session: NamedDependency[AsyncSession],
+        organization_service: NamedDependency[OrganizationService],
     ) -> Me:
         user = await user_service.get(caller.user_id)
-        org = await OrganizationService(session=db_session).get(caller.org_id)
+        org = await organization_service.get(caller.org_id)
         return Me(
             user=_user(user),
             organization=msgspec.convert(org, OrganizationOut, from_attributes=True),

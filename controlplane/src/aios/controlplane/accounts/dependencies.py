@@ -1,11 +1,12 @@
 """What the accounts domain gives the composition root: the auth middleware and dependencies.
 
-``org_scope`` is derived from the authenticated caller and stamped onto the request's
-``db_session`` (a :class:`~aios.controlplane.db.scoped_session.ScopedSession`), which from then
-on restricts every query to the caller's organization. A handler that asks for ``db_session``
-without ``org_scope`` (or ``system_scope``) cannot read tenant data at all: its session has no
-scope and refuses (fails closed). ``system_scope`` is the explicit, greppable opt-out used by the
-unauthenticated endpoints (register, login, refresh, enroll).
+``org_scope`` is the authenticated caller's organization; ``system_scope`` the explicit,
+greppable opt-out of the endpoints without a caller (register, login, refresh, logout, enroll,
+snapshot upload, the EMQX hooks). Neither touches the request's ``db_session`` (a
+:class:`~aios.controlplane.db.scoped_session.ScopedSession`): whoever receives a scope binds the
+session to it (:func:`~aios.controlplane.db.scoped_session.bind_scope`; services through
+:func:`~aios.controlplane.scoped_services.scoped_service`). A session nobody bound refuses
+tenant data (fails closed).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import (
     PUBLIC_PATHS,
@@ -25,12 +25,11 @@ from aios.controlplane.accounts.auth import (
 )
 from aios.controlplane.accounts.principal import PrincipalLookup
 from aios.controlplane.accounts.ratelimit import LoginLimiter
-from aios.controlplane.accounts.services import AuthService, UserService
+from aios.controlplane.accounts.services import AuthService, OrganizationService, UserService
 from aios.controlplane.accounts.tokens import TokenCodec
-from aios.controlplane.db.scoped_session import SCOPE_KEY, scope_of
-from aios.controlplane.errors import ControlPlaneError
+from aios.controlplane.scoped_services import scoped_service
 from aios.controlplane.settings import Settings
-from aios.controlplane.tenancy import OrgScope
+from aios.controlplane.tenancy import OrgScope, SystemScope
 
 
 def token_codec(settings: Settings) -> TokenCodec:
@@ -47,34 +46,18 @@ def auth_middleware(codec: TokenCodec, principals: PrincipalLookup) -> DefineMid
     )
 
 
-def _stamp(session: AsyncSession, scope: OrgScope) -> OrgScope:
-    current = scope_of(session.sync_session)
-    if current is not None and current != scope:
-        raise ControlPlaneError("a request session cannot change its organization scope")
-    session.info[SCOPE_KEY] = scope
-    return scope
-
-
 async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
     return caller_of(request)
 
 
-async def provide_org_scope(
-    caller: NamedDependency[Caller], db_session: NamedDependency[AsyncSession]
-) -> OrgScope:
-    """The caller's organization, applied to the request's session."""
-    return _stamp(db_session, OrgScope.single(caller.org_id))
+async def provide_org_scope(caller: NamedDependency[Caller]) -> OrgScope:
+    """The caller's organization."""
+    return OrgScope(org_id=caller.org_id)
 
 
-async def provide_system_scope(db_session: NamedDependency[AsyncSession]) -> OrgScope:
-    """Every organization: only for endpoints without a caller (login, enroll...)."""
-    return _stamp(db_session, OrgScope.unrestricted())
-
-
-async def provide_user_service(
-    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
-) -> UserService:
-    return UserService(session=db_session)
+async def provide_system_scope(request: Request[Any, Any, Any]) -> SystemScope:
+    """Every organization, for an endpoint without a caller; names the endpoint."""
+    return SystemScope(path=f"{request.method} {request.scope['path_template']}")
 
 
 def accounts_dependencies(
@@ -88,5 +71,6 @@ def accounts_dependencies(
         "auth_service": Provide(lambda: auth_service, sync_to_thread=False),
         "token_codec": Provide(lambda: codec, sync_to_thread=False),
         "principals": Provide(lambda: principals, sync_to_thread=False),
-        "user_service": Provide(provide_user_service),
+        "user_service": scoped_service(UserService),
+        "organization_service": scoped_service(OrganizationService),
     }

@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from aios.controlplane.accounts.bearer import new_secret, token_digest
 from aios.controlplane.db.models.accounts import FIRST_USER_CLAIM, Invitation, User
 from aios.controlplane.db.models.organizations import new_identifier
+from aios.controlplane.db.scoped_session import system_transaction
 from aios.controlplane.errors import PermissionDeniedError
 from aios.controlplane.settings import RegistrationMode
+from aios.controlplane.tenancy import INVITATIONS
 
 INVITATION_PREFIX = "aios_inv_"
 
@@ -30,7 +32,7 @@ async def create_invitation(engine: AsyncEngine, *, ttl_s: int, note: str = "") 
     """A new invitation token, valid once for ``ttl_s`` seconds (shown once, stored hashed)."""
     token = new_secret(INVITATION_PREFIX)
     now = datetime.now(UTC)
-    async with engine.begin() as conn:
+    async with system_transaction(engine, INVITATIONS) as conn:
         await conn.execute(
             insert(Invitation).values(
                 id=new_identifier(),

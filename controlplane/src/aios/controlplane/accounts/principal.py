@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.accounts.tokens import InvalidTokenError, TokenClaims
 from aios.controlplane.db.models.accounts import RefreshToken, Role, User
+from aios.controlplane.db.scoped_session import system_connection
+from aios.controlplane.tenancy import CALLER_LOOKUP
 
 
 class Caller(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,7 +58,7 @@ class PrincipalLookup:
         query = select(User.org_id, User.role, User.is_active, live_login).where(
             User.id == claims.sub
         )
-        async with self._engine.connect() as conn:
+        async with system_connection(self._engine, CALLER_LOOKUP) as conn:
             row = (await conn.execute(query)).first()
         if row is None or not row.is_active:
             raise InvalidTokenError("the account no longer exists or is disabled")

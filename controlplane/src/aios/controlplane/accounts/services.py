@@ -83,7 +83,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
 
 
 class AuthService:
-    """Registration, login and refresh-token rotation (runs in an unrestricted session)."""
+    """Registration, login and refresh-token rotation (in a session bound to a ``SystemScope``)."""
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aios.controlplane.accounts.auth import CAN_OPERATE, CAN_READ, Caller
 from aios.controlplane.dashboard.queries import get_event
 from aios.controlplane.db.models import EventAcknowledgement, LiveMessageRecord, User
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.tenancy import OrgScope
 from aios.shared.live import EventAcknowledged
 
@@ -56,7 +57,7 @@ class AcknowledgementController(Controller):
         org_scope: NamedDependency[OrgScope],
         device_id: OptionalIdent = None,
     ) -> AcknowledgementOut:
-        event = await get_event(db_session, event_id, device_id)
+        event = await get_event(db_session, org_scope, event_id, device_id)
         existing = await db_session.get(EventAcknowledgement, (event.device_id, event.id))
         if existing is not None:
             return _out(existing)
@@ -77,8 +78,8 @@ class AcknowledgementController(Controller):
             user_name=row.user_name,
             acknowledged_at=row.acknowledged_at.timestamp(),
         )
-        # The live message goes through the unit of work (the org-scoped session refuses bulk
-        # inserts of tenant rows), committed with the acknowledgement or not at all.
+        # The live message goes through the unit of work: committed with the acknowledgement
+        # or not at all.
         db_session.add(row)
         db_session.add(
             LiveMessageRecord(
@@ -96,7 +97,7 @@ class AcknowledgementController(Controller):
         org_scope: NamedDependency[OrgScope],
         event_id: Annotated[list[str], QueryParameter(max_items=200)],
     ) -> list[AcknowledgementOut]:
-        rows = await db_session.scalars(
+        rows = await bind_scope(db_session, org_scope).scalars(
             select(EventAcknowledgement).where(EventAcknowledgement.event_id.in_(event_id))
         )
         return [_out(r) for r in rows]

@@ -23,12 +23,13 @@ from aios.controlplane.dashboard.snapshots import (
     check_jpeg,
     check_segment,
 )
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.error_handlers import ErrorBody
 from aios.controlplane.errors import AuthenticationError, NotFoundError
 from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.queries import parse_time
-from aios.controlplane.tenancy import OrgScope
+from aios.controlplane.tenancy import OrgScope, SystemScope
 
 # The limit sits outside the Optional so that Litestar enforces it, not only documents it.
 OptionalIdent = Annotated[str | None, QueryParameter(max_length=64)]
@@ -65,7 +66,7 @@ class DashboardEventsController(Controller):
             since=None if since is None else parse_time(since, field="since"),
             until=None if until is None else parse_time(until, field="until"),
         )
-        return await list_events(db_session, filters, limit=limit, cursor=cursor)
+        return await list_events(db_session, org_scope, filters, limit=limit, cursor=cursor)
 
     @get("/{event_id:str}", summary="One event, with its snapshot URL")
     async def get_event(
@@ -76,7 +77,7 @@ class DashboardEventsController(Controller):
         snapshot_store: NamedDependency[SnapshotStore],
         device_id: OptionalIdent = None,
     ) -> EventItem:
-        row = await get_event(db_session, event_id, device_id)
+        row = await get_event(db_session, org_scope, event_id, device_id)
         stored = await snapshot_store.exists(row.org_id, row.device_id, row.id)
         return event_item(row, has_snapshot=stored)
 
@@ -89,7 +90,7 @@ class DashboardEventsController(Controller):
         snapshot_store: NamedDependency[SnapshotStore],
         device_id: OptionalIdent = None,
     ) -> Response[bytes]:
-        row = await get_event(db_session, event_id, device_id)
+        row = await get_event(db_session, org_scope, event_id, device_id)
         body = await snapshot_store.read(row.org_id, row.device_id, row.id)
         if body is None:
             raise NotFoundError("this event has no snapshot")
@@ -133,13 +134,13 @@ class SnapshotUploadController(Controller):
         event_id: FromPath[str],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        system_scope: NamedDependency[OrgScope],
+        system_scope: NamedDependency[SystemScope],
         snapshot_store: NamedDependency[SnapshotStore],
         device_logins: NamedDependency[DeviceLoginGuard],
     ) -> SnapshotStored:
         check_segment(event_id, "event_id")
         credential = await authenticate_device(
-            db_session,
+            bind_scope(db_session, system_scope),
             request.headers.get("authorization"),
             device_logins,
             request.client.host if request.client else "unknown",

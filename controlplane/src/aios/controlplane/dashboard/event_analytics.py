@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_READ
 from aios.controlplane.db.models import EventRecord
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import InvalidRequestError
 from aios.controlplane.telemetry.analytics import BUCKETS, Point, Series
 from aios.controlplane.telemetry.queries import parse_time
@@ -100,9 +101,8 @@ class EventAnalyticsController(Controller):
         ):
             if value is not None:
                 stmt = stmt.where(column == value)
-        stmt = org_scope.where(stmt, EventRecord.org_id)
         rows = (
-            await db_session.execute(
+            await bind_scope(db_session, org_scope).execute(
                 stmt.order_by(EventRecord.started_at.desc()).limit(MAX_EVENTS + 1)
             )
         ).all()

@@ -1,7 +1,7 @@
 """Reading events: filters and keyset pagination, newest first.
 
-Runs in the request's org-scoped session: the organization filter is added by the session
-(:mod:`aios.controlplane.db.scoped_session`), not here.
+Each function binds its session to the caller's scope; the organization filter is then added
+by the session (:mod:`aios.controlplane.db.scoped_session`), not here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.dashboard.schemas import EventItem, EventPage
 from aios.controlplane.db.models import EventRecord
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import InvalidRequestError, NotFoundError
+from aios.controlplane.tenancy import Scope
 
 MAX_LIMIT = 500
 
@@ -61,7 +63,7 @@ def to_item(row: EventRecord, *, has_snapshot: bool | None = None) -> EventItem:
 
 
 async def list_events(
-    session: AsyncSession, filters: EventFilter, *, limit: int, cursor: str | None
+    session: AsyncSession, scope: Scope, filters: EventFilter, *, limit: int, cursor: str | None
 ) -> EventPage:
     stmt = select(EventRecord)
     for column, value in (
@@ -84,7 +86,7 @@ async def list_events(
     stmt = stmt.order_by(
         EventRecord.started_at.desc(), EventRecord.device_id.desc(), EventRecord.id.desc()
     ).limit(limit + 1)
-    rows = list((await session.scalars(stmt)).all())
+    rows = list((await bind_scope(session, scope).scalars(stmt)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     return EventPage(
@@ -93,11 +95,15 @@ async def list_events(
     )
 
 
-async def get_event(session: AsyncSession, event_id: str, device_id: str | None) -> EventRecord:
+async def get_event(
+    session: AsyncSession, scope: Scope, event_id: str, device_id: str | None
+) -> EventRecord:
     stmt = select(EventRecord).where(EventRecord.id == event_id)
     if device_id is not None:
         stmt = stmt.where(EventRecord.device_id == device_id)
-    row = await session.scalar(stmt.order_by(EventRecord.started_at.desc()).limit(1))
+    row = await bind_scope(session, scope).scalar(
+        stmt.order_by(EventRecord.started_at.desc()).limit(1)
+    )
     if row is None:
         raise NotFoundError(f"event {event_id} not found")
     return row

@@ -13,12 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from aios.controlplane.db.sqlite_writer import SQLiteWriter
 from aios.controlplane.settings import Settings
@@ -37,10 +32,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
         SQLiteWriter(wait_s=BUSY_TIMEOUT_S).install(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-
-
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,135 +1,129 @@
-"""Organization scoping enforced by the session: the one place tenant isolation lives.
+"""Organization scoping enforced where statements run: the one place tenant isolation lives.
 
-A :class:`ScopedSession` carries an :class:`~aios.controlplane.tenancy.OrgScope` in its
-``info`` (see :func:`session_info`). Every ORM ``SELECT``, ``UPDATE`` and ``DELETE`` it runs gets
-``org_id == scope.org_id`` added for every tenant model involved, through
-:func:`~sqlalchemy.orm.with_loader_criteria` (so joins, relationship loads and Advanced
-Alchemy's generic repositories are covered too), and every object it flushes must belong to that
-organization. A tenant model is any mapped class with an ``org_id`` column (plus
-:class:`Organization`, scoped by its ``id``), so a new model is covered without registration.
+A session is bound to a :data:`~aios.controlplane.tenancy.Scope` with :func:`bind_scope` (once:
+binding it again to another scope raises). From then on every statement it executes, through
+the ORM, ``session.execute()`` of a Core statement, or ``await session.connection()``, is
+restricted to that scope by :func:`~aios.controlplane.db.tenant_criteria.restrict`, applied in a
+``before_execute`` hook; objects it flushes must belong to that organization. A single
+statement or connection may carry its own scope instead (:func:`scope_options`); code that
+works for every organization on a connection of its own (the ingest, jobs, presence...) opens it
+with :func:`system_transaction` or :func:`system_connection`, which name its
+:class:`~aios.controlplane.tenancy.SystemScope` (``tests/controlplane/api/test_tenant_scope.py``
+refuses any other ``engine.begin()``/``engine.connect()`` in the control plane).
 
-Forgetting the scope is impossible rather than unlikely: a query of tenant data in a scoped
-session with no scope raises :class:`TenantScopeError`. Code that must see every organization
-(login by email, enrollment by token, the ingest) asks for it explicitly with
-``OrgScope.unrestricted()``. Raw ``text()`` SQL is not seen by the ORM and must not be used for
-tenant data in request handlers.
+Request sessions are :class:`ScopedSession`: one that was never bound refuses any statement on
+tenant data (fails closed), so a handler that forgets its scope gets an error, not another
+organization's rows. A :class:`~aios.controlplane.tenancy.SystemScope` is the explicit opt-out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cache
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, event, inspect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapper, ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy import Connection, Engine, Executable, event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
-from aios.controlplane.db.base import Base
-from aios.controlplane.db.models.organizations import Organization
-from aios.controlplane.errors import ControlPlaneError
-from aios.controlplane.tenancy import OrgScope
+from aios.controlplane.db.tenant_criteria import (
+    TenantScopeError,
+    restrict,
+    tenant_column,
+    touches_tenant_data,
+)
+from aios.controlplane.tenancy import OrgScope, Scope, SystemScope
+
+__all__ = [
+    "ScopedSession",
+    "TenantScopeError",
+    "bind_scope",
+    "scope_of",
+    "scope_options",
+    "system_connection",
+    "system_transaction",
+]
 
 SCOPE_KEY = "aios.org_scope"
+_REQUIRED_KEY = "aios.scope_required"
+_SESSION_OPTION = "aios_session_info"
+SCOPE_OPTION = "aios_scope"
 
-
-class TenantScopeError(ControlPlaneError):
-    """Tenant data was queried or written outside of (or across) an organization scope."""
-
-
-def session_info(scope: OrgScope) -> dict[str, Any]:
-    """The ``info`` mapping of a session restricted to ``scope``."""
-    return {SCOPE_KEY: scope}
-
-
-def scope_of(session: Session) -> OrgScope | None:
-    scope = session.info.get(SCOPE_KEY)
-    return scope if isinstance(scope, OrgScope) else None
-
-
-def _tenant_attribute(cls: type[Any]) -> str | None:
-    if cls is Organization:
-        return "id"
-    mapper = inspect(cls, raiseerr=False)
-    if mapper is not None and "org_id" in mapper.columns:
-        return "org_id"
-    return None
-
-
-@cache
-def _tenant_classes() -> tuple[tuple[type[Any], str], ...]:
-    classes = []
-    for mapper in Base.registry.mappers:
-        attribute = _tenant_attribute(mapper.class_)
-        if attribute is not None:
-            classes.append((mapper.class_, attribute))
-    return tuple(classes)
-
-
-def _criterion(attribute: str, org_id: str) -> Callable[[Any], ColumnElement[bool]]:
-    if attribute == "id":
-        return lambda cls: cls.id == org_id
-    return lambda cls: cls.org_id == org_id
+SessionT = TypeVar("SessionT", AsyncSession, Session)
 
 
 class ScopedSession(Session):
-    """A session that restricts every statement on tenant data to its :class:`OrgScope`."""
+    """A request session: refuses tenant data until :func:`bind_scope` gave it a scope."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.info[_REQUIRED_KEY] = True
 
 
-@event.listens_for(ScopedSession, "do_orm_execute")
-def _restrict_statement(state: ORMExecuteState) -> None:
-    if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
-        return
-    touches_tenant_data = any(
-        _tenant_attribute(m.class_) is not None for m in state.all_mappers if isinstance(m, Mapper)
-    )
-    scope = scope_of(state.session)
-    if scope is None:
-        if touches_tenant_data:
+def scope_options(scope: Scope) -> dict[str, Any]:
+    """Execution options that run a statement or a connection in ``scope``."""
+    return {SCOPE_OPTION: scope}
+
+
+def session_info(scope: Scope) -> dict[str, Any]:
+    """The ``info`` mapping of a session created already bound to ``scope``."""
+    return {SCOPE_KEY: scope}
+
+
+def scope_of(session: Session | AsyncSession) -> Scope | None:
+    scope = session.info.get(SCOPE_KEY)
+    return scope if isinstance(scope, (OrgScope, SystemScope)) else None
+
+
+def bind_scope(session: SessionT, scope: Scope) -> SessionT:
+    """``session``, restricted to ``scope`` from now on; a session never changes its scope."""
+    current = scope_of(session)
+    if current is not None and current != scope:
+        raise TenantScopeError("a session cannot change its organization scope")
+    session.info[SCOPE_KEY] = scope
+    return session
+
+
+@event.listens_for(Session, "after_begin")
+def _mark_connection(session: Session, _tx: SessionTransaction, connection: Connection) -> None:
+    # the session's info, not its scope: a scope bound after the transaction began still holds
+    connection.execution_options(**{_SESSION_OPTION: session.info})
+
+
+@event.listens_for(Engine, "before_execute", retval=True)
+def _restrict_statement(
+    conn: Connection,
+    statement: Executable,
+    multiparams: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    options: Mapping[str, Any],
+) -> tuple[Executable, Sequence[Mapping[str, Any]], Mapping[str, Any]]:
+    scope = options.get(SCOPE_OPTION)
+    info = options.get(_SESSION_OPTION)
+    if scope is None and info is not None:
+        scope = info.get(SCOPE_KEY)
+        if scope is None and info.get(_REQUIRED_KEY) and touches_tenant_data(statement):
             raise TenantScopeError("query of tenant data in a session without an org scope")
-        return
-    if scope.org_id is None:
-        return
-    if state.is_insert:
-        if touches_tenant_data:
-            raise TenantScopeError("bulk INSERT of tenant data in an org-scoped session")
-        return
-    org_id = scope.org_id
-    state.statement = state.statement.options(
-        *(
-            with_loader_criteria(cls, _criterion(attribute, org_id), include_aliases=True)
-            for cls, attribute in _tenant_classes()
-        )
-    )
+    if isinstance(scope, OrgScope):
+        statement = restrict(statement, scope.org_id, multiparams or [params])
+    return statement, multiparams, params
 
 
-@event.listens_for(ScopedSession, "before_flush")
+@event.listens_for(Session, "before_flush")
 def _check_writes(session: Session, _context: object, _instances: object) -> None:
+    if not session.info.get(_REQUIRED_KEY) and SCOPE_KEY not in session.info:
+        return
     scope = scope_of(session)
-    for obj in list(session.new) + list(session.dirty):
-        attribute = _tenant_attribute(type(obj))
-        if attribute is None:
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        column = tenant_column(obj.__table__) if hasattr(obj, "__table__") else None
+        if column is None or isinstance(scope, SystemScope):
             continue
         if scope is None:
             raise TenantScopeError(f"write of {type(obj).__name__} without an org scope")
-        if scope.org_id is None:
-            continue
-        if obj in session.new and attribute == "org_id" and getattr(obj, "org_id", None) is None:
+        if obj in session.new and column == "org_id" and getattr(obj, "org_id", None) is None:
             obj.org_id = scope.org_id
-        if getattr(obj, attribute) != scope.org_id:
+        if getattr(obj, column) != scope.org_id:
             raise TenantScopeError(f"write of {type(obj).__name__} of another organization")
-    for obj in session.deleted:
-        attribute = _tenant_attribute(type(obj))
-        if attribute is not None and scope is None:
-            raise TenantScopeError(f"delete of {type(obj).__name__} without an org scope")
-        foreign = (
-            scope is not None
-            and scope.org_id is not None
-            and attribute is not None
-            and getattr(obj, attribute) != scope.org_id
-        )
-        if foreign:
-            raise TenantScopeError(f"delete of {type(obj).__name__} of another organization")
 
 
 def scoped_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -137,3 +131,22 @@ def scoped_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     config: given only ``sync_session_class``, Advanced Alchemy replaces it with a plain
     ``Session`` and the scoping would silently vanish)."""
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ScopedSession)
+
+
+@asynccontextmanager
+async def system_transaction(
+    engine: AsyncEngine, scope: SystemScope
+) -> AsyncIterator[AsyncConnection]:
+    """``engine.begin()`` for a system path: a transaction that works for every organization
+    and says so."""
+    async with engine.begin() as conn:
+        yield await conn.execution_options(**scope_options(scope))
+
+
+@asynccontextmanager
+async def system_connection(
+    engine: AsyncEngine, scope: SystemScope
+) -> AsyncIterator[AsyncConnection]:
+    """``engine.connect()`` for a system path (reads, or transactions it manages itself)."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(**scope_options(scope))

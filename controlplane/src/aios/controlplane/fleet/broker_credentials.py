@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from aios.controlplane.brokers.access import DeviceIdentity
 from aios.controlplane.brokers.emqx import BrokerCredential, CredentialsLookup
 from aios.controlplane.db.models import DeviceCredential
-from aios.controlplane.db.scoped_session import scoped_sessionmaker, session_info
-from aios.controlplane.tenancy import OrgScope
+from aios.controlplane.db.scoped_session import bind_scope, scoped_sessionmaker, session_info
+from aios.controlplane.tenancy import SystemScope
 from aios.shared.topics import device_client_id
 
 
@@ -58,12 +58,14 @@ class EngineCredentialsLookup:
         self._sessions = scoped_sessionmaker(engine)
 
     async def __call__(self, device: DeviceIdentity, /) -> BrokerCredential | None:
-        async with self._sessions(info=session_info(OrgScope.unrestricted())) as session:
+        async with self._sessions(
+            info=session_info(SystemScope(path="MQTT broker login"))
+        ) as session:
             return await _credential(session, device)
 
 
 async def provide_broker_credentials(
-    db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope]
+    db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[SystemScope]
 ) -> CredentialsLookup:
     """The ``broker_credentials`` dependency of the EMQX hook."""
-    return SessionCredentialsLookup(db_session)
+    return SessionCredentialsLookup(bind_scope(db_session, system_scope))

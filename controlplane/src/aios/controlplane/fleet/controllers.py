@@ -8,7 +8,7 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, delete, get, patch, post, put
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from aios.controlplane.accounts.auth import CAN_OPERATE, Caller
 from aios.controlplane.brokers.provisioning import DeviceCredentialsProvisioner
 from aios.controlplane.db.models import Device, EnrollmentToken
 from aios.controlplane.db.models.organizations import new_identifier
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.fleet.schemas import (
     DeviceCreate,
     DeviceOut,
@@ -30,21 +31,10 @@ from aios.controlplane.fleet.schemas import (
 )
 from aios.controlplane.fleet.services import DeviceService, EnrollmentTokenService, enroll_device
 from aios.controlplane.pagination import PAGE_DEPENDENCY, to_page
+from aios.controlplane.scoped_services import scoped_service
 from aios.controlplane.settings import Settings
-from aios.controlplane.tenancy import OrgScope
+from aios.controlplane.tenancy import SystemScope
 from aios.shared.enrollment import Enrollment, EnrollRequest, MqttCredentials
-
-
-async def provide_device_service(
-    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
-) -> DeviceService:
-    return DeviceService(session=db_session)
-
-
-async def provide_token_service(
-    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
-) -> EnrollmentTokenService:
-    return EnrollmentTokenService(session=db_session)
 
 
 def _device(device: Device) -> DeviceOut:
@@ -60,8 +50,8 @@ class FleetController(Controller):
     tags = ["fleet"]
     dependencies = {
         **PAGE_DEPENDENCY,
-        "device_service": Provide(provide_device_service),
-        "token_service": Provide(provide_token_service),
+        "device_service": scoped_service(DeviceService),
+        "token_service": scoped_service(EnrollmentTokenService),
     }
 
     @get("/", summary="Devices (filters: status, tag, search)")
@@ -172,11 +162,14 @@ class FleetController(Controller):
     @post("/enroll", exclude_from_auth=True, summary="A device exchanges a token for credentials")
     async def enroll(
         self, data: JSONBody[EnrollRequest], settings: NamedDependency[Settings],
-        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[OrgScope],
+        db_session: NamedDependency[AsyncSession], system_scope: NamedDependency[SystemScope],
         broker_provisioner: NamedDependency[DeviceCredentialsProvisioner],
     ) -> Enrollment:  # fmt: skip
         device, credential, password = await enroll_device(
-            db_session, data, provisioner=broker_provisioner, prefix=settings.mqtt_topic_prefix
+            bind_scope(db_session, system_scope),
+            data,
+            provisioner=broker_provisioner,
+            prefix=settings.mqtt_topic_prefix,
         )
         return Enrollment(
             device_id=device.id,

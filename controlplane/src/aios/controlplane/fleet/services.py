@@ -1,8 +1,8 @@
 """Fleet services: devices (generic CRUD plus filters and a summary) and enrollment.
 
 Queries run in the request's org-scoped session, so they only ever see the caller's devices;
-enrollment runs without a caller (the token is the credential) in an explicitly unrestricted
-session and takes the organization from the token.
+enrollment runs without a caller (the token is the credential) in an explicit system
+scope (``SystemScope``) and takes the organization from the token.
 """
 
 from __future__ import annotations

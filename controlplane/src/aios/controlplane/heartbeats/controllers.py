@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_READ
 from aios.controlplane.db.models import Device
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import InvalidRequestError, NotFoundError
 from aios.controlplane.heartbeats.history import BUCKETS, HeartbeatHistory, heartbeat_history
 from aios.controlplane.telemetry.queries import parse_time
@@ -52,11 +53,8 @@ class HeartbeatController(Controller):
         device_id: FromPath[str],
     ) -> LatestHeartbeat:
         row = (
-            await db_session.execute(
-                org_scope.where(
-                    select(Device.id, Device.last_heartbeat).where(Device.id == device_id),
-                    Device.org_id,
-                )
+            await bind_scope(db_session, org_scope).execute(
+                select(Device.id, Device.last_heartbeat).where(Device.id == device_id)
             )
         ).first()
         if row is None:
@@ -105,11 +103,6 @@ class HeartbeatController(Controller):
             )
         if bucket not in BUCKETS:
             raise InvalidRequestError(f"must be one of {', '.join(BUCKETS)}", field="bucket")
-        found = await db_session.scalar(
-            org_scope.where(select(Device.id).where(Device.id == device_id), Device.org_id)
-        )
-        if found is None:
-            raise NotFoundError(f"device {device_id!r} not found")
         return await heartbeat_history(db_session, org_scope, device_id, start, end, bucket)
 
 

@@ -18,6 +18,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aios.controlplane.db.models import Device, HeartbeatSample
+from aios.controlplane.db.scoped_session import bind_scope
+from aios.controlplane.errors import NotFoundError
 from aios.controlplane.tenancy import OrgScope
 from aios.shared.messages import Heartbeat
 
@@ -124,16 +126,18 @@ async def heartbeat_history(
     until: datetime,
     bucket: str,
 ) -> HeartbeatHistory:
+    """``device_id``'s heartbeat samples in ``[since, until)``, averaged per ``bucket``; 404
+    unless the device is in ``scope``."""
     width = BUCKETS[bucket]
+    session = bind_scope(session, scope)
+    if await session.scalar(select(Device.id).where(Device.id == device_id)) is None:
+        raise NotFoundError(f"device {device_id!r} not found")
     rows = (
         await session.execute(
-            scope.where(
-                select(HeartbeatSample)
-                .where(HeartbeatSample.device_id == device_id)
-                .where(HeartbeatSample.ts >= since, HeartbeatSample.ts < until)
-                .order_by(HeartbeatSample.ts),
-                HeartbeatSample.org_id,
-            )
+            select(HeartbeatSample)
+            .where(HeartbeatSample.device_id == device_id)
+            .where(HeartbeatSample.ts >= since, HeartbeatSample.ts < until)
+            .order_by(HeartbeatSample.ts)
         )
     ).scalars()
     groups: dict[int, list[HeartbeatSample]] = defaultdict(list)

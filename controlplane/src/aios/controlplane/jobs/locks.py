@@ -25,7 +25,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aios.controlplane.db.models import JobRun
+from aios.controlplane.db.scoped_session import system_transaction
 from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
+from aios.controlplane.tenancy import job_scope
 
 JobBody = Callable[[AsyncConnection], Awaitable[object]]
 
@@ -56,7 +58,7 @@ class JobLocks:
             return await self._run(name, min_gap_s, body)
 
     async def _run(self, name: str, min_gap_s: float, body: JobBody) -> bool:
-        async with self.engine.begin() as conn:
+        async with system_transaction(self.engine, job_scope(name)) as conn:
             if self._postgres:
                 got = await conn.scalar(select(func.pg_try_advisory_xact_lock(advisory_key(name))))
                 if not got:
@@ -89,7 +91,7 @@ class JobLocks:
 
     async def record_error(self, name: str, error: str) -> None:
         """Note a failed run on the job's row (in its own transaction)."""
-        async with self.engine.begin() as conn:
+        async with system_transaction(self.engine, job_scope(name)) as conn:
             await conn.execute(
                 update(JobRun).where(JobRun.name == name).values(last_error=error[:500])
             )

@@ -21,6 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.models import LiveMessageRecord
+from aios.controlplane.db.scoped_session import system_connection
+from aios.controlplane.tenancy import LIVE_HUB
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ class LiveHub:
         self._last_id = None  # the next subscriber starts from the newest, not from here
 
     async def _poll_once(self) -> None:
-        async with self._engine.connect() as conn:
+        async with system_connection(self._engine, LIVE_HUB) as conn:
             if self._last_id is None:
                 self._last_id = int(await conn.scalar(select(func.max(LiveMessageRecord.id))) or 0)
                 return

@@ -10,10 +10,9 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, delete, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_ADMIN, CAN_OPERATE, Caller
 from aios.controlplane.db.models import Webhook, WebhookDelivery
@@ -28,20 +27,8 @@ from aios.controlplane.notifications.schemas import (
 )
 from aios.controlplane.notifications.services import DeliveryService, WebhookService
 from aios.controlplane.pagination import PAGE_DEPENDENCY, to_page
+from aios.controlplane.scoped_services import scoped_service
 from aios.controlplane.settings import Settings
-from aios.controlplane.tenancy import OrgScope
-
-
-async def provide_webhook_service(
-    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
-) -> WebhookService:
-    return WebhookService(session=db_session)
-
-
-async def provide_delivery_service(
-    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
-) -> DeliveryService:
-    return DeliveryService(session=db_session)
 
 
 def _check_destination(settings: Settings, url: str | None) -> None:
@@ -64,8 +51,8 @@ class WebhookController(Controller):
     guards = [CAN_OPERATE]
     dependencies = {
         **PAGE_DEPENDENCY,
-        "webhook_service": Provide(provide_webhook_service),
-        "delivery_service": Provide(provide_delivery_service),
+        "webhook_service": scoped_service(WebhookService),
+        "delivery_service": scoped_service(DeliveryService),
     }
 
     @get("/", summary="Webhooks of the organization")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_ADMIN
 from aios.controlplane.db.models import Webhook, WebhookDelivery
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import NotFoundError
 from aios.controlplane.notifications.outbox import PENDING, body_of
 from aios.controlplane.notifications.schemas import DeliveryOut, Notification
@@ -42,8 +43,8 @@ class TestDeliveryController(Controller):
         db_session: NamedDependency[AsyncSession],
         org_scope: NamedDependency[OrgScope],
     ) -> DeliveryOut:
-        hook = await db_session.scalar(
-            org_scope.where(select(Webhook).where(Webhook.id == webhook_id), Webhook.org_id)
+        hook = await bind_scope(db_session, org_scope).scalar(
+            select(Webhook).where(Webhook.id == webhook_id)
         )
         if hook is None:
             raise NotFoundError(f"webhook {webhook_id!r} not found")

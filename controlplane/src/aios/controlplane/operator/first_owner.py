@@ -17,7 +17,7 @@ async def create_owner(
     from aios.controlplane.db.engine import create_engine
     from aios.controlplane.db.scoped_session import scoped_sessionmaker, session_info
     from aios.controlplane.preflight import check_database
-    from aios.controlplane.tenancy import OrgScope
+    from aios.controlplane.tenancy import SystemScope
 
     engine = create_engine(settings)
     try:
@@ -29,7 +29,9 @@ async def create_owner(
         )
         service = AuthService(codec, LoginLimiter())
         sessions = scoped_sessionmaker(engine)
-        async with sessions(info=session_info(OrgScope.unrestricted())) as session:
+        async with sessions(
+            info=session_info(SystemScope(path="aios users create-owner"))
+        ) as session:
             org, user = await service.create_owner(
                 session, email=email, password=password, full_name=full_name, org_name=org_name
             )

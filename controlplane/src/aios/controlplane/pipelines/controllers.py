@@ -8,10 +8,9 @@ import msgspec
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, delete, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_OPERATE, Caller
 from aios.controlplane.db.models import Pipeline, PipelineVersion
@@ -30,20 +29,8 @@ from aios.controlplane.pipelines.schemas import (
     VersionOut,
 )
 from aios.controlplane.pipelines.services import PipelineService, canonical_spec
-from aios.controlplane.tenancy import OrgScope
+from aios.controlplane.scoped_services import scoped_service
 from aios.shared.errors import PipelineValidationError
-
-
-async def provide_pipeline_service(
-    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
-) -> PipelineService:
-    return PipelineService(session=db_session)
-
-
-async def provide_deployment_service(
-    db_session: NamedDependency[AsyncSession], org_scope: NamedDependency[OrgScope]
-) -> DeploymentService:
-    return DeploymentService(session=db_session)
 
 
 def _pipeline(pipeline: Pipeline, version: PipelineVersion | None = None) -> PipelineOut:
@@ -60,8 +47,8 @@ class PipelineController(Controller):
     tags = ["pipelines"]
     dependencies = {
         **PAGE_DEPENDENCY,
-        "pipeline_service": Provide(provide_pipeline_service),
-        "deployment_service": Provide(provide_deployment_service),
+        "pipeline_service": scoped_service(PipelineService),
+        "deployment_service": scoped_service(DeploymentService),
     }
 
     @get("/")

@@ -27,13 +27,15 @@ from aios.controlplane.db.models import (
 )
 from aios.controlplane.db.models.organizations import new_identifier
 from aios.controlplane.db.models.pipelines import DeploymentStage
+from aios.controlplane.db.scoped_session import scope_options
 from aios.controlplane.errors import BrokerError, InvalidRequestError, NotFoundError
 from aios.controlplane.fleet.services import has_tag
 from aios.controlplane.live.outbox import publish_live
 from aios.controlplane.pipelines.publisher import ConfigPublisher, DesiredConfig
-from aios.controlplane.pipelines.rollout import advance_rollouts, pick_canary
+from aios.controlplane.pipelines.rollout import Decision, advance_rollouts, pick_canary
 from aios.controlplane.pipelines.schemas import DeploymentOut, ExecuteRequest, TargetOut
 from aios.controlplane.pipelines.services import PipelineService
+from aios.controlplane.tenancy import OrgScope
 from aios.shared.live import PipelineStatusUpdate
 from aios.shared.messages import PipelineConfig, PipelineReport
 from aios.shared.pipeline import decode_pipeline
@@ -131,12 +133,20 @@ class DeploymentService(SQLAlchemyAsyncRepositoryService[Deployment, DeploymentR
         return await self.describe(pipeline_id, deployment.id)
 
     async def advance(
-        self, publisher: ConfigPublisher, pipeline_id: str, deployment_id: str
+        self,
+        publisher: ConfigPublisher,
+        pipeline_id: str,
+        deployment_id: str,
+        *,
+        decision: Decision | None = None,
     ) -> DeploymentOut:
-        """Move a staged rollout on now (promote or abort) if it is due."""
+        """Move a staged rollout on now if it is due, or as the operator's ``decision`` says
+        (promote or abort) while it is in its canary stage."""
         await self.describe(pipeline_id, deployment_id)  # 404 unless it is the caller's
         session = self.repository.session
-        await advance_rollouts(await session.connection(), publisher, deployment_id=deployment_id)
+        await advance_rollouts(
+            await session.connection(), publisher, deployment_id=deployment_id, decision=decision
+        )
         session.expire_all()
         return await self.describe(pipeline_id, deployment_id)
 
@@ -217,31 +227,31 @@ async def record_report(
     """Apply a device's ``cfg/reported`` to its deployment target; True if one matched.
 
     Called by the ingest with the organization of the topic the report came on, on its own
-    connection or session (the statements filter by ``org_id`` themselves, so no org-scoped
-    session is needed). The target is the report's ``deployment_id``
-    when given, else the device's latest deployment of that pipeline version. The caller
-    commits.
+    connection or session: its statements run in that organization's scope
+    (:func:`~aios.controlplane.db.scoped_session.scope_options`), whatever the connection's. The
+    target is the report's ``deployment_id`` when given, else the device's latest deployment of
+    that pipeline version. The caller commits.
     """
     now = datetime.now(UTC)
+    scoped = scope_options(OrgScope(org_id=org_id))
     deployment_id = report.deployment_id
     if deployment_id is None:
         deployment_id = await session.scalar(
             select(Deployment.id)
             .join(DeploymentTarget, DeploymentTarget.deployment_id == Deployment.id)
             .where(
-                Deployment.org_id == org_id,
                 Deployment.pipeline_id == report.pipeline_id,
                 Deployment.version == report.version,
                 DeploymentTarget.device_id == report.device_id,
             )
             .order_by(Deployment.created_at.desc())
-            .limit(1)
+            .limit(1),
+            execution_options=scoped,
         )
         if deployment_id is None:
             return False
     matches = select(Deployment.id).where(
         Deployment.id == deployment_id,
-        Deployment.org_id == org_id,
         Deployment.pipeline_id == report.pipeline_id,
         Deployment.version == report.version,
     )
@@ -250,7 +260,6 @@ async def record_report(
         .where(
             DeploymentTarget.deployment_id.in_(matches.scalar_subquery()),
             DeploymentTarget.device_id == report.device_id,
-            DeploymentTarget.org_id == org_id,
         )
         .values(
             status=TargetStatus(report.status).value,
@@ -261,7 +270,7 @@ async def record_report(
             reported_at=now,  # the device's clock (report.ts) is not trusted
             updated_at=now,
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **scoped)
     )
     if not getattr(result, "rowcount", 0):
         return False

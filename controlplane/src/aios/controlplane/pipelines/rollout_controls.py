@@ -7,39 +7,22 @@ ran before and cancels the rest. A deployment past its canary stage is left as i
 from __future__ import annotations
 
 from litestar import Controller, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK
 
 from aios.controlplane.accounts.auth import CAN_OPERATE
-from aios.controlplane.pipelines.controllers import provide_deployment_service
 from aios.controlplane.pipelines.deployments import DeploymentService
 from aios.controlplane.pipelines.publisher import ConfigPublisher
-from aios.controlplane.pipelines.rollout import Decision, advance_rollouts
 from aios.controlplane.pipelines.schemas import DeploymentOut
-
-
-async def _decide(
-    service: DeploymentService,
-    publisher: ConfigPublisher,
-    pipeline_id: str,
-    deployment_id: str,
-    decision: Decision,
-) -> DeploymentOut:
-    await service.describe(pipeline_id, deployment_id)  # 404 unless it is the caller's
-    session = service.repository.session
-    await advance_rollouts(
-        await session.connection(), publisher, deployment_id=deployment_id, decision=decision
-    )
-    session.expire_all()
-    return await service.describe(pipeline_id, deployment_id)
+from aios.controlplane.scoped_services import scoped_service
 
 
 class RolloutControlController(Controller):
     path = "/api/v1/pipelines/{pipeline_id:str}/deployments/{deployment_id:str}"
     tags = ["pipelines"]
     guards = [CAN_OPERATE]
-    dependencies = {"deployment_service": Provide(provide_deployment_service)}
+    dependencies = {"deployment_service": scoped_service(DeploymentService)}
 
     @post("/promote", status_code=HTTP_200_OK, summary="Promote a canary rollout now")
     async def promote(
@@ -47,8 +30,8 @@ class RolloutControlController(Controller):
         deployment_service: NamedDependency[DeploymentService],
         config_publisher: NamedDependency[ConfigPublisher],
     ) -> DeploymentOut:  # fmt: skip
-        return await _decide(
-            deployment_service, config_publisher, pipeline_id, deployment_id, "promote"
+        return await deployment_service.advance(
+            config_publisher, pipeline_id, deployment_id, decision="promote"
         )
 
     @post("/abort", status_code=HTTP_200_OK, summary="Abort a canary rollout (roll it back)")
@@ -57,8 +40,8 @@ class RolloutControlController(Controller):
         deployment_service: NamedDependency[DeploymentService],
         config_publisher: NamedDependency[ConfigPublisher],
     ) -> DeploymentOut:  # fmt: skip
-        return await _decide(
-            deployment_service, config_publisher, pipeline_id, deployment_id, "abort"
+        return await deployment_service.advance(
+            config_publisher, pipeline_id, deployment_id, decision="abort"
         )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aios.controlplane.db.models import Device, DevicePresence, DeviceStatusChange
+from aios.controlplane.db.scoped_session import system_connection
 from aios.controlplane.db.storage.dialect import conflict_insert
 from aios.controlplane.notifications.outbox import enqueue
 from aios.controlplane.notifications.schemas import Notification
@@ -43,6 +44,7 @@ from aios.controlplane.presence.publisher import (
 from aios.controlplane.presence.tracker import OFFLINE, UNKNOWN, PresenceChange, PresenceTracker
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.records import Accepted
+from aios.controlplane.tenancy import PRESENCE
 from aios.shared.messages import DeviceStatus, Heartbeat
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,7 @@ class PresenceService:
 
     async def load(self) -> int:
         """Seed the tracker with every device's recorded presence and last sign of life."""
-        async with self.engine.connect() as conn:
+        async with system_connection(self.engine, PRESENCE) as conn:
             rows = (
                 await conn.execute(
                     select(

@@ -23,7 +23,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy import text
 
 from aios.controlplane.accounts.auth import CAN_ADMIN
+from aios.controlplane.db.scoped_session import system_connection
 from aios.controlplane.runtime import Runtime
+from aios.controlplane.tenancy import HEALTH
 
 Status = Literal["ok", "degraded", "failing"]
 
@@ -68,7 +70,7 @@ class Health(msgspec.Struct, frozen=True, kw_only=True):
 async def assess(runtime: Runtime) -> Health:
     """The health of this process (the details; :class:`PublicHealth` shows two fields)."""
     try:
-        async with runtime.engine.connect() as conn:
+        async with system_connection(runtime.engine, HEALTH) as conn:
             await conn.execute(text("SELECT 1"))
         database: Literal["ok", "unreachable"] = "ok"
     except Exception:  # unreachable, whatever the driver raised: never its text here

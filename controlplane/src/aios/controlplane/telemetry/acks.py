@@ -28,8 +28,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aios.controlplane.db.models import Device, IngestAckState, IngestState
+from aios.controlplane.db.scoped_session import system_transaction
 from aios.controlplane.telemetry.records import Accepted
 from aios.controlplane.telemetry.sequence import SeqProgress
+from aios.controlplane.tenancy import INGEST
 from aios.shared.codec import encode
 from aios.shared.messages import (
     MAX_ACK_RANGES,
@@ -132,7 +134,7 @@ class AckTracker:
         self, accepted: Sequence[Accepted], wanted: dict[str, str]
     ) -> list[tuple[str, IngestAck]]:
         now = datetime.now(UTC)
-        async with self.engine.begin() as conn:
+        async with system_transaction(self.engine, INGEST) as conn:
             owners = await conn.execute(
                 select(Device.id, Device.org_id).where(Device.id.in_(wanted))
             )

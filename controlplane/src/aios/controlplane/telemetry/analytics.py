@@ -6,7 +6,8 @@ hours reads the hourly rollup, anything finer the per-minute one. The database s
 bucket and group; coarser buckets are folded here (at most a few thousand rows). Event counts by
 type and severity come from ``events`` (indexed by ``(org_id, started_at)``), unless the caller
 opts out (``events=false``). Every statement is scoped by the caller's organization
-(:class:`~aios.controlplane.tenancy.OrgScope`).
+(:class:`~aios.controlplane.tenancy.OrgScope`), applied where the statements run
+(:mod:`aios.controlplane.db.scoped_session`).
 
 Per request this is one or two Core statements on the session's connection (no ORM entities,
 no per-row objects); the storage kind (rollup tables or continuous aggregates) is detected once
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aios.controlplane.db.base import Base
 from aios.controlplane.db.models import DetectionCount1h, DetectionCount1m, EventRecord
+from aios.controlplane.db.scoped_session import bind_scope, scope_options
 from aios.controlplane.db.storage.backend import StorageKind, cached_kind
 from aios.controlplane.db.storage.timescale import cagg_name
 from aios.controlplane.errors import InvalidRequestError
@@ -120,7 +122,7 @@ async def detection_analytics(
     if until - since > MAX_RANGE or (until - since).total_seconds() / width > MAX_POINTS:
         raise InvalidRequestError("range too long for this bucket", field="since")
     # Core statements on the session's connection: no ORM compilation, no per-row objects
-    conn = await session.connection()
+    conn = await bind_scope(session, scope).connection()
     rollup = _source(width, await cached_kind(conn))
     src = rollup.c
     key_col: ColumnElement[Any] = {
@@ -133,7 +135,6 @@ async def detection_analytics(
         .where(src.bucket >= since, src.bucket < until)
         .group_by(src.bucket, key_col)
     )
-    stmt = scope.where(stmt, src.org_id)
     for value, col in (
         (query.device_id, src.device_id),
         (query.stream_id, src.stream_id),
@@ -177,11 +178,9 @@ async def event_counts(
         .group_by(events.event_type, events.severity)
         .order_by(events.event_type, events.severity)
     )
-    stmt = scope.where(stmt, events.org_id)
     if q.device_id is not None:
         stmt = stmt.where(events.device_id == q.device_id)
     if q.stream_id is not None:
         stmt = stmt.where(events.stream_id == q.stream_id)
-    return [
-        EventCount(event_type=t, severity=s, count=int(n)) for t, s, n in await conn.execute(stmt)
-    ]
+    rows = await conn.execute(stmt, execution_options=scope_options(scope))
+    return [EventCount(event_type=t, severity=s, count=int(n)) for t, s, n in rows]

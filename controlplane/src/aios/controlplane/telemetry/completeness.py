@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_READ
 from aios.controlplane.db.models import Device, IngestAckState, IngestState
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import NotFoundError
 from aios.controlplane.tenancy import OrgScope
 
@@ -97,22 +98,12 @@ def _events(ack: IngestAckState | None) -> StreamCompleteness | None:
 async def device_completeness(
     session: AsyncSession, scope: OrgScope, device_id: str
 ) -> Completeness:
-    device = await session.scalar(
-        scope.where(select(Device.id).where(Device.id == device_id), Device.org_id)
-    )
+    session = bind_scope(session, scope)
+    device = await session.scalar(select(Device.id).where(Device.id == device_id))
     if device is None:
         raise NotFoundError(f"device {device_id!r} not found")
-    state = await session.scalar(
-        scope.where(
-            select(IngestState).where(IngestState.device_id == device_id), IngestState.org_id
-        )
-    )
-    ack = await session.scalar(
-        scope.where(
-            select(IngestAckState).where(IngestAckState.device_id == device_id),
-            IngestAckState.org_id,
-        )
-    )
+    state = await session.scalar(select(IngestState).where(IngestState.device_id == device_id))
+    ack = await session.scalar(select(IngestAckState).where(IngestAckState.device_id == device_id))
     latest = None if ack is None else ack.agent_seq
     if state is None or state.received == 0:
         missing = _with_tail([], None, latest)

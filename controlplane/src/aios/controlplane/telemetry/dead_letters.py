@@ -11,22 +11,22 @@ organization belongs to none and is listed to nobody.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import QueryableAttribute
 
 from aios.controlplane.accounts.auth import CAN_READ
 from aios.controlplane.db.models import DeadLetter
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.tenancy import OrgScope
 
 EXCERPT_BYTES = 512
-_ORG = cast("QueryableAttribute[str]", DeadLetter.org_id)  # nullable: NULL matches no scope
+
 MAX_LIMIT = 500
 
 
@@ -66,13 +66,11 @@ async def list_dead_letters(
         stmt = stmt.where(DeadLetter.reason == reason)
     if device_id is not None:
         stmt = stmt.where(DeadLetter.device_id == device_id)
-    rows = await session.execute(
-        scope.where(stmt, _ORG).order_by(DeadLetter.id.desc()).limit(limit)
+    session = bind_scope(session, scope)
+    rows = await session.execute(stmt.order_by(DeadLetter.id.desc()).limit(limit))
+    counts = await session.execute(
+        select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)
     )
-    by_reason = cast(
-        "Select[Any]", select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)
-    )
-    counts = await session.execute(scope.where(by_reason, _ORG))
     return DeadLetterPage(
         counts={r: int(n) for r, n in counts},
         items=[

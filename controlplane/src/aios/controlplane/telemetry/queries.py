@@ -11,6 +11,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.db.models import Detection
+from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import InvalidRequestError
 from aios.controlplane.telemetry.schemas import DetectionItem, DetectionPage
 from aios.controlplane.tenancy import OrgScope
@@ -74,7 +75,7 @@ async def list_detections(
     """A page of ``scope``'s detections matching ``filters``, newest first."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequestError(f"must be between 1 and {MAX_LIMIT}", field="limit")
-    stmt = scope.where(select(Detection), Detection.org_id)
+    stmt = select(Detection)
     if filters.device_id is not None:
         stmt = stmt.where(Detection.device_id == filters.device_id)
     if filters.stream_id is not None:
@@ -95,7 +96,7 @@ async def list_detections(
     stmt = stmt.order_by(
         Detection.ts.desc(), Detection.device_id.desc(), Detection.seq.desc(), Detection.idx.desc()
     ).limit(limit + 1)
-    rows = list((await session.scalars(stmt)).all())
+    rows = list((await bind_scope(session, scope).scalars(stmt)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     return DetectionPage(

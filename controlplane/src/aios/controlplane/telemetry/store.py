@@ -40,6 +40,7 @@ from aios.controlplane.db.models import (
     DeviceTombstone,
     Organization,
 )
+from aios.controlplane.db.scoped_session import system_transaction
 from aios.controlplane.db.storage import failures
 from aios.controlplane.db.storage.backend import StorageKind, detect_kind
 from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
@@ -57,6 +58,7 @@ from aios.controlplane.telemetry.records import (
 )
 from aios.controlplane.telemetry.rollups import RollupCounts, count_batch, upsert_rollups
 from aios.controlplane.telemetry.sinks import DetectionSink, sink_for
+from aios.controlplane.tenancy import INGEST
 from aios.shared.messages import DetectionBatch, Event, PipelineReport
 
 
@@ -121,7 +123,7 @@ class TelemetryStore:
     ) -> FlushResult:
         result = FlushResult()
         dead_rows = list(dead)
-        async with self.engine.begin() as conn:
+        async with system_transaction(self.engine, INGEST) as conn:
             if not self._kind_known:
                 kind = await conn.run_sync(detect_kind)
                 self.rollups_at_ingest = kind is not StorageKind.TIMESCALE

@@ -32,7 +32,9 @@ from aios.controlplane.db.models import (
     DetectionCount1m,
     EventRecord,
 )
+from aios.controlplane.db.scoped_session import system_connection, system_transaction
 from aios.controlplane.db.storage import partitions, timescale
+from aios.controlplane.tenancy import STORAGE
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +122,13 @@ class Storage:
         self.policy = policy or StoragePolicy()
 
     async def kind(self) -> StorageKind:
-        async with self.engine.connect() as conn:
+        async with system_connection(self.engine, STORAGE) as conn:
             return await conn.run_sync(detect_kind)
 
     async def maintain(self, now: datetime | None = None) -> MaintenanceReport:
         """Create partitions ahead, drop or delete what is past retention. Idempotent."""
         moment = now or datetime.now(UTC)
-        async with self.engine.begin() as conn:
+        async with system_transaction(self.engine, STORAGE) as conn:
             report = await conn.run_sync(lambda sync: self.maintain_sync(sync, moment))
         log.info("storage maintenance: %s", report)
         return report
