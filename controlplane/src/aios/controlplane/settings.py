@@ -75,6 +75,11 @@ AIOS_WEBHOOK_ALLOWED_TARGETS    webhook destinations allowed besides public addr
                                 link-local (metadata) and reserved are refused else
 AIOS_WEBHOOK_COOLDOWN_S         one notification per webhook, event type and subject   ``300``
                                 per this many seconds (the rest are suppressed)
+AIOS_METRICS_ENABLED            serve Prometheus metrics at ``GET /metrics``           ``true``
+AIOS_METRICS_TOKEN(_FILE)       bearer token ``/metrics`` requires; unset: public      unset
+                                (aggregates only: no tenant, device or user names)
+AIOS_METRICS_PORT               ``aios ingest``: serve its ``/metrics`` on this port   ``0`` (off)
+                                (the API process serves them on its own port)
 =============================== ====================================================== ==========
 """
 
@@ -191,6 +196,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_base_ms: int = 2000
     webhook_cooldown_s: int = 300
     webhook_allowed_targets: tuple[str, ...] = ()
+    metrics_enabled: bool = True
+    metrics_token: Secret | None = None
+    metrics_port: int = 0
 
     @property
     def embedded_broker(self) -> bool:
@@ -363,6 +371,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             webhook_allowed_targets=read.networks(
                 environ, "AIOS_WEBHOOK_ALLOWED_TARGETS", hosts=True
             ),
+            metrics_enabled=read.boolean(environ, "AIOS_METRICS_ENABLED", True),
+            metrics_token=read.secret(environ, "AIOS_METRICS_TOKEN"),
+            metrics_port=read.integer(environ, "AIOS_METRICS_PORT", 0, 0, 65535),
         )
 
 
