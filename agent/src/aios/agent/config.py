@@ -116,6 +116,7 @@ class _RawConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True
     apply: ApplySettings = ApplySettings()
     pipeline: dict[str, object] | None = None
     control_plane_url: Annotated[str, Meta(pattern=r"^https?://[^\s]+$(?!\n)")] | None = None
+    metrics_listen: Annotated[str, Meta(pattern=r"^\S+:\d{1,5}$(?!\n)")] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,9 @@ class AgentConfig:
     source: Path | None = None
     control_plane_url: str | None = None
     """Base URL of the control plane (snapshot uploads, clock checks); ``None``: none."""
+    metrics_listen: tuple[str, int] | None = None
+    """Host and port of the local Prometheus endpoint (``metrics_listen: "127.0.0.1:9464"``;
+    needs the ``metrics`` extra); ``None`` (the default): no endpoint."""
 
     @property
     def credentials_path(self) -> Path:
@@ -158,6 +162,7 @@ ENV_FIELDS: dict[str, str] = {
     "MODEL_PATH": "model_path",
     "MODEL_CACHE_DIR": "model_cache_dir",
     "CONTROL_PLANE_URL": "control_plane_url",
+    "METRICS_LISTEN": "metrics_listen",
 }
 _NUMERIC = {"mqtt.keepalive_s", "heartbeat_interval_s", "spool.max_bytes"}
 
@@ -241,6 +246,22 @@ def _field_error(where: str, exc: msgspec.ValidationError) -> ConfigError:
     return ConfigError(f"{where}: field {match.group('path').lstrip('.')!r}: {reason}")
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9464`` for IPv6; port 0: any free one) to ``(host, port)``."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"field 'metrics_listen': expected host:port, got {value!r}")
+    return host, int(port)
+
+
+def _listen(where: str, value: str) -> tuple[str, int]:
+    try:
+        return parse_listen(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def _resolve(base: Path, value: str) -> Path:
     path = Path(os.path.expanduser(value))
     return path if path.is_absolute() else (base / path).resolve()
@@ -285,6 +306,7 @@ def build_config(
         pipeline=pipeline,
         source=source,
         control_plane_url=control_plane_url,
+        metrics_listen=None if raw.metrics_listen is None else _listen(where, raw.metrics_listen),
     )
 
 
