@@ -142,7 +142,7 @@ async def test_heartbeat_carries_each_streams_latency_over_its_interval(
         builder = HeartbeatBuilder("edge-1", transport, agent.supervisor.describe)
         _, _, metrics = agent.supervisor.describe()
         assert metrics is not None
-        await until(lambda: metrics.frames_processed >= 8)
+        await until(lambda: all(len(metrics.stream_latency.get(c, ())) >= 3 for c in STREAMS))
         beat = builder.build()
     finally:
         stop.set()
@@ -154,8 +154,10 @@ async def test_heartbeat_carries_each_streams_latency_over_its_interval(
         assert s.latency_ms_p95 is not None
         assert 0 < s.latency_ms_p50 <= s.latency_ms_p95
     assert beat.gpu_percent is None  # no NVML, no tegrastats on this machine: absent, not 0
-    # the next heartbeat covers its own interval: nothing was detected since (stopped)
-    again = HeartbeatBuilder("edge-1", transport, lambda: ("two", 1, metrics)).build()
+    # each heartbeat covers its own interval: once stopped, the second one finds nothing new
+    after = HeartbeatBuilder("edge-1", transport, lambda: ("two", 1, metrics))
+    after.build()  # what was detected between the first heartbeat and the stop
+    again = after.build()
     assert {s.stream_id for s in again.streams} == set(STREAMS)
     assert all(s.latency_ms_p50 is None and s.latency_ms_p95 is None for s in again.streams)
 

@@ -139,6 +139,7 @@ def ingest() -> None:
     run_checked(lambda: _check_database(settings, schema=True))
 
     from aios.controlplane.db.engine import create_engine
+    from aios.controlplane.system.metrics import ControlPlaneMetrics
     from aios.controlplane.telemetry.ingest import IngestService
 
     async def run() -> None:
@@ -148,12 +149,18 @@ def ingest() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        metrics = None
+        if settings.metrics_enabled and settings.metrics_port:
+            metrics = ControlPlaneMetrics(engine, service, None).serve(settings.metrics_port)
         await service.start()
         try:
             await stop.wait()
         finally:
             await service.stop()
             await engine.dispose()
+            if metrics is not None:
+                metrics.shutdown()
+                metrics.server_close()
 
     run_checked(run)
 

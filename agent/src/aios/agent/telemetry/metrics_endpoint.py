@@ -65,21 +65,21 @@ class AgentMetricsEndpoint:
             raise ConfigError(
                 "metrics_listen needs prometheus-client: pip install 'aios-agent[metrics]'"
             ) from None
-        self.registry = CollectorRegistry()
-        self.registry.register(AgentCollector(transport, current, gpu))
-        self._inference = Histogram(
-            "aios_agent_inference_seconds",
-            "Inference time of one frame (ONNX Runtime, with pre- and post-processing)",
-            ["stream"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self._latency = Histogram(
-            "aios_agent_detect_latency_seconds",
-            "Time a frame took to be detected: waiting for the inference thread plus inference",
-            ["stream"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+        self.registry = registry = CollectorRegistry()
+        registry.register(AgentCollector(transport, current, gpu))
+        self._inference, self._latency = (
+            Histogram(name, documentation, ["stream"], buckets=LATENCY_BUCKETS, registry=registry)
+            for name, documentation in (
+                (
+                    "aios_agent_inference_seconds",
+                    "Inference time of one frame (ONNX Runtime, with pre- and post-processing)",
+                ),
+                (
+                    "aios_agent_detect_latency_seconds",
+                    "Time a frame took to be detected: waiting for the inference thread, then "
+                    "inference",
+                ),
+            )
         )
         self._server: WSGIServer | None = None
         self.address: tuple[str, int] | None = None
@@ -101,10 +101,10 @@ class AgentMetricsEndpoint:
         log.info("metrics on http://%s:%d/metrics", host, self.address[1])
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
 
 class AgentCollector:

@@ -58,17 +58,12 @@ class LatencyWindow:
         return len(self._values)
 
 
-class IntervalLatency:
+class IntervalLatency(LatencyWindow):
     """Durations in milliseconds since the last :meth:`take` (the newest ``size`` kept), for
     percentiles over one heartbeat interval (thread-safe)."""
 
     def __init__(self, size: int = 4096) -> None:
-        self._values: deque[float] = deque(maxlen=size)
-        self._lock = threading.Lock()
-
-    def add(self, ms: float) -> None:
-        with self._lock:
-            self._values.append(ms)
+        super().__init__(size)
 
     def take(self) -> tuple[float, float] | None:
         """``(p50, p95)`` of the durations since the previous call (which are then forgotten),

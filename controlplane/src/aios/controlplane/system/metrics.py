@@ -32,7 +32,13 @@ from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -40,9 +46,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.models import Device
-from aios.controlplane.errors import AuthenticationError
+from aios.controlplane.errors import AuthenticationError, SettingsError
 
 if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
     from aios.controlplane.live.hub import LiveHub
     from aios.controlplane.settings import Settings
     from aios.controlplane.telemetry.ingest import IngestService
@@ -54,25 +62,28 @@ COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 UNMATCHED = "unmatched"
 
-_INGEST_COUNTERS = (
-    # (metric name without _total, IngestStats attribute, help)
-    ("aios_ingest_received_messages", "received", "MQTT messages taken in by the ingest"),
-    ("aios_ingest_stored_batches", "batches_stored", "Detection batches stored"),
-    ("aios_ingest_duplicate_batches", "duplicates", "Detection batches already stored"),
-    ("aios_ingest_stored_detections", "detections_stored", "Detections stored"),
-    ("aios_ingest_heartbeats", "heartbeats", "Heartbeats stored"),
-    ("aios_ingest_statuses", "statuses", "Device status messages stored"),
-    ("aios_ingest_events", "events", "Events stored"),
-    ("aios_ingest_reports", "reports", "Pipeline reports stored"),
-    ("aios_ingest_flushes", "flushes", "Flushes committed"),
-    ("aios_ingest_write_errors", "write_errors", "Flush writes retried (database unavailable)"),
-    ("aios_ingest_refused_messages", "refused", "Messages the database refused (dead-lettered)"),
-    ("aios_ingest_restarts", "restarts", "Times the ingest loop died and was restarted"),
-)
+# IngestStats attribute, metric name (without ``_total``), help: one counter each
+_INGEST_COUNTERS = [
+    line.split(maxsplit=2)
+    for line in """
+    received          aios_ingest_received_messages  MQTT messages taken in by the ingest
+    batches_stored    aios_ingest_stored_batches     Detection batches stored
+    duplicates        aios_ingest_duplicate_batches  Detection batches already stored
+    detections_stored aios_ingest_stored_detections  Detections stored
+    heartbeats        aios_ingest_heartbeats         Heartbeats stored
+    statuses          aios_ingest_statuses           Device status messages stored
+    events            aios_ingest_events             Events stored
+    reports           aios_ingest_reports            Pipeline reports stored
+    flushes           aios_ingest_flushes            Flushes committed
+    write_errors      aios_ingest_write_errors       Flush writes retried (database unavailable)
+    refused           aios_ingest_refused_messages   Messages the database refused (dead letters)
+    restarts          aios_ingest_restarts           Times the ingest loop died and was restarted
+    """.strip().splitlines()
+]
 
 METRIC_NAMES = frozenset(
     {
-        *(f"{name}_total" for name, _, _ in _INGEST_COUNTERS),
+        *(f"{name}_total" for _, name, _ in _INGEST_COUNTERS),
         "aios_ingest_dead_letters_total",
         "aios_ingest_dropped_qos0_total",
         "aios_ingest_queue_depth",
@@ -94,18 +105,21 @@ METRIC_NAMES = frozenset(
 class RuntimeCollector(Collector):
     """Reads what the process already counts, at scrape time."""
 
-    def __init__(self, ingest: IngestService | None, hub: LiveHub) -> None:
+    def __init__(self, ingest: IngestService | None, hub: LiveHub | None) -> None:
         self._ingest = ingest
         self._hub = hub
         self.devices: dict[str, int] | None = None  # by status, refreshed before each scrape
 
     def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
-            "aios_live_clients", "WebSocket clients connected to this replica", self._hub.clients
-        )
-        yield CounterMetricFamily(
-            "aios_live_poll_errors", "Failed polls of the live outbox", self._hub.poll_errors
-        )
+        if self._hub is not None:
+            yield GaugeMetricFamily(
+                "aios_live_clients",
+                "WebSocket clients connected to this replica",
+                self._hub.clients,
+            )
+            yield CounterMetricFamily(
+                "aios_live_poll_errors", "Failed polls of the live outbox", self._hub.poll_errors
+            )
         if self.devices is not None:
             devices = GaugeMetricFamily("aios_devices", "Devices by presence", labels=["status"])
             for status, count in sorted(self.devices.items()):
@@ -116,7 +130,7 @@ class RuntimeCollector(Collector):
 
     def _ingest_metrics(self, ingest: IngestService) -> Iterator[Metric]:
         stats = ingest.stats
-        for name, attribute, documentation in _INGEST_COUNTERS:
+        for attribute, name, documentation in _INGEST_COUNTERS:
             yield CounterMetricFamily(name, documentation, getattr(stats, attribute))
         dead = CounterMetricFamily(
             "aios_ingest_dead_letters", "Messages dead-lettered, by reason", labels=["reason"]
@@ -153,7 +167,9 @@ class RuntimeCollector(Collector):
 class ControlPlaneMetrics:
     """The registry of one application and the metrics observed as things happen."""
 
-    def __init__(self, engine: AsyncEngine, ingest: IngestService | None, hub: LiveHub) -> None:
+    def __init__(
+        self, engine: AsyncEngine, ingest: IngestService | None, hub: LiveHub | None
+    ) -> None:
         self.registry = CollectorRegistry()
         self._engine = engine
         self.runtime = RuntimeCollector(ingest, hub)
@@ -207,6 +223,15 @@ class ControlPlaneMetrics:
             self.runtime.devices = None
             return
         self.runtime.devices = {str(status): int(count) for status, count in rows}
+
+    def serve(self, port: int) -> WSGIServer:
+        """Serve these metrics on ``port`` (all interfaces) in a thread, for ``aios ingest``,
+        which has no HTTP API of its own (no ``aios_devices``: counted by the API's scrape)."""
+        try:
+            server, _ = start_http_server(port, addr="0.0.0.0", registry=self.registry)
+        except OSError as exc:
+            raise SettingsError("AIOS_METRICS_PORT", f"cannot listen on {port}: {exc}") from None
+        return server
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
