@@ -194,6 +194,7 @@ def db_upgrade(
     settings = _settings()
     from aios.controlplane.db import migrate
     from aios.controlplane.db.engine import create_engine
+    from aios.controlplane.db.progress import migration_progress
     from aios.controlplane.preflight import check_database
 
     async def run() -> str | None:
@@ -205,7 +206,9 @@ def db_upgrade(
                 typer.echo(f"database at revision {before}; upgrading to {revision}", err=True)
             else:
                 typer.echo(f"empty database; creating the schema up to {revision}", err=True)
-            await migrate.upgrade(engine, revision)
+            steps = await migrate.pending(engine, revision)
+            with migration_progress(len(steps)) as applied:
+                await migrate.upgrade(engine, revision, on_applied=applied)
             return await migrate.current_revision(engine)
         finally:
             await engine.dispose()
