@@ -34,7 +34,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from scripts.sample_video import DEFAULT_IMAGES, make_sample_video
+from scripts.sample_video import DEFAULT_IMAGES, frames_bar, make_sample_video
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("AIOS_DEMO_DIR", str(ROOT / "data" / "demo"))).resolve()
@@ -186,7 +186,8 @@ def demo() -> None:
     video = WORK / "sample.mp4"
     if not video.exists():
         console.print(f"[bold]Making a sample video[/] from {DEFAULT_IMAGES}")
-        make_sample_video(video, seconds=20, fps=15)
+        with frames_bar(console) as progress:
+            make_sample_video(video, seconds=20, fps=15, progress=progress)
     env = {
         **os.environ,
         "AIOS_DATA_DIR": str(WORK / "controlplane"),
