@@ -14,7 +14,8 @@ COPY pyproject.toml uv.lock ./
 COPY shared shared
 COPY agent agent
 COPY controlplane controlplane
-RUN uv sync --locked --no-dev --no-editable --package aios-agent --extra ${EXTRA}
+# metrics: prometheus-client, for the local endpoint docker/agent.yaml turns on
+RUN uv sync --locked --no-dev --no-editable --package aios-agent --extra ${EXTRA} --extra metrics
 
 FROM ${BASE}
 RUN useradd --system --uid 10001 --groups video aios && mkdir -p /var/lib/aios && chown aios /var/lib/aios

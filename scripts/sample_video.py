@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 DEFAULT_IMAGES = (
     Path(
@@ -59,6 +62,25 @@ def first_frame_transform(
     return r, (out_w - max(1, int(w * r))) // 2, (out_h - max(1, int(h * r))) // 2
 
 
+FrameProgress = Callable[[int, int], None]
+"""Told after each frame: frames written so far, frames in all."""
+
+
+@contextmanager
+def frames_bar(console: Console | None = None) -> Iterator[FrameProgress | None]:
+    """A progress bar for :func:`make_sample_video` when stderr is a terminal; ``None`` (no
+    output at all) in logs and pipes."""
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    frames = TextColumn("{task.completed}/{task.total} frames")
+    columns = [TextColumn("sample video"), BarColumn(), frames, TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("frames", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 def make_sample_video(
     out: Path,
     images: Sequence[Path] | None = None,
@@ -66,8 +88,10 @@ def make_sample_video(
     seconds: float = 12.0,
     fps: float = 15.0,
     size: tuple[int, int] = (960, 540),
+    progress: FrameProgress | None = None,
 ) -> Path:
-    """Write an MP4 (mp4v) of pans and zooms over ``images``; returns ``out``."""
+    """Write an MP4 (mp4v) of pans and zooms over ``images``; returns ``out``. ``progress``
+    is told after each frame (:func:`frames_bar` draws it)."""
     paths = list(images) if images else sorted(DEFAULT_IMAGES.glob("*.jpg"))
     if not paths:
         raise FileNotFoundError(f"no images to make a video from (looked in {DEFAULT_IMAGES})")
@@ -80,7 +104,7 @@ def make_sample_video(
     total = max(1, int(seconds * fps))
     per_image = max(1, total // len(stills))
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {out}")
     try:
@@ -88,6 +112,8 @@ def make_sample_video(
             still = stills[min(i // per_image, len(stills) - 1)]
             t = (i % per_image) / max(1, per_image - 1)
             writer.write(_frame_at(still, t, size))
+            if progress is not None:
+                progress(i + 1, total)
     finally:
         writer.release()
     return out
@@ -103,9 +129,15 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=540)
     args = parser.parse_args()
     images = sorted(p for p in args.images.iterdir() if p.suffix.lower() in {".jpg", ".png"})
-    path = make_sample_video(
-        args.out, images, seconds=args.seconds, fps=args.fps, size=(args.width, args.height)
-    )
+    with frames_bar() as progress:
+        path = make_sample_video(
+            args.out,
+            images,
+            seconds=args.seconds,
+            fps=args.fps,
+            size=(args.width, args.height),
+            progress=progress,
+        )
     print(path)
 
 

@@ -28,7 +28,12 @@ COMPOSE = DOCKER / "compose.yaml"
 VARIABLE = re.compile(r"^\$\{(?P<name>[A-Z_]+):-(?P<default>[^}]+)\}$")
 GENERATED = {"../data/samples": "sample-video"}
 """Bind-mount sources that are not in the tree, and the Makefile target that makes each."""
-IMAGE_PORTS = {"timescale/timescaledb": {5432}, "postgres": {5432}}
+IMAGE_PORTS = {
+    "timescale/timescaledb": {5432},
+    "postgres": {5432},
+    "prom/prometheus": {9090},
+    "grafana/grafana": {3000},
+}
 
 
 def compose() -> dict[str, Any]:

@@ -194,3 +194,24 @@ async def test_expired_token_is_refused(
         "/api/v1/fleet/enroll", json={"token": issued.json()["token"], "hardware": HARDWARE}
     )
     assert r.status_code == 401
+
+
+async def test_summary_counts_an_offline_devices_cameras_as_offline(
+    client: AsyncTestClient[Any], owner: Account, engine: AsyncEngine
+) -> None:
+    """Its last heartbeat said "streaming", but the device is offline: nothing streams."""
+    online = await create_device(client, owner, "up", [])
+    offline = await create_device(client, owner, "down", [])
+    heartbeat = {"streams": [{"stream_id": "front", "state": "streaming"}]}
+    async with engine.begin() as conn:
+        for device_id, status in ((online, "online"), (offline, "offline")):
+            await conn.execute(
+                Device.__table__.update()
+                .where(Device.id == device_id)
+                .values(last_heartbeat=heartbeat, status=status)
+            )
+    summary = (await client.get("/api/v1/fleet/summary", headers=owner.headers)).json()
+    assert summary["streams_by_state"] == {"streaming": 1, "offline": 1}
+    assert summary["unhealthy_streams"] == [
+        {"device_id": offline, "stream_id": "front", "state": "offline", "error": "device offline"}
+    ]

@@ -41,6 +41,7 @@ else:  # pragma: no cover - Python 3.10 on JetPack
 
 MqttUrl = Annotated[str, Meta(pattern=r"^mqtts?://[^/\s]+/?$(?!\n)")]
 HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^\s]+$(?!\n)")]
+ListenAddress = Annotated[str, Meta(pattern=r"^\S+:\d{1,5}$(?!\n)")]
 DEFAULT_STATE_DIR = "~/.local/state/aios-agent"
 CREDENTIALS_FILE = "credentials.json"
 
@@ -124,6 +125,7 @@ class ConfigFile(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True
     apply: ApplySettings = ApplySettings()
     pipeline: Annotated[dict[str, object] | None, Meta(extra={"internal": True})] = None
     control_plane_url: Annotated[HttpUrl | None, describe("the control plane (snapshot uploads, clock checks)", default_doc="the enrollment's")] = None
+    metrics_listen: Annotated[ListenAddress | None, describe("host:port of the local Prometheus endpoint (needs the metrics extra; port 0: any free one)")] = None
 # fmt: on
 
 
@@ -144,6 +146,9 @@ class AgentConfig:
     source: Path | None = None
     control_plane_url: str | None = None
     """Base URL of the control plane (snapshot uploads, clock checks); ``None``: none."""
+    metrics_listen: tuple[str, int] | None = None
+    """Host and port of the local Prometheus endpoint (``metrics_listen: "127.0.0.1:9464"``;
+    needs the ``metrics`` extra); ``None`` (the default): no endpoint."""
     environment: AgentEnvironment = field(default_factory=AgentEnvironment)
     """The process's environment (the model cache, the manifest) the config was built with."""
 
@@ -216,6 +221,22 @@ def _field_error(where: str, exc: msgspec.ValidationError) -> ConfigError:
     return ConfigError(f"{where}: field {match.group('path').lstrip('.')!r}: {reason}")
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9464`` for IPv6; port 0: any free one) to ``(host, port)``."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"field 'metrics_listen': expected host:port, got {value!r}")
+    return host, int(port)
+
+
+def _listen(where: str, value: str) -> tuple[str, int]:
+    try:
+        return parse_listen(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def _resolve(base: Path, value: str) -> Path:
     path = Path(os.path.expanduser(value))
     return path if path.is_absolute() else (base / path).resolve()
@@ -263,6 +284,7 @@ def build_config(
         pipeline=pipeline,
         source=source,
         control_plane_url=control_plane_url,
+        metrics_listen=None if raw.metrics_listen is None else _listen(where, raw.metrics_listen),
         environment=environment,
     )
 

@@ -15,13 +15,15 @@ from pathlib import Path
 
 from aios.agent.config import AgentConfig
 from aios.agent.pipeline.last_good import LastGoodStore
-from aios.agent.pipeline.metrics import PipelineMetrics
+from aios.agent.pipeline.metrics import InferenceListener, PipelineMetrics
 from aios.agent.pipeline.node import BuildContext
 from aios.agent.pipeline.registry import NodeRegistry, default_registry
 from aios.agent.pipeline.runner import PipelineRunner
 from aios.agent.pipeline.supervisor import PipelineSupervisor
 from aios.agent.sources.registry import CameraRegistry, default_cameras
+from aios.agent.telemetry.gpu import GpuProbe, detect_gpu
 from aios.agent.telemetry.heartbeat import HeartbeatBuilder, heartbeat_loop
+from aios.agent.telemetry.metrics_endpoint import AgentMetricsEndpoint
 from aios.agent.transport.interface import Transport
 from aios.agent.transport.mqtt import MqttTransport
 from aios.agent.transport.sequence import SequenceCounter
@@ -91,6 +93,8 @@ class Agent:
         self._cameras = cameras or default_cameras()
         self._registry = registry or default_registry()
         self._base_dir = config.source.parent.resolve() if config.source else Path.cwd()
+        self._inference_listeners: list[InferenceListener] = []
+        self.metrics_address: tuple[str, int] | None = None  # the metrics endpoint's, once up
         self.supervisor = PipelineSupervisor(
             device_id=config.device.device_id,
             transport=self.transport,
@@ -100,13 +104,21 @@ class Agent:
             open_timeout_s=config.apply.start_timeout_s,
         )
 
+    def _start_metrics(self, listen: tuple[str, int], gpu: GpuProbe | None) -> AgentMetricsEndpoint:
+        """The local Prometheus endpoint; each pipeline built from now on feeds it."""
+        endpoint = AgentMetricsEndpoint(self.transport, self.supervisor.describe, gpu)
+        endpoint.start(*listen)
+        self.metrics_address = endpoint.address
+        self._inference_listeners.append(endpoint.observe_inference)
+        return endpoint
+
     def _make_runner(self, spec: PipelineSpec, pipeline_id: str, version: int) -> PipelineRunner:
         ctx = BuildContext(
             org_id=self.config.device.org_id,
             device_id=self.config.device.device_id,
             transport=self.transport,
             cameras=self._cameras,
-            metrics=PipelineMetrics(),
+            metrics=PipelineMetrics(listeners=list(self._inference_listeners)),
             base_dir=self._base_dir,
             pipeline_id=pipeline_id,
             pipeline_version=version,
@@ -130,10 +142,14 @@ class Agent:
         if self._uploader is not None:
             self._uploader.start()
         tasks: list[asyncio.Task[None]] = []
+        gpu = await asyncio.to_thread(detect_gpu)
+        endpoint: AgentMetricsEndpoint | None = None
         try:
+            if self.config.metrics_listen is not None:
+                endpoint = self._start_metrics(self.config.metrics_listen, gpu)
             await self.supervisor.start(self.config.pipeline)
             builder = HeartbeatBuilder(
-                self.config.device.device_id, self.transport, self.supervisor.describe
+                self.config.device.device_id, self.transport, self.supervisor.describe, gpu=gpu
             )
             tasks.append(
                 asyncio.create_task(
@@ -161,6 +177,10 @@ class Agent:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.supervisor.stop()
+            if endpoint is not None:
+                await asyncio.to_thread(endpoint.stop)
+            if gpu is not None:
+                await asyncio.to_thread(gpu.close)
             if self._uploader is not None:
                 await asyncio.to_thread(self._uploader.stop)
             await asyncio.to_thread(self.transport.stop)

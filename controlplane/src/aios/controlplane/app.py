@@ -65,6 +65,7 @@ from aios.controlplane.runtime import Runtime
 from aios.controlplane.settings import Settings
 from aios.controlplane.system import api_docs
 from aios.controlplane.system import controllers as system
+from aios.controlplane.system.metrics import ControlPlaneMetrics, metrics_route
 from aios.controlplane.telemetry import controllers as telemetry
 
 DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
@@ -145,6 +146,8 @@ def create_app(
         finally:
             await hub.stop()
 
+    metrics = ControlPlaneMetrics(engine, runtime.ingest, hub)
+
     lifespans: list[Callable[[Litestar], AbstractAsyncContextManager[None]]] = [
         lifespan,
         live_lifespan,
@@ -153,6 +156,7 @@ def create_app(
         route_handlers=[
             *(handler for routes in DOMAIN_ROUTES for handler in routes),
             *api_docs.route_handlers(),
+            *metrics_route(settings, metrics),
         ],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),
@@ -165,7 +169,7 @@ def create_app(
             **emqx_dependencies(emqx_policy),
             "broker_credentials": Provide(provide_broker_credentials),
         },
-        middleware=[auth_middleware(codec, principals)],
+        middleware=[metrics.middleware(), auth_middleware(codec, principals)],
         plugins=[
             StrictStructSchemaPlugin(),
             SQLAlchemyPlugin(

@@ -139,6 +139,7 @@ def ingest() -> None:
     run_checked(lambda: _check_database(settings, schema=True))
 
     from aios.controlplane.db.engine import create_engine
+    from aios.controlplane.system.metrics import ControlPlaneMetrics
     from aios.controlplane.telemetry.ingest import IngestService
 
     async def run() -> None:
@@ -148,12 +149,18 @@ def ingest() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        metrics = None
+        if settings.metrics_enabled and settings.metrics_port:
+            metrics = ControlPlaneMetrics(engine, service, None).serve(settings.metrics_port)
         await service.start()
         try:
             await stop.wait()
         finally:
             await service.stop()
             await engine.dispose()
+            if metrics is not None:
+                metrics.shutdown()
+                metrics.server_close()
 
     run_checked(run)
 
@@ -187,6 +194,7 @@ def db_upgrade(
     settings = _settings()
     from aios.controlplane.db import migrate
     from aios.controlplane.db.engine import create_engine
+    from aios.controlplane.db.progress import migration_progress
     from aios.controlplane.preflight import check_database
 
     async def run() -> str | None:
@@ -198,7 +206,9 @@ def db_upgrade(
                 typer.echo(f"database at revision {before}; upgrading to {revision}", err=True)
             else:
                 typer.echo(f"empty database; creating the schema up to {revision}", err=True)
-            await migrate.upgrade(engine, revision)
+            steps = await migrate.pending(engine, revision)
+            with migration_progress(len(steps)) as applied:
+                await migrate.upgrade(engine, revision, on_applied=applied)
             return await migrate.current_revision(engine)
         finally:
             await engine.dispose()

@@ -137,6 +137,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_base_ms: Annotated[int, describe("first retry delay (doubles per attempt)", ge=1, le=3_600_000)] = 2000
     webhook_cooldown_s: Annotated[int, describe("one notification per webhook, event type and subject per this many seconds (the rest are suppressed)", ge=0, le=86400 * 7)] = 300
     webhook_allowed_targets: Annotated[tuple[str, ...], describe("webhook destinations allowed besides public addresses (on-premises receivers): comma-separated IPs, CIDRs, host names, `*.suffix`; loopback, private, link-local (metadata) and reserved are refused else", parse=parse.networks_and_hosts)] = ()
+    metrics_enabled: Annotated[bool, describe("serve Prometheus metrics at `GET /metrics`")] = True
+    metrics_token: Annotated[Secret | None, describe("bearer token `/metrics` requires; unset: public (aggregates only: no tenant, device or user names)")] = None
+    metrics_port: Annotated[int, describe("`aios ingest`: serve its `/metrics` on this port; 0: off (the API process serves them on its own port)", ge=0, le=65535)] = 0
     # fmt: on
 
     @property

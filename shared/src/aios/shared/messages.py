@@ -107,6 +107,11 @@ class StreamHealth(Struct, frozen=True, kw_only=True):
     streaming is down (``None`` otherwise); ``last_gap_s`` is the length of its last outage,
     from its last frame before to its first frame after, and ``reconnects`` counts such returns
     since the pipeline started. ``error`` never holds credentials.
+
+    ``latency_ms_p50`` / ``latency_ms_p95``: how long this stream's frames took to be detected
+    (waiting for the shared inference thread plus the inference itself), in milliseconds, over
+    the frames detected since the previous heartbeat; ``None`` when none was (and from agents
+    older than these fields).
     """
 
     stream_id: Identifier
@@ -117,10 +122,18 @@ class StreamHealth(Struct, frozen=True, kw_only=True):
     reconnects: Int64 = 0
     down_since: Timestamp | None = None
     last_gap_s: NonNegative | None = None
+    latency_ms_p50: NonNegative | None = None
+    latency_ms_p95: NonNegative | None = None
 
 
 class Heartbeat(_Message, tag="heartbeat", frozen=True, kw_only=True):
-    """Periodic health of a device (default every 10 s). Channel ``hb``, QoS 0."""
+    """Periodic health of a device (default every 10 s). Channel ``hb``, QoS 0.
+
+    ``gpu_percent`` is the GPU's utilisation where the hardware tells it (NVML on NVIDIA GPUs,
+    ``tegrastats`` on Jetson), ``None`` where it does not (never a made-up 0).
+    ``inference_ms_p50``/``_p95`` cover the device's last inferences, all streams together;
+    each stream's own latency is in :class:`StreamHealth`.
+    """
 
     device_id: Identifier
     ts: Timestamp

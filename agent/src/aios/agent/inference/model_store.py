@@ -135,7 +135,7 @@ def fetch(
     source = dest_dir / entry.source_file
     if force or not source.is_file() or file_sha256(source) != expected:
         download_verified(entry.source.url, source, expected, progress=progress)
-    return export_to_onnx(source, target, entry.export, command=export_command)
+    return export_to_onnx(source, target, entry.export, command=export_command, progress=progress)
 
 
 def _installed(target: Path) -> bool:

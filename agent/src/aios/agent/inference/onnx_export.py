@@ -25,7 +25,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+from rich.console import Console
 
 from aios.agent.errors import ModelError
 from aios.agent.inference.manifest import ExportRecipe
@@ -122,8 +126,18 @@ def check_sidecar(path: Path) -> None:
         )
 
 
-def export_to_onnx(pt: Path, target: Path, recipe: ExportRecipe, *, command: str = "") -> Path:
-    """Export verified ``pt`` to ONNX at ``target``: subprocess, metadata check, sidecar."""
+def export_to_onnx(
+    pt: Path,
+    target: Path,
+    recipe: ExportRecipe,
+    *,
+    command: str = "",
+    progress: bool = True,
+    console: Console | None = None,
+) -> Path:
+    """Export verified ``pt`` to ONNX at ``target``: subprocess, metadata check, sidecar.
+    With ``progress``, a terminal (stderr, or ``console``) shows a spinner with the time the
+    exporter has been running (it prints nothing useful itself, and takes a minute or more)."""
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
         staged_pt = work / pt.name
@@ -139,7 +153,12 @@ def export_to_onnx(pt: Path, target: Path, recipe: ExportRecipe, *, command: str
                 f"(the agent never imports it). Install it and export with: "
                 f"{install_and_export_line(pt, recipe)}   (or set {EXPORT_COMMAND_ENV})"
             )
-        _run(argv, work)
+        console = console or Console(stderr=True)
+        if progress and console.is_terminal:
+            with console.status(f"exporting {pt.name} to ONNX with Ultralytics") as status:
+                _run(argv, work, lambda s: status.update(_exporting(pt, s)))
+        else:
+            _run(argv, work)
         if not produced.is_file():
             raise ModelError(f"the exporter ({shlex.join(argv)}) did not write {produced.name}")
         try:
@@ -153,21 +172,42 @@ def export_to_onnx(pt: Path, target: Path, recipe: ExportRecipe, *, command: str
     return target
 
 
-def _run(argv: list[str], cwd: Path) -> None:
+def _exporting(pt: Path, seconds: float) -> str:
+    return f"exporting {pt.name} to ONNX with Ultralytics ({seconds:.0f} s)"
+
+
+def _run(
+    argv: list[str],
+    cwd: Path,
+    waiting: Callable[[float], None] | None = None,
+) -> None:
+    """Run the exporter, telling ``waiting`` the seconds elapsed about once a second."""
+    started = time.monotonic()
     try:
-        done = subprocess.run(
+        with subprocess.Popen(
             argv,
             cwd=cwd,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=EXPORT_TIMEOUT_S,
-            check=False,
-        )
+        ) as proc:
+            while True:
+                try:
+                    stdout, stderr = proc.communicate(timeout=1.0)
+                    break
+                except subprocess.TimeoutExpired:
+                    elapsed = time.monotonic() - started
+                    if elapsed > EXPORT_TIMEOUT_S:
+                        proc.kill()
+                        proc.communicate()
+                        raise
+                    if waiting is not None:
+                        waiting(elapsed)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ModelError(f"the ONNX exporter could not run ({shlex.join(argv)}): {exc}") from exc
-    if done.returncode != 0:
-        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+    if proc.returncode != 0:
+        tail = " | ".join((stderr or stdout).strip().splitlines()[-5:])
         raise ModelError(
-            f"the ONNX exporter failed with exit code {done.returncode} "
+            f"the ONNX exporter failed with exit code {proc.returncode} "
             f"({shlex.join(argv)}): {tail or 'no output'}"
         )

@@ -56,3 +56,21 @@ class LatencyWindow:
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+class IntervalLatency(LatencyWindow):
+    """Durations in milliseconds since the last :meth:`take` (the newest ``size`` kept), for
+    percentiles over one heartbeat interval (thread-safe)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        super().__init__(size)
+
+    def take(self) -> tuple[float, float] | None:
+        """``(p50, p95)`` of the durations since the previous call (which are then forgotten),
+        or ``None`` when there were none."""
+        with self._lock:
+            values, self._values = self._values, deque(maxlen=self._values.maxlen)
+        if not values:
+            return None
+        p50, p95 = np.percentile(np.fromiter(values, np.float64), (50, 95))
+        return float(p50), float(p95)

@@ -51,7 +51,8 @@ class StreamProblem(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FleetSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """Devices by status, and camera streams by state from the last heartbeats."""
+    """Devices by status, and camera streams by state from the last heartbeats (the cameras
+    of an offline device count as ``offline``, whatever its last heartbeat said)."""
 
     total: int
     by_status: dict[str, int]

@@ -79,11 +79,13 @@ class DeviceService(SQLAlchemyAsyncRepositoryService[Device, DeviceRepository]):
         by_status = Counter(status for _, status, _ in rows)
         streams: Counter[str] = Counter()
         problems: list[StreamProblem] = []
-        for device_id, _, heartbeat in rows:
+        for device_id, status, heartbeat in rows:
+            # an offline device's last heartbeat is stale: none of its cameras streams now
+            down = status == DeviceState.OFFLINE.value
             for stream in (
                 (heartbeat or {}).get("streams", []) if isinstance(heartbeat, dict) else []
             ):
-                state = str(stream.get("state", "unknown"))
+                state = DeviceState.OFFLINE.value if down else str(stream.get("state", "unknown"))
                 streams[state] += 1
                 if state not in _HEALTHY_STREAM_STATES:
                     problems.append(
@@ -91,7 +93,7 @@ class DeviceService(SQLAlchemyAsyncRepositoryService[Device, DeviceRepository]):
                             device_id=device_id,
                             stream_id=str(stream.get("stream_id", "")),
                             state=state,
-                            error=stream.get("error"),
+                            error="device offline" if down else stream.get("error"),
                         )
                     )
         return FleetSummary(

@@ -66,6 +66,11 @@ class LiveHub:
         self._last_id: int | None = None
         self.poll_errors = 0  # failed polls (the database unreachable), retried
 
+    @property
+    def clients(self) -> int:
+        """Open connections (WebSocket clients) on this replica."""
+        return sum(len(group) for group in self._subscribers.values())
+
     def subscribe(self, org_id: str) -> Subscriber:
         subscriber = Subscriber(org_id, self._max_queue)
         self._subscribers.setdefault(org_id, set()).add(subscriber)

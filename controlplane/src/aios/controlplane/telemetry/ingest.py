@@ -119,6 +119,8 @@ class IngestService:
         )
         # called with each committed flush's accepted messages (presence); must not block
         self.observers: list[Callable[[Sequence[Accepted]], None]] = []
+        # called with each committed flush's size and the seconds its write took (metrics)
+        self.flush_timers: list[Callable[[int, float], None]] = []
 
     @property
     def mqtt_connected(self) -> bool:
@@ -235,10 +237,13 @@ class IngestService:
         """Commit one flush (retried while the database is unavailable, bisected when it refuses
         a message: :class:`~aios.controlplane.telemetry.writer.FlushWriter`); then tell the
         observers and acknowledge every message of it, dead letters included."""
+        started = time.perf_counter()
         try:
             written = await self.writer.write(flush.accepted, flush.dead)
         except WriteStoppedError:
             return  # not acknowledged: the broker redelivers on the next session
+        for timer in self.flush_timers:
+            timer(len(flush.items), time.perf_counter() - started)
         self.stats.add(written.result)
         self.stats.refused += written.refused
         self.stats.lost_dead_letters += written.lost_dead_letters

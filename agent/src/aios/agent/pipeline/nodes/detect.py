@@ -131,13 +131,13 @@ class DetectRuntime:
         if not stream.policy.should_infer(packet.frame.image, packet.frame.ts):
             return None
         loop = asyncio.get_running_loop()
+        queued = time.perf_counter()
         detections, seconds = await loop.run_in_executor(
             self._executor, self._timed_detect, packet.frame.image
         )
         self.busy_s += seconds
         stream.inferences += 1
-        self._metrics.inference_ms.add(seconds * 1000.0)
-        self._metrics.frames_processed += 1
+        self._metrics.record_inference(packet.stream_id, seconds, time.perf_counter() - queued)
         return Packet(
             stream_id=packet.stream_id, frame=packet.frame, detections=detections, names=self.names
         )

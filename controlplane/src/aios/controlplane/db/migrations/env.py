@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from typing import Any
+
 from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from sqlalchemy import Connection
 
 from aios.controlplane.db import models  # noqa: F401  (registers every table)
@@ -12,11 +16,24 @@ target_metadata = Base.metadata
 
 
 def run_migrations(connection: Connection) -> None:
+    # told the id of each revision once applied (``aios db upgrade``'s progress)
+    on_applied = context.config.attributes.get("on_applied")
+
+    def applied(
+        ctx: MigrationContext,
+        step: MigrationInfo,
+        heads: Collection[Any],
+        run_args: Mapping[str, Any],
+    ) -> None:
+        if on_applied is not None:
+            on_applied(", ".join(step.destination_revision_ids))
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        on_version_apply=applied,
     )
     with context.begin_transaction():
         context.run_migrations()
