@@ -58,6 +58,7 @@ UNTIL = datetime.fromtimestamp(T0 + 7200, UTC).isoformat()
 NOT_TENANT_DATA = {
     "/": "a redirect to the console",
     "/health": "public status, no tenant data",
+    "/metrics": "fleet-wide aggregates for the operator of the deployment (no tenant labels)",
     "/api/v1/system/diagnostics": "the replica's own MQTT and ingest counters",
 }
 NOT_TENANT_PREFIXES = ("/console", "/docs", "/redoc")
