@@ -16,7 +16,9 @@ from collections.abc import Sequence
 
 from aios.agent.errors import AgentError
 from aios.agent.pipeline.node import BuildContext, RuntimeNode
+from aios.agent.pipeline.nodes.sink import SinkRuntime
 from aios.agent.pipeline.nodes.source import SourceRuntime
+from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.registry import NodeRegistry
 from aios.agent.sources.capture import wait_streams_open
@@ -50,6 +52,26 @@ class PipelineRunner:
             upstream = [self._nodes[i] for i in self.spec.inputs(node_id)]
             factory = self._registry.factory(node_type(spec))
             self._nodes[node_id] = factory(spec, self.ctx, upstream)
+        self._tag_zones()
+
+    def _tag_zones(self) -> None:
+        """Tell each sink which zone nodes each of its streams passes through, so the
+        detections it sends carry the zones they stand in (wherever the sink is wired)."""
+        sources = [s.node_id for s in self._sources()]
+        reach = {s: set(self._reachable(s)) for s in sources}
+        for node_id, node in self._nodes.items():
+            if isinstance(node, SinkRuntime):
+                node.tag_zones(
+                    {
+                        s: tuple(
+                            z
+                            for z in self._nodes.values()
+                            if isinstance(z, ZoneRuntime) and z.node_id in reach[s]
+                        )
+                        for s in sources
+                        if node_id in reach[s]
+                    }
+                )
 
     async def start(self, *, open_timeout_s: float = 15.0) -> None:
         """Start nodes (sinks first), then wait for the cameras to open (every file, and the

@@ -9,23 +9,31 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from aios.agent.analytics.rules import RuleEvent
 from aios.agent.detections import NO_TRACK, Detections
 from aios.agent.errors import ConfigError
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, first_names
 from aios.agent.pipeline.nodes.rule import RuleRuntime
+from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.pipeline.packet import Packet
-from aios.shared.messages import Detection, DetectionBatch, Event, FrameDetections
+from aios.shared.messages import MAX_ZONES, Detection, DetectionBatch, Event, FrameDetections
 from aios.shared.pipeline import Node, SinkNode
 
 
 def wire_detections(
-    detections: Detections, names: Sequence[str], width: int, height: int
+    detections: Detections,
+    names: Sequence[str],
+    width: int,
+    height: int,
+    zones: Sequence[tuple[str, npt.NDArray[np.bool_]]] = (),
 ) -> list[Detection]:
-    """Detections with boxes normalized to ``[0, 1]`` of a ``width x height`` frame."""
+    """Detections with boxes normalized to ``[0, 1]`` of a ``width x height`` frame; each
+    tagged with the ids of the ``zones`` (id, per-detection mask) that select it."""
     scale = np.array([width, height, width, height], np.float32)
     boxes = np.clip(detections.xyxy / scale, 0.0, 1.0)
+    ordered = sorted(zones)[:MAX_ZONES]
     out: list[Detection] = []
     for i in range(len(detections)):
         class_id = int(detections.class_id[i])
@@ -38,6 +46,7 @@ def wire_detections(
                 confidence=min(1.0, max(0.0, float(detections.confidence[i]))),
                 xyxy=(x1, y1, max(x1, x2), max(y1, y2)),
                 track_id=None if track == NO_TRACK else track,
+                zones=[zone_id for zone_id, mask in ordered if mask[i]],
             )
         )
     return out
@@ -59,6 +68,7 @@ class SinkRuntime:
         self.model_name: str | None = None
         self._snapshot_rules = {r.node_id: r for r in rules if r.snapshot}
         self._snapshot_keys: dict[str, str] = {}
+        self._zones: dict[str, tuple[ZoneRuntime, ...]] = {}
 
     @classmethod
     def build(cls, spec: Node, ctx: BuildContext, upstream: Sequence[RuntimeNode]) -> SinkRuntime:
@@ -70,6 +80,12 @@ class SinkRuntime:
     @property
     def node_id(self) -> str:
         return self._spec.id
+
+    def tag_zones(self, zones_by_stream: dict[str, tuple[ZoneRuntime, ...]]) -> None:
+        """The zone nodes each stream (source id) passes through: every detection this sink
+        sends is tagged with those of its stream's zones that select it (set by the runner
+        once the whole graph is built)."""
+        self._zones = dict(zones_by_stream)
 
     async def start(self) -> None:
         if self._spec.params.kind == "mqtt_detections":
@@ -97,7 +113,11 @@ class SinkRuntime:
                 width=frame.width,
                 height=frame.height,
                 detections=wire_detections(
-                    packet.detections, packet.names or self.names, frame.width, frame.height
+                    packet.detections,
+                    packet.names or self.names,
+                    frame.width,
+                    frame.height,
+                    [(z.node_id, z.selects(packet)) for z in self._zones.get(packet.stream_id, ())],
                 ),
             )
         )
