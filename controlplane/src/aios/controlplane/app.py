@@ -66,6 +66,7 @@ from aios.controlplane.settings import Settings
 from aios.controlplane.system import api_docs
 from aios.controlplane.system import controllers as system
 from aios.controlplane.telemetry import controllers as telemetry
+from aios.controlplane.telemetry import zone_analytics
 
 DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     system.ROUTES,
@@ -80,6 +81,7 @@ DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     heartbeats.ROUTES,
     acknowledgements.ROUTES,
     event_analytics.ROUTES,
+    zone_analytics.ROUTES,
     test_delivery.ROUTES,
     ROLLOUT_CONTROL_ROUTES,
     console.ROUTES,

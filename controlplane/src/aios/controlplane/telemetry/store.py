@@ -57,6 +57,7 @@ from aios.controlplane.telemetry.records import (
 )
 from aios.controlplane.telemetry.rollups import RollupCounts, count_batch, upsert_rollups
 from aios.controlplane.telemetry.sinks import DetectionSink, sink_for
+from aios.controlplane.telemetry.zone_rollups import ZoneCounts, count_zones, upsert_zone_counts
 from aios.shared.messages import DetectionBatch, Event, PipelineReport
 
 
@@ -232,18 +233,21 @@ class TelemetryStore:
         result.duplicates += len(unique) - len(new)
         rows: list[DetectionRow] = []
         counts = RollupCounts()
+        zones = ZoneCounts()
         for key in sorted(new):
             a = unique[key]
             assert isinstance(a.message, DetectionBatch)
             rows.extend(detection_rows(a.org_id, a.message))
             if self.rollups_at_ingest:
                 count_batch(counts, a.org_id, a.message)
+            count_zones(zones, a.org_id, a.message)
         await self.sink.insert(conn, rows)
         driver = await self._driver(conn)
         if driver is not None:
             await pg_statements.upsert_rollups(driver, counts)
         else:
             await upsert_rollups(conn, counts)
+        await upsert_zone_counts(conn, driver, zones)
         result.batches_stored = len(new)
         result.detections_stored = len(rows)
         owners = {k: a.org_id for k, a in unique.items()}

@@ -29,6 +29,7 @@ from aios.controlplane.db.models.telemetry import (
     DetectionBatchRecord,
     IngestState,
 )
+from aios.controlplane.db.models.zone_rollups import DetectionZoneCount1h, DetectionZoneCount1m
 
 __all__ = [
     "DeadLetter",
@@ -38,6 +39,8 @@ __all__ = [
     "DetectionBatchRecord",
     "DetectionCount1h",
     "DetectionCount1m",
+    "DetectionZoneCount1h",
+    "DetectionZoneCount1m",
     "Device",
     "DeviceCredential",
     "DevicePresence",

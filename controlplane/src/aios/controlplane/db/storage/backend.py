@@ -12,7 +12,8 @@ and runs :meth:`Storage.maintain` (called by the maintenance job, the benchmarks
   rollup tables maintained at ingest, expired rows and events deleted;
 - ``sqlite``: expired detections, rollup rows and events deleted.
 
-The 1-minute rollup is kept as long as detections, the 1-hour rollup as long as events.
+The 1-minute rollups are kept as long as detections, the 1-hour rollups as long as events; the
+zone rollups (``detection_zone_counts_*``) are tables on every backend, expired by delete.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from aios.controlplane.db.models import (
     Detection,
     DetectionCount1h,
     DetectionCount1m,
+    DetectionZoneCount1h,
+    DetectionZoneCount1m,
     EventRecord,
 )
 from aios.controlplane.db.storage import partitions, timescale
@@ -161,6 +164,13 @@ class Storage:
         ).rowcount
         deleted += conn.execute(
             delete(DetectionCount1h).where(DetectionCount1h.bucket < evt_cutoff)
+        ).rowcount
+        # the zone rollups are tables on every backend, TimescaleDB included
+        deleted += conn.execute(
+            delete(DetectionZoneCount1m).where(DetectionZoneCount1m.bucket < det_cutoff)
+        ).rowcount
+        deleted += conn.execute(
+            delete(DetectionZoneCount1h).where(DetectionZoneCount1h.bucket < evt_cutoff)
         ).rowcount
         if kind is not StorageKind.TIMESCALE:
             deleted += conn.execute(
