@@ -315,6 +315,13 @@ def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
     expect(chart.locator(".legend")).to_contain_text("person")
     by_zone = page.locator("[data-chart='events-over-time']")
     expect(by_zone.locator("path.series[data-key='hall']")).to_have_count(1)  # the zone
+    # Detections in zones: the agent tags its detections with the zone nodes they stand in.
+    in_zones = page.locator("[data-chart='zones']")
+    expect(in_zones.locator("path.series[data-key='hall']")).to_have_count(1)
+    expect(in_zones.locator("rect.bar")).to_have_count(1)
+    page.get_by_label("Zone", exact=True).select_option("hall")
+    expect(in_zones.locator("h2")).to_contain_text("by class in zone hall")
+    expect(in_zones.locator("path.series[data-key='person']")).to_have_count(1)
     assert errors == [], errors
 
 
