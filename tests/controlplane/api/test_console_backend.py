@@ -5,17 +5,23 @@ up into buckets on read)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.models import Device, EventRecord, HeartbeatSample, LiveMessageRecord
-from aios.controlplane.heartbeats.history import RETENTION, sample_heartbeats
+from aios.controlplane.db.storage.backend import Storage, StoragePolicy
+from aios.controlplane.errors import SettingsError
+from aios.controlplane.heartbeats.history import sample_heartbeats
+from aios.controlplane.jobs.background import BackgroundServices
 from aios.shared.messages import Heartbeat, StreamHealth
 from tests.controlplane.api.conftest import Account, add_member
+from tests.controlplane.conftest import make_settings
 
 
 async def _device(client: AsyncTestClient[Any], owner: Account) -> str:
@@ -94,7 +100,7 @@ async def test_heartbeat_history_is_sampled_kept_for_its_retention_and_rolled_up
 ) -> None:
     device_id = await _device(client, owner)
     t0 = (datetime.now(UTC) - timedelta(minutes=10)).replace(second=0, microsecond=0)
-    old = t0 - RETENTION - timedelta(hours=1)
+    old = t0 - timedelta(days=3, hours=1)
 
     async def beat(at: datetime, cpu: float, spool: int) -> list[float | None]:
         """The device's heartbeat is now ``at``; the job runs; the CPU of its samples kept.
@@ -114,9 +120,14 @@ async def test_heartbeat_history_is_sampled_kept_for_its_retention_and_rolled_up
             )
             return list(kept)
 
-    assert await beat(old, 99.0, 0) == []  # stored, then dropped by the retention at once
+    assert await beat(old, 99.0, 0) == [99.0]  # kept until the retention job runs
+    assert await beat(t0, 20.0, 3) == [99.0, 20.0]
+    assert await beat(t0, 20.0, 3) == [99.0, 20.0]  # the same heartbeat is sampled once
+    # the storage maintenance job applies the history's own retention (a setting)
+    await Storage(engine, StoragePolicy(heartbeat_retention_days=4)).maintain()
+    assert await beat(t0, 20.0, 3) == [99.0, 20.0]
+    await Storage(engine, StoragePolicy(heartbeat_retention_days=3)).maintain()
     assert await beat(t0, 20.0, 3) == [20.0]
-    assert await beat(t0, 20.0, 3) == [20.0]  # the same heartbeat is sampled once
     assert await beat(t0 + timedelta(seconds=30), 40.0, 9) == [20.0, 40.0]
     assert await beat(t0 + timedelta(minutes=1, seconds=5), 10.0, 1) == [20.0, 40.0, 10.0]
 
@@ -173,3 +184,16 @@ async def test_events_over_time_by_zone(
         headers=owner.headers,
     )
     assert [(s["key"], s["total"]) for s in by_type.json()["series"]] == [("intrusion", 5)]
+
+
+async def test_heartbeat_retention_is_a_setting_of_the_maintenance_job(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    default = BackgroundServices(make_settings(tmp_path), engine, ingest=None)
+    assert default.storage.policy.heartbeat_retention_days == 7
+    settings = make_settings(tmp_path, AIOS_HEARTBEAT_RETENTION_DAYS="2")
+    assert BackgroundServices(settings, engine, ingest=None).storage.policy == StoragePolicy(
+        heartbeat_retention_days=2
+    )
+    with pytest.raises(SettingsError, match="AIOS_HEARTBEAT_RETENTION_DAYS"):
+        make_settings(tmp_path, AIOS_HEARTBEAT_RETENTION_DAYS="0")

@@ -64,6 +64,8 @@ AIOS_DEVICE_MQTT_URL            broker URL handed to devices at enrollment (no  
                                 AIOS_MQTT_URL without its user and password
 AIOS_HEARTBEAT_INTERVAL_S       devices' heartbeat interval, seconds                   ``10``
 AIOS_PRESENCE_MISSED_HEARTBEATS offline after this many intervals without a heartbeat  ``3``
+AIOS_HEARTBEAT_RETENTION_DAYS   how long heartbeat history is kept, days (applied by   ``7``
+                                the hourly storage maintenance job)
 AIOS_PRESENCE_DEBOUNCE_MS       a presence change must hold this long to be published  ``5000``
 AIOS_JOBS_ENABLED               run the scheduled jobs (presence, webhooks) in process ``true``
 AIOS_WEBHOOK_TIMEOUT_S          HTTP timeout of one webhook delivery attempt           ``10``
@@ -184,6 +186,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     device_mqtt_url: str = ""
     presence_heartbeat_interval_s: int = 10
     presence_missed_heartbeats: int = 3
+    heartbeat_retention_days: int = 7
     presence_debounce_ms: int = 5000
     jobs_enabled: bool = True
     webhook_timeout_s: int = 10
@@ -349,6 +352,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ),
             presence_missed_heartbeats=read.integer(
                 environ, "AIOS_PRESENCE_MISSED_HEARTBEATS", 3, 1, 100
+            ),
+            heartbeat_retention_days=read.integer(
+                environ, "AIOS_HEARTBEAT_RETENTION_DAYS", 7, 1, 3650
             ),
             presence_debounce_ms=read.integer(
                 environ, "AIOS_PRESENCE_DEBOUNCE_MS", 5000, 0, 3_600_000

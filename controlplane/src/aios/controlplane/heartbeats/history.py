@@ -1,6 +1,8 @@
 """Heartbeat history: a job samples every device's latest heartbeat into ``heartbeat_samples``
-(when it is newer than the device's last sample) and drops samples past their retention;
-reads roll the samples up into time buckets (averages; the spool's maximum).
+(when it is newer than the device's last sample); reads roll the samples up into time buckets
+(averages; the spool's maximum). Samples past their retention (``AIOS_HEARTBEAT_RETENTION_DAYS``)
+are deleted by the storage maintenance job
+(:meth:`~aios.controlplane.db.storage.backend.Storage.maintain_sync`).
 
 Sampling what the ingest already keeps (``devices.last_heartbeat``) leaves the ingest's hot path
 alone and bounds the history to one row per device per :data:`SAMPLE_INTERVAL_S` at most,
@@ -10,11 +12,11 @@ whatever the devices' heartbeat rate.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aios.controlplane.db.models import Device, HeartbeatSample
@@ -22,8 +24,6 @@ from aios.controlplane.tenancy import OrgScope
 from aios.shared.messages import Heartbeat
 
 SAMPLE_INTERVAL_S = 30.0
-RETENTION = timedelta(days=7)
-"""How long heartbeat samples are kept (independent of the detections' retention)."""
 HEARTBEAT_HISTORY_JOB = "heartbeat_history"
 BUCKETS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 METRICS = (
@@ -74,8 +74,8 @@ def _sample(org_id: str, hb: Heartbeat) -> dict[str, Any]:
 
 
 async def sample_heartbeats(conn: AsyncConnection) -> int:
-    """The job: store each device's latest heartbeat if newer than its last sample; drop
-    samples older than :data:`RETENTION`. Returns the number of samples stored."""
+    """The job: store each device's latest heartbeat if newer than its last sample. Returns
+    the number of samples stored."""
     latest = dict(
         (
             await conn.execute(
@@ -106,9 +106,6 @@ async def sample_heartbeats(conn: AsyncConnection) -> int:
         rows.append(sample)
     if rows:
         await conn.execute(insert(HeartbeatSample), rows)
-    await conn.execute(
-        delete(HeartbeatSample).where(HeartbeatSample.ts < datetime.now(UTC) - RETENTION)
-    )
     return len(rows)
 
 

@@ -13,7 +13,9 @@ and runs :meth:`Storage.maintain` (called by the maintenance job, the benchmarks
 - ``sqlite``: expired detections, rollup rows and events deleted.
 
 The 1-minute rollups are kept as long as detections, the 1-hour rollups as long as events; the
-zone rollups (``detection_zone_counts_*``) are tables on every backend, expired by delete.
+zone rollups (``detection_zone_counts_*``) are tables on every backend, expired by delete;
+heartbeat history (``heartbeat_samples``) has a retention of its own
+(``heartbeat_retention_days``, ``AIOS_HEARTBEAT_RETENTION_DAYS``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from aios.controlplane.db.models import (
     DetectionZoneCount1h,
     DetectionZoneCount1m,
     EventRecord,
+    HeartbeatSample,
 )
 from aios.controlplane.db.storage import partitions, timescale
 
@@ -99,6 +102,8 @@ class StoragePolicy(msgspec.Struct, frozen=True, kw_only=True):
     events_retention_days: int = 365
     compress_after_days: int = 7
     partitions_ahead_days: int = 3
+    heartbeat_retention_days: int = 7
+    """How long heartbeat history (``heartbeat_samples``) is kept: its own retention."""
 
     def timescale(self) -> timescale.TimescalePolicy:
         return timescale.TimescalePolicy(
@@ -171,6 +176,11 @@ class Storage:
         ).rowcount
         deleted += conn.execute(
             delete(DetectionZoneCount1h).where(DetectionZoneCount1h.bucket < evt_cutoff)
+        ).rowcount
+        deleted += conn.execute(
+            delete(HeartbeatSample).where(
+                HeartbeatSample.ts < now - timedelta(days=self.policy.heartbeat_retention_days)
+            )
         ).rowcount
         if kind is not StorageKind.TIMESCALE:
             deleted += conn.execute(
