@@ -4,7 +4,8 @@ pipeline.
 
 An operator signs in; the device comes online on the Fleet page without a reload (WebSocket);
 a pipeline edit shows the validation error at its node and field, is fixed, saved and deployed,
-and the device's report ``applied`` appears live; an event with its snapshot arrives on the
+and the device's report ``applied`` appears live; the device page shows each new heartbeat as
+it is pushed (no polling); an event with its snapshot arrives on the
 Live events page without a reload, and another operator sees it acknowledged live; the
 Analytics charts show the detections and the events by zone. A viewer sees no write controls
 (and the API refuses them anyway).
@@ -273,6 +274,24 @@ def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
     expect(target).to_have_text("applied", timeout=LIVE_TIMEOUT_MS)
     assert _same_load(page)
     assert s.api("GET", f"/api/v1/fleet/{s.device_id}/heartbeat")["device_id"] == s.device_id
+
+    # The device page: each new heartbeat arrives over the WebSocket (the agent beats every
+    # 2 s); the page shows it without a reload and never asks for it again.
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/heartbeat") else None)
+    page.goto(f"{s.base}/console/#/device/{s.device_id}")
+    health = page.locator("section.card[data-heartbeat-ts]")
+    expect(health).to_have_count(1)
+    first = health.get_attribute("data-heartbeat-ts")
+    assert first is not None
+    _mark(page)
+    expect(health).not_to_have_attribute("data-heartbeat-ts", first, timeout=15_000)
+    expect(health.get_by_role("table", name="Cameras")).to_contain_text("streaming")
+    second = health.get_attribute("data-heartbeat-ts")
+    page.wait_for_timeout(11_000)  # longer than the 10 s the page used to poll at
+    expect(health).not_to_have_attribute("data-heartbeat-ts", second or "")
+    assert _same_load(page)
+    assert len(asked) == 1, asked  # the first load only: no polling
 
     # Live events: a new event arrives with its snapshot, without a reload.
     page.goto(f"{s.base}/console/#/events")

@@ -19,6 +19,7 @@ from aios.shared import messages as m
 from aios.shared.codec import Rejection, RejectReason, decode_message, encode
 from aios.shared.enrollment import Enrollment, EnrollRequest, HardwareFacts, MqttCredentials
 from aios.shared.live import (
+    DeviceHeartbeat,
     DeviceStatusUpdate,
     EventAcknowledged,
     LiveMessage,
@@ -285,6 +286,12 @@ LIVE_SAMPLES: list[LiveMessage] = [
         user_name="Olivia Owner",
         acknowledged_at=1_700_000_002.0,
     ),
+    DeviceHeartbeat(
+        org_id="org-1",
+        device_id="dev-1",
+        received_at=1_700_000_001.5,
+        heartbeat=next(s for s in SAMPLES if isinstance(s, m.Heartbeat)),
+    ),
 ]
 
 
@@ -339,7 +346,13 @@ def test_contract_schema_covers_http_bodies_and_live_messages() -> None:
     assert isinstance(defs, dict)
     for name in ("EnrollRequest", "Enrollment", "MqttCredentials", "HardwareFacts"):
         assert name in defs
-    for name in ("DeviceStatusUpdate", "NewEvent", "PipelineStatusUpdate", "EventAcknowledged"):
+    for name in (
+        "DeviceStatusUpdate",
+        "NewEvent",
+        "PipelineStatusUpdate",
+        "EventAcknowledged",
+        "DeviceHeartbeat",
+    ):
         assert name in defs
 
 

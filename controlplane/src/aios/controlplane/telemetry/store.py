@@ -44,7 +44,11 @@ from aios.controlplane.db.storage import failures
 from aios.controlplane.db.storage.backend import StorageKind, detect_kind
 from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
 from aios.controlplane.telemetry import pg_statements
-from aios.controlplane.telemetry.announce import announce_events, announce_reports
+from aios.controlplane.telemetry.announce import (
+    announce_events,
+    announce_heartbeats,
+    announce_reports,
+)
 from aios.controlplane.telemetry.device_updates import update_devices
 from aios.controlplane.telemetry.events import store_events, store_reports
 from aios.controlplane.telemetry.progress import settle_refused, track_progress
@@ -137,6 +141,7 @@ class TelemetryStore:
             result.reports = await store_reports(conn, reports)
             await announce_reports(conn, reports)
             result.heartbeats, result.statuses = await update_devices(conn, ok)
+            await announce_heartbeats(conn, ok)
             if dead_rows:
                 await conn.execute(insert(DeadLetter), [d.as_params() for d in dead_rows])
                 await settle_refused(conn, await self._driver(conn), dead_rows)
