@@ -33,6 +33,7 @@ from tests.e2e.conftest import FAILED
 from tests.e2e.processes import (
     BIN,
     control_plane,
+    embedded_settings,
     register_operator,
     sample_video,
     start,
@@ -114,13 +115,7 @@ def stack(
     model_path: Path,
 ) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("console")
-    settings = {
-        "AIOS_DATA_DIR": str(work / "cp"),
-        "AIOS_SECRET_KEY": "e2e-" + uuid.uuid4().hex,
-        "AIOS_MQTT_URL": "embedded",
-        "AIOS_EMBEDDED_MQTT_PORT": str(unused_port()),
-        "AIOS_LOG_LEVEL": "INFO",
-    }
+    settings = {**embedded_settings(work / "cp"), "AIOS_LOG_LEVEL": "INFO"}
     log = work / "controlplane.log"
     with control_plane(settings, log, unused_port()) as base:
         _, auth = register_operator(base)

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.browser import chromium
-from tests.e2e.processes import control_plane, register_operator, unused_port
+from tests.e2e.processes import control_plane, embedded_settings, register_operator, unused_port
 from tests.e2e.test_console import pipeline_spec
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
@@ -69,12 +68,7 @@ class Console:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     work = tmp_path_factory.mktemp("console-a11y")
-    settings = {
-        "AIOS_DATA_DIR": str(work / "cp"),
-        "AIOS_SECRET_KEY": "e2e-" + uuid.uuid4().hex,
-        "AIOS_MQTT_URL": "embedded",
-        "AIOS_EMBEDDED_MQTT_PORT": str(unused_port()),
-    }
+    settings = embedded_settings(work / "cp")
     with control_plane(settings, work / "controlplane.log", unused_port()) as base:
         _, auth = register_operator(base)
         email = httpx.get(f"{base}/api/v1/auth/me", headers=auth, timeout=10).json()["user"]

@@ -1,9 +1,13 @@
 """What the console added to the API: event acknowledgements (stored with who and when, told
-live to the other operators) and heartbeat history (sampled by a job, its own retention, rolled
-up into buckets on read)."""
+live to the other operators), heartbeat history (sampled by a job, its own retention as a
+setting applied by the maintenance job, rolled up into buckets on read) and heartbeats pushed
+over the WebSocket (``device_heartbeat``: the device page does not poll)."""
 
 from __future__ import annotations
 
+import asyncio
+import queue
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,12 +26,24 @@ from aios.controlplane.jobs.background import BackgroundServices
 from aios.shared.messages import Heartbeat, StreamHealth
 from tests.controlplane.api.conftest import Account, add_member
 from tests.controlplane.conftest import make_settings
+from tests.controlplane.messages import store
 
 
 async def _device(client: AsyncTestClient[Any], owner: Account) -> str:
     created = await client.post("/api/v1/fleet", headers=owner.headers, json={"name": "gw"})
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
+
+
+async def told(engine: AsyncEngine, org_id: str, kind: str) -> list[dict[str, Any]]:
+    """The live messages of type ``kind`` written for ``org_id``, oldest first."""
+    async with engine.connect() as conn:
+        messages = await conn.scalars(
+            select(LiveMessageRecord.message)
+            .where(LiveMessageRecord.org_id == org_id)
+            .order_by(LiveMessageRecord.id)
+        )
+        return [m for m in messages if m["type"] == kind]
 
 
 async def test_an_event_is_acknowledged_once_and_everyone_hears_of_it(
@@ -73,13 +89,7 @@ async def test_an_event_is_acknowledged_once_and_everyone_hears_of_it(
     )
     assert elsewhere.json() == []
 
-    async with engine.connect() as conn:
-        told = (
-            await conn.scalars(
-                select(LiveMessageRecord.message).where(LiveMessageRecord.org_id == owner.org_id)
-            )
-        ).all()
-    acks = [m for m in told if m["type"] == "event_acknowledged"]
+    acks = await told(engine, owner.org_id, "event_acknowledged")
     assert len(acks) == 1
     assert (acks[0]["event_id"], acks[0]["user_id"], acks[0]["user_name"]) == (
         "evt-1", operator.user_id, ack["user_name"]
@@ -197,3 +207,43 @@ async def test_heartbeat_retention_is_a_setting_of_the_maintenance_job(
     )
     with pytest.raises(SettingsError, match="AIOS_HEARTBEAT_RETENTION_DAYS"):
         make_settings(tmp_path, AIOS_HEARTBEAT_RETENTION_DAYS="0")
+
+
+def _hb(device_id: str, uptime_s: float) -> Heartbeat:
+    return Heartbeat(device_id=device_id, ts=time.time(), uptime_s=uptime_s, agent_version="1.0")
+
+
+async def test_the_latest_heartbeat_of_a_flush_is_told_live(
+    client: AsyncTestClient[Any], owner: Account, engine: AsyncEngine
+) -> None:
+    device_id = await _device(client, owner)
+    beats = [_hb(device_id, uptime) for uptime in (1.0, 2.0, 3.0)]
+    await store(engine, owner.org_id, beats, auto_register=False)
+    heard = await told(engine, owner.org_id, "device_heartbeat")
+    assert [(m["device_id"], m["heartbeat"]["uptime_s"]) for m in heard] == [(device_id, 3.0)]
+    stored = await client.get(f"/api/v1/fleet/{device_id}/heartbeat", headers=owner.headers)
+    assert heard[0]["heartbeat"] == stored.json()["heartbeat"]  # what the page used to poll
+
+
+async def test_a_heartbeat_reaches_the_websocket_of_its_organization(
+    client: AsyncTestClient[Any], owner: Account, other_owner: Account, engine: AsyncEngine
+) -> None:
+    device_id = await _device(client, owner)
+    ws = await client.websocket_connect(f"/api/v1/ws?token={owner.access_token}")
+    other = await client.websocket_connect(f"/api/v1/ws?token={other_owner.access_token}")
+    with ws, other:
+        for attempt in range(20):  # the hub starts at the newest message: the first may precede it
+            await store(engine, owner.org_id, [_hb(device_id, 10.0 + attempt)])
+            try:
+                got = await asyncio.to_thread(lambda: ws.receive_json(timeout=0.5))
+            except queue.Empty:
+                continue
+            break
+        else:
+            raise AssertionError("no device_heartbeat arrived")
+        assert got["type"] == "device_heartbeat"
+        assert (got["org_id"], got["device_id"]) == (owner.org_id, device_id)
+        assert got["heartbeat"]["uptime_s"] >= 10.0
+        assert got["received_at"] > 0
+        with pytest.raises(queue.Empty):  # another organization hears nothing of it
+            await asyncio.to_thread(lambda: other.receive_json(timeout=1.0))

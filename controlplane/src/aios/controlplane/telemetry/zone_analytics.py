@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get
-from litestar.di import NamedDependency
+from litestar import get
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,17 +47,6 @@ _KEY_COLUMN = {
 }
 
 
-class ZoneFilter(msgspec.Struct, frozen=True, kw_only=True):
-    since: datetime
-    until: datetime
-    bucket: str = "1h"
-    group_by: ZoneGroup = ZoneGroup.ZONE
-    device_id: str | None = None
-    stream_id: str | None = None
-    zone_id: str | None = None
-    label: str | None = None
-
-
 class ZoneAnalytics(msgspec.Struct, frozen=True, kw_only=True):
     """Detections counted in zones per ``bucket``, one series per group key (largest first,
     newest bucket last), over ``[since, until)`` (``since`` aligned to the bucket)."""
@@ -74,42 +64,45 @@ def _bucket_start(t: datetime, width: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % width, UTC)
 
 
-async def zone_analytics(session: AsyncSession, scope: OrgScope, q: ZoneFilter) -> ZoneAnalytics:
-    width = BUCKETS.get(q.bucket)
+async def zone_analytics(
+    session: AsyncSession,
+    scope: OrgScope,
+    window: tuple[datetime, datetime, str],
+    group_by: ZoneGroup,
+    filters: Mapping[str, str | None],
+) -> ZoneAnalytics:
+    """Counts over ``window`` (since, until, bucket name) by ``group_by``; ``filters`` maps
+    rollup columns (``device_id``, ``stream_id``, ``zone_id``, ``label``) to a value or ``None``."""
+    start, until, bucket = window
+    width = BUCKETS.get(bucket)
     if width is None:
         raise InvalidRequestError(f"must be one of {', '.join(BUCKETS)}", field="bucket")
-    since = _bucket_start(q.since, width)
-    if q.until <= since:
+    since = _bucket_start(start, width)
+    if until <= since:
         raise InvalidRequestError("must be after since", field="until")
-    if q.until - since > MAX_RANGE or (q.until - since).total_seconds() / width > MAX_POINTS:
+    if until - since > MAX_RANGE or (until - since).total_seconds() / width > MAX_POINTS:
         raise InvalidRequestError("range too long for this bucket", field="since")
     model = DetectionZoneCount1h if width % 3600 == 0 else DetectionZoneCount1m
     src = Base.metadata.tables[model.__tablename__].c
-    key: ColumnElement[Any] = src[_KEY_COLUMN[q.group_by]]
+    key: ColumnElement[Any] = src[_KEY_COLUMN[group_by]]
     stmt: Any = (
         select(src.bucket, key, func.sum(src.count))
-        .where(src.bucket >= since, src.bucket < q.until)
+        .where(src.bucket >= since, src.bucket < until)
         .group_by(src.bucket, key)
     )
     stmt = scope.where(stmt, src.org_id)
-    for column, value in (
-        ("device_id", q.device_id),
-        ("stream_id", q.stream_id),
-        ("zone_id", q.zone_id),
-        ("label", q.label),
-    ):
+    for column, value in filters.items():
         if value is not None:
             stmt = stmt.where(src[column] == value)
     counts: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
-    for bucket, value, n in await session.execute(stmt):
-        b = bucket if bucket.tzinfo else bucket.replace(tzinfo=UTC)
-        counts[str(value)][_bucket_start(b, width)] += int(n)
+    for t, value, n in await session.execute(stmt):
+        counts[str(value)][_bucket_start(t if t.tzinfo else t.replace(tzinfo=UTC), width)] += int(n)
     ranked = sorted(counts.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
     return ZoneAnalytics(
         since=since,
-        until=q.until,
-        bucket=q.bucket,
-        group_by=q.group_by,
+        until=until,
+        bucket=bucket,
+        group_by=group_by,
         source=model.__tablename__,
         series=[
             Series(
@@ -122,41 +115,48 @@ async def zone_analytics(session: AsyncSession, scope: OrgScope, q: ZoneFilter) 
     )
 
 
-class ZoneAnalyticsController(Controller):
-    path = "/api/v1/dashboard/analytics/zones"
-    tags = ["dashboard"]
+class ZoneQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``GET /api/v1/dashboard/analytics/zones`` asks: a window, a grouping, filters
+    (rollup column -> value)."""
 
-    @get(
-        "/",
-        guards=[CAN_READ],
-        summary="Detections counted in zones per time bucket, by zone, class, device or camera",
-    )
-    async def zone_analytics(
-        self,
-        db_session: NamedDependency[AsyncSession],
-        org_scope: NamedDependency[OrgScope],
-        since: Annotated[str | None, QueryParameter(description="default until - 24 h")] = None,
-        until: Annotated[str | None, QueryParameter(description="default: now")] = None,
-        bucket: Annotated[str, QueryParameter(description=", ".join(BUCKETS))] = "1h",
-        group_by: FromQuery[ZoneGroup] = ZoneGroup.ZONE,
-        device_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        stream_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        zone_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        label: Annotated[str | None, QueryParameter(max_length=256)] = None,
-    ) -> ZoneAnalytics:
-        end = datetime.now(UTC) if until is None else parse_time(until, field="until")
-        start = end - timedelta(hours=24) if since is None else parse_time(since, field="since")
-        query = ZoneFilter(
-            since=start,
-            until=end,
-            bucket=bucket,
-            group_by=group_by,
-            device_id=device_id,
-            stream_id=stream_id,
-            zone_id=zone_id,
-            label=label,
-        )
-        return await zone_analytics(db_session, org_scope, query)
+    window: tuple[datetime, datetime, str]
+    group_by: ZoneGroup
+    filters: dict[str, str | None]
 
 
-ROUTES = [ZoneAnalyticsController]
+Id = Annotated[str | None, QueryParameter(max_length=64)]
+
+
+async def provide_zone_query(
+    zone_id: Id = None,
+    label: Annotated[str | None, QueryParameter(max_length=256)] = None,
+    group_by: FromQuery[ZoneGroup] = ZoneGroup.ZONE,
+    device_id: Id = None,
+    stream_id: Id = None,
+    since: Annotated[str | None, QueryParameter(description="default until - 24 h")] = None,
+    until: Annotated[str | None, QueryParameter(description="default: now")] = None,
+    bucket: Annotated[str, QueryParameter(description=", ".join(BUCKETS))] = "1h",
+) -> ZoneQuery:
+    end = datetime.now(UTC) if until is None else parse_time(until, field="until")
+    start = end - timedelta(hours=24) if since is None else parse_time(since, field="since")
+    filters = {"zone_id": zone_id, "label": label, "device_id": device_id, "stream_id": stream_id}
+    return ZoneQuery(window=(start, end, bucket), group_by=group_by, filters=filters)
+
+
+@get(
+    "/api/v1/dashboard/analytics/zones",
+    guards=[CAN_READ],
+    tags=["dashboard"],
+    dependencies={"zone_query": Provide(provide_zone_query)},
+    summary="Detections counted in zones per time bucket, by zone, class, device or camera",
+)
+async def get_zone_analytics(
+    db_session: NamedDependency[AsyncSession],
+    org_scope: NamedDependency[OrgScope],
+    zone_query: NamedDependency[ZoneQuery],
+) -> ZoneAnalytics:
+    q = zone_query
+    return await zone_analytics(db_session, org_scope, q.window, q.group_by, q.filters)
+
+
+ROUTES = [get_zone_analytics]

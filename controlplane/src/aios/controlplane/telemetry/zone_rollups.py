@@ -22,21 +22,14 @@ from aios.controlplane.db.models import DetectionZoneCount1h, DetectionZoneCount
 from aios.controlplane.db.storage.dialect import conflict_insert
 from aios.controlplane.telemetry.pg_statements import Driver
 from aios.controlplane.telemetry.records import zone_ids
+from aios.controlplane.telemetry.rollups import BucketCounts
 from aios.shared.messages import DetectionBatch
 
 ZoneKey = tuple[str, int, str, str, str, str]  # org, bucket (epoch s), device, stream, zone, label
 KEY_COLUMNS = ("org_id", "bucket", "device_id", "stream_id", "zone_id", "label")
 
 
-class ZoneCounts:
-    __slots__ = ("hour", "minute")
-
-    def __init__(self) -> None:
-        self.minute: Counter[ZoneKey] = Counter()
-        self.hour: Counter[ZoneKey] = Counter()
-
-    def __bool__(self) -> bool:
-        return bool(self.minute)
+ZoneCounts = BucketCounts[ZoneKey]
 
 
 def count_zones(counts: ZoneCounts, org_id: str, batch: DetectionBatch) -> None:

@@ -22,14 +22,18 @@ from aios.controlplane.db.models.pipelines import (
     TargetStatus,
 )
 from aios.controlplane.db.models.presence import DevicePresence, DeviceStatusChange
-from aios.controlplane.db.models.rollups import DetectionCount1h, DetectionCount1m
+from aios.controlplane.db.models.rollups import (
+    DetectionCount1h,
+    DetectionCount1m,
+    DetectionZoneCount1h,
+    DetectionZoneCount1m,
+)
 from aios.controlplane.db.models.telemetry import (
     DeadLetter,
     Detection,
     DetectionBatchRecord,
     IngestState,
 )
-from aios.controlplane.db.models.zone_rollups import DetectionZoneCount1h, DetectionZoneCount1m
 
 __all__ = [
     "DeadLetter",

@@ -153,7 +153,7 @@ class Storage:
                         conn.exec_driver_sql(sql)
             for sql in timescale.drop_chunks_sql(det_cutoff.isoformat(), evt_cutoff.isoformat()):
                 dropped += len(conn.exec_driver_sql(sql).all())
-            # the rollup tables are unused (the continuous aggregates replace them): no-ops
+            # the detection_counts_* tables are unused (continuous aggregates replace them)
         elif kind is StorageKind.PARTITIONED:
             created = partitions.ensure_partitions(
                 conn,
@@ -164,24 +164,18 @@ class Storage:
             dropped = partitions.drop_expired(conn, det_cutoff)
         else:
             deleted += conn.execute(delete(Detection).where(Detection.ts < det_cutoff)).rowcount
-        deleted += conn.execute(
-            delete(DetectionCount1m).where(DetectionCount1m.bucket < det_cutoff)
-        ).rowcount
-        deleted += conn.execute(
-            delete(DetectionCount1h).where(DetectionCount1h.bucket < evt_cutoff)
-        ).rowcount
-        # the zone rollups are tables on every backend, TimescaleDB included
-        deleted += conn.execute(
-            delete(DetectionZoneCount1m).where(DetectionZoneCount1m.bucket < det_cutoff)
-        ).rowcount
-        deleted += conn.execute(
-            delete(DetectionZoneCount1h).where(DetectionZoneCount1h.bucket < evt_cutoff)
-        ).rowcount
-        deleted += conn.execute(
-            delete(HeartbeatSample).where(
-                HeartbeatSample.ts < now - timedelta(days=self.policy.heartbeat_retention_days)
-            )
-        ).rowcount
+        hb_cutoff = now - timedelta(days=self.policy.heartbeat_retention_days)
+        # rollup tables (unused on TimescaleDB but for the zone rollups, tables everywhere) and
+        # the heartbeat history, each past its own retention
+        for time_column, cutoff in (
+            (DetectionCount1m.bucket, det_cutoff),
+            (DetectionCount1h.bucket, evt_cutoff),
+            (DetectionZoneCount1m.bucket, det_cutoff),
+            (DetectionZoneCount1h.bucket, evt_cutoff),
+            (HeartbeatSample.ts, hb_cutoff),
+        ):
+            table = time_column.class_
+            deleted += conn.execute(delete(table).where(time_column < cutoff)).rowcount
         if kind is not StorageKind.TIMESCALE:
             deleted += conn.execute(
                 delete(EventRecord).where(EventRecord.started_at < evt_cutoff)

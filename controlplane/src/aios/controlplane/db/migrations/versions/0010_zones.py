@@ -25,24 +25,23 @@ UTC_DATETIME = sa.DateTime(timezone=True)
 ZONES_LENGTH = 16 * 65  # aios.shared.messages.MAX_ZONES ids of 64 characters, and commas
 
 
+COUNT_COLUMNS = (  # those of detection_counts_*, then the zone (as the models order them)
+    ("org_id", sa.String(64)),
+    ("bucket", UTC_DATETIME),
+    ("device_id", sa.String(64)),
+    ("stream_id", sa.String(64)),
+    ("label", sa.String(256)),
+    ("count", sa.BigInteger()),
+    ("zone_id", sa.String(64)),
+)
+
+
 def _zone_rollup(name: str) -> None:
     op.create_table(
         name,
-        sa.Column("org_id", sa.String(64), nullable=False),
-        sa.Column("bucket", UTC_DATETIME, nullable=False),
-        sa.Column("device_id", sa.String(64), nullable=False),
-        sa.Column("stream_id", sa.String(64), nullable=False),
-        sa.Column("zone_id", sa.String(64), nullable=False),
-        sa.Column("label", sa.String(256), nullable=False),
-        sa.Column("count", sa.BigInteger(), nullable=False),
+        *(sa.Column(column, kind, nullable=False) for column, kind in COUNT_COLUMNS),
         sa.PrimaryKeyConstraint(
-            "org_id",
-            "bucket",
-            "device_id",
-            "stream_id",
-            "zone_id",
-            "label",
-            name=op.f(f"pk_{name}"),
+            *(column for column, _ in COUNT_COLUMNS if column != "count"), name=op.f(f"pk_{name}")
         ),
     )
 
