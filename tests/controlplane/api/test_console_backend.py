@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.models import Device, EventRecord, HeartbeatSample, LiveMessageRecord
@@ -105,6 +105,49 @@ def _beat(device_id: str, ts: float, cpu: float, spool: int) -> dict[str, Any]:
     return dict(msgspec.to_builtins(hb))
 
 
+async def sample(engine: AsyncEngine, device_id: str, at: datetime, cpu: float, spool: int) -> None:
+    """The device's latest heartbeat is from ``at``; the sampling job runs."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(Device)
+            .where(Device.id == device_id)
+            .values(last_heartbeat=_beat(device_id, at.timestamp(), cpu, spool))
+        )
+        await sample_heartbeats(conn)
+
+
+async def test_heartbeat_history_is_also_rolled_up_by_the_hour_and_outlives_the_samples(
+    client: AsyncTestClient[Any], owner: Account, engine: AsyncEngine
+) -> None:
+    device_id = await _device(client, owner)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    for minutes, cpu, spool in ((10, 20.0, 3), (40, 40.0, 9), (70, 10.0, 1)):
+        await sample(engine, device_id, hour + timedelta(minutes=minutes), cpu, spool)
+    url = f"/api/v1/fleet/{device_id}/heartbeats"
+    params = {"since": str((hour - timedelta(hours=1)).timestamp()), "bucket": "1h"}
+
+    async def hourly() -> list[tuple[str, int, float | None, int | None]]:
+        history = (await client.get(url, params=params, headers=owner.headers)).json()
+        return [(p["t"][11:16], p["samples"], p["cpu_percent"], p["spool_depth"])
+                for p in history["points"]]  # fmt: skip
+
+    first, second = hour.strftime("%H:%M"), (hour + timedelta(hours=1)).strftime("%H:%M")
+    expected = [(first, 2, 30.0, 9), (second, 1, 10.0, 1)]
+    assert await hourly() == expected
+    # a week later the samples are gone (7 days), the hourly rollup stays (90 days) ...
+    # (the shared database's other data is kept: detections and events for years)
+    keep = {"detections_retention_days": 3650, "events_retention_days": 3650}
+    week_later = datetime.now(UTC) + timedelta(days=8)
+    await Storage(engine, StoragePolicy(**keep)).maintain(week_later)
+    async with engine.connect() as conn:
+        left = await conn.scalar(select(func.count()).where(HeartbeatSample.device_id == device_id))
+    assert left == 0
+    assert await hourly() == expected
+    # ... until its own retention
+    await Storage(engine, StoragePolicy(**keep)).maintain(datetime.now(UTC) + timedelta(days=91))
+    assert await hourly() == []
+
+
 async def test_heartbeat_history_is_sampled_kept_for_its_retention_and_rolled_up(
     client: AsyncTestClient[Any], owner: Account, other_owner: Account, engine: AsyncEngine
 ) -> None:
@@ -115,13 +158,7 @@ async def test_heartbeat_history_is_sampled_kept_for_its_retention_and_rolled_up
     async def beat(at: datetime, cpu: float, spool: int) -> list[float | None]:
         """The device's heartbeat is now ``at``; the job runs; the CPU of its samples kept.
         (The database may hold other tests' devices: only this one's samples are looked at.)"""
-        async with engine.begin() as conn:
-            await conn.execute(
-                update(Device)
-                .where(Device.id == device_id)
-                .values(last_heartbeat=_beat(device_id, at.timestamp(), cpu, spool))
-            )
-            await sample_heartbeats(conn)
+        await sample(engine, device_id, at, cpu, spool)
         async with engine.connect() as conn:
             kept = await conn.scalars(
                 select(HeartbeatSample.cpu_percent)

@@ -66,6 +66,8 @@ AIOS_HEARTBEAT_INTERVAL_S       devices' heartbeat interval, seconds            
 AIOS_PRESENCE_MISSED_HEARTBEATS offline after this many intervals without a heartbeat  ``3``
 AIOS_HEARTBEAT_RETENTION_DAYS   how long heartbeat history is kept, days (applied by   ``7``
                                 the hourly storage maintenance job)
+AIOS_HEARTBEAT_ROLLUP_DAYS      how long the hourly heartbeat rollup is kept, days     ``90``
+                                (hourly history outlives the samples)
 AIOS_PRESENCE_DEBOUNCE_MS       a presence change must hold this long to be published  ``5000``
 AIOS_JOBS_ENABLED               run the scheduled jobs (presence, webhooks) in process ``true``
 AIOS_WEBHOOK_TIMEOUT_S          HTTP timeout of one webhook delivery attempt           ``10``
@@ -187,6 +189,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     presence_heartbeat_interval_s: int = 10
     presence_missed_heartbeats: int = 3
     heartbeat_retention_days: int = 7
+    heartbeat_rollup_retention_days: int = 90
     presence_debounce_ms: int = 5000
     jobs_enabled: bool = True
     webhook_timeout_s: int = 10
@@ -355,6 +358,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ),
             heartbeat_retention_days=read.integer(
                 environ, "AIOS_HEARTBEAT_RETENTION_DAYS", 7, 1, 3650
+            ),
+            heartbeat_rollup_retention_days=read.integer(
+                environ, "AIOS_HEARTBEAT_ROLLUP_DAYS", 90, 1, 3650
             ),
             presence_debounce_ms=read.integer(
                 environ, "AIOS_PRESENCE_DEBOUNCE_MS", 5000, 0, 3_600_000

@@ -64,9 +64,11 @@ class BackgroundServices:
             ingest.observers.append(self.presence.observe)
             self.scheduler.add(Job(DEVICE_HEALTH, sweep_interval_s, self._sweep))
         self.scheduler.add(Job(WEBHOOK_DELIVERY, delivery_interval_s, self.dispatcher.deliver_due))
-        self.storage = Storage(
-            engine, StoragePolicy(heartbeat_retention_days=settings.heartbeat_retention_days)
+        policy = StoragePolicy(
+            heartbeat_retention_days=settings.heartbeat_retention_days,
+            heartbeat_rollup_retention_days=settings.heartbeat_rollup_retention_days,
         )
+        self.storage = Storage(engine, policy)
         self.scheduler.add(Job(STORAGE_MAINTENANCE, STORAGE_INTERVAL_S, self._maintain_storage))
 
     async def _maintain_storage(self, conn: AsyncConnection) -> None:

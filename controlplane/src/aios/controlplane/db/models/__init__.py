@@ -8,7 +8,7 @@ from aios.controlplane.db.models.acknowledgements import EventAcknowledgement
 from aios.controlplane.db.models.devices import Device, DeviceState, DeviceTombstone
 from aios.controlplane.db.models.events import EventRecord, PipelineReportRecord
 from aios.controlplane.db.models.fleet import DeviceCredential, EnrollmentToken
-from aios.controlplane.db.models.heartbeats import HeartbeatSample
+from aios.controlplane.db.models.heartbeats import HeartbeatRollup1h, HeartbeatSample
 from aios.controlplane.db.models.ingest_ack import IngestAckState
 from aios.controlplane.db.models.jobs import JobRun
 from aios.controlplane.db.models.live import LiveMessageRecord
@@ -54,6 +54,7 @@ __all__ = [
     "EnrollmentToken",
     "EventAcknowledgement",
     "EventRecord",
+    "HeartbeatRollup1h",
     "HeartbeatSample",
     "IngestAckState",
     "IngestState",

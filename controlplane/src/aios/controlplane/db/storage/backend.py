@@ -14,8 +14,9 @@ and runs :meth:`Storage.maintain` (called by the maintenance job, the benchmarks
 
 The 1-minute rollups are kept as long as detections, the 1-hour rollups as long as events; the
 zone rollups (``detection_zone_counts_*``) are tables on every backend, expired by delete;
-heartbeat history (``heartbeat_samples``) has a retention of its own
-(``heartbeat_retention_days``, ``AIOS_HEARTBEAT_RETENTION_DAYS``).
+heartbeat history (``heartbeat_samples``) and its hourly rollup (``heartbeat_rollups_1h``) have
+retentions of their own (``AIOS_HEARTBEAT_RETENTION_DAYS``,
+``AIOS_HEARTBEAT_ROLLUP_DAYS``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from aios.controlplane.db.models import (
     DetectionZoneCount1h,
     DetectionZoneCount1m,
     EventRecord,
+    HeartbeatRollup1h,
     HeartbeatSample,
 )
 from aios.controlplane.db.storage import partitions, timescale
@@ -104,6 +106,8 @@ class StoragePolicy(msgspec.Struct, frozen=True, kw_only=True):
     partitions_ahead_days: int = 3
     heartbeat_retention_days: int = 7
     """How long heartbeat history (``heartbeat_samples``) is kept: its own retention."""
+    heartbeat_rollup_retention_days: int = 90
+    """How long the hourly heartbeat rollup (``heartbeat_rollups_1h``) is kept."""
 
     def timescale(self) -> timescale.TimescalePolicy:
         return timescale.TimescalePolicy(
@@ -165,6 +169,7 @@ class Storage:
         else:
             deleted += conn.execute(delete(Detection).where(Detection.ts < det_cutoff)).rowcount
         hb_cutoff = now - timedelta(days=self.policy.heartbeat_retention_days)
+        hb_1h_cutoff = now - timedelta(days=self.policy.heartbeat_rollup_retention_days)
         # rollup tables (unused on TimescaleDB but for the zone rollups, tables everywhere) and
         # the heartbeat history, each past its own retention
         for time_column, cutoff in (
@@ -173,6 +178,7 @@ class Storage:
             (DetectionZoneCount1m.bucket, det_cutoff),
             (DetectionZoneCount1h.bucket, evt_cutoff),
             (HeartbeatSample.ts, hb_cutoff),
+            (HeartbeatRollup1h.ts, hb_1h_cutoff),
         ):
             table = time_column.class_
             deleted += conn.execute(delete(table).where(time_column < cutoff)).rowcount

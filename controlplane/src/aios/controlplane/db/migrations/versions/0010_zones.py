@@ -1,4 +1,5 @@
-"""Detections carry the zones they stood in; detection counts per zone.
+"""Detections carry the zones they stood in; detection counts per zone; the hourly heartbeat
+rollup.
 
 Revision ID: 0010_zones
 Revises: 0009_console
@@ -6,7 +7,8 @@ Create Date: 2026-12-07
 
 ``detections.zones`` is a nullable column: adding it rewrites nothing (plain, partitioned or a
 TimescaleDB hypertable, compressed chunks included). The zone rollups are plain tables on every
-backend (see :mod:`aios.controlplane.db.models.zone_rollups`).
+backend (see :mod:`aios.controlplane.db.models.rollups`). ``heartbeat_rollups_1h`` holds the
+hourly averages of ``heartbeat_samples`` (same columns, plus ``samples``).
 """
 
 from __future__ import annotations
@@ -46,13 +48,42 @@ def _zone_rollup(name: str) -> None:
     )
 
 
+HEALTH = ("cpu_percent", "mem_percent", "temperature_c", "inference_ms_p50", "inference_ms_p95")
+
+
+def _heartbeat_rollup() -> None:
+    name = "heartbeat_rollups_1h"
+    owners = (("device_id", "devices"), ("org_id", "organizations"))
+    op.create_table(
+        name,
+        sa.Column("device_id", sa.String(64), nullable=False),
+        sa.Column("ts", UTC_DATETIME, nullable=False),
+        sa.Column("org_id", sa.String(64), nullable=False),
+        *(sa.Column(metric, sa.Float(), nullable=True) for metric in (*HEALTH, "fps")),
+        sa.Column("spool_depth", sa.Integer(), nullable=True),
+        sa.Column("samples", sa.Integer(), nullable=False),
+        *(
+            sa.ForeignKeyConstraint(
+                [column], [f"{table}.id"], name=op.f(f"fk_{name}_{column}_{table}"),
+                ondelete="CASCADE",
+            )
+            for column, table in owners
+        ),
+        sa.PrimaryKeyConstraint("device_id", "ts", name=op.f(f"pk_{name}")),
+    )  # fmt: skip
+    op.create_index(f"ix_{name}_ts", name, ["ts"])
+    op.create_index(op.f(f"ix_{name}_org_id"), name, ["org_id"])
+
+
 def upgrade() -> None:
     op.add_column("detections", sa.Column("zones", sa.String(ZONES_LENGTH), nullable=True))
     _zone_rollup("detection_zone_counts_1m")
     _zone_rollup("detection_zone_counts_1h")
+    _heartbeat_rollup()
 
 
 def downgrade() -> None:
+    op.drop_table("heartbeat_rollups_1h")
     op.drop_table("detection_zone_counts_1h")
     op.drop_table("detection_zone_counts_1m")
     op.drop_column("detections", "zones")
