@@ -7,7 +7,7 @@ transaction: one ``unnest`` statement on PostgreSQL (prepared once, whatever the
 ``INSERT ... ON CONFLICT DO UPDATE`` executemany elsewhere. Keys are sorted so concurrent ingest
 replicas lock rows in the same order. Only newly stored batches are counted (the store calls this
 next to the detection rollups), so a redelivered batch never counts twice. TimescaleDB keeps
-these tables too (see :mod:`aios.controlplane.db.models.zone_rollups`).
+these tables too (see :mod:`aios.controlplane.db.models.rollups`).
 """
 
 from __future__ import annotations
