@@ -34,7 +34,7 @@ PAGES = [
     ("fleet", "#/fleet", "table[aria-label=Devices] tbody tr[data-device]"),
     ("device", None, "h2:text('Cameras'), h3:text('Cameras')"),
     ("events", "#/events", "li.event img.snapshot[src^='blob:']"),
-    ("analytics", "#/analytics", "[data-chart=detections] path.series"),
+    ("analytics", "#/analytics", "[data-chart=zones] path.series"),
     ("pipelines", None, "li.node"),
     ("settings", "#/settings", "table[aria-label=Users] tbody tr"),
 ]

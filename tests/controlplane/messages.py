@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.mqtt.subscriber import Inbound
+from aios.controlplane.telemetry.records import Accepted, classify
+from aios.controlplane.telemetry.store import TelemetryStore
 from aios.shared.codec import encode
-from aios.shared.messages import Detection, DetectionBatch, FrameDetections, Heartbeat
+from aios.shared.messages import Detection, DetectionBatch, Event, FrameDetections, Heartbeat
 from aios.shared.topics import Channel, build_topic
 
 
@@ -53,3 +58,30 @@ def heartbeat(device_id: str) -> bytes:
             cpu_percent=7.5,
         )
     )
+
+
+async def store(
+    engine: AsyncEngine,
+    org_id: str,
+    messages: Sequence[DetectionBatch | Heartbeat | Event],
+    *,
+    auto_register: bool = True,
+) -> None:
+    """One ingest flush of ``messages``, as received on their devices' topics under
+    ``org_id``, through the real classification and store."""
+    channels = {
+        DetectionBatch: Channel.DETECTIONS,
+        Heartbeat: Channel.HEARTBEAT,
+        Event: Channel.EVENTS,
+    }
+    accepted = [
+        classify(
+            inbound(org_id, msg.device_id, channels[type(msg)], encode(msg), mid),
+            prefix="aios",
+            max_bytes=1 << 20,
+        )
+        for mid, msg in enumerate(messages)
+    ]
+    ok = [a for a in accepted if isinstance(a, Accepted)]
+    assert ok == accepted, accepted
+    await TelemetryStore(engine, auto_register=auto_register).write(ok, [])

@@ -93,6 +93,16 @@ def start(
         )
 
 
+def embedded_settings(data_dir: Path) -> dict[str, str]:
+    """``aios serve`` on SQLite in ``data_dir`` with its embedded broker on a free port."""
+    return {
+        "AIOS_DATA_DIR": str(data_dir),
+        "AIOS_SECRET_KEY": "e2e-" + uuid.uuid4().hex,
+        "AIOS_MQTT_URL": "embedded",
+        "AIOS_EMBEDDED_MQTT_PORT": str(unused_port()),
+    }
+
+
 @contextmanager
 def control_plane(settings: Mapping[str, str], log: Path, port: int) -> Iterator[str]:
     """``aios db upgrade`` then ``aios serve`` with ``settings`` (``AIOS_*``) on ``port``;

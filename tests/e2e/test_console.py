@@ -4,7 +4,8 @@ pipeline.
 
 An operator signs in; the device comes online on the Fleet page without a reload (WebSocket);
 a pipeline edit shows the validation error at its node and field, is fixed, saved and deployed,
-and the device's report ``applied`` appears live; an event with its snapshot arrives on the
+and the device's report ``applied`` appears live; the device page shows each new heartbeat as
+it is pushed (no polling); an event with its snapshot arrives on the
 Live events page without a reload, and another operator sees it acknowledged live; the
 Analytics charts show the detections and the events by zone. A viewer sees no write controls
 (and the API refuses them anyway).
@@ -32,6 +33,7 @@ from tests.e2e.conftest import FAILED
 from tests.e2e.processes import (
     BIN,
     control_plane,
+    embedded_settings,
     register_operator,
     sample_video,
     start,
@@ -113,13 +115,7 @@ def stack(
     model_path: Path,
 ) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("console")
-    settings = {
-        "AIOS_DATA_DIR": str(work / "cp"),
-        "AIOS_SECRET_KEY": "e2e-" + uuid.uuid4().hex,
-        "AIOS_MQTT_URL": "embedded",
-        "AIOS_EMBEDDED_MQTT_PORT": str(unused_port()),
-        "AIOS_LOG_LEVEL": "INFO",
-    }
+    settings = {**embedded_settings(work / "cp"), "AIOS_LOG_LEVEL": "INFO"}
     log = work / "controlplane.log"
     with control_plane(settings, log, unused_port()) as base:
         _, auth = register_operator(base)
@@ -274,6 +270,24 @@ def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
     assert _same_load(page)
     assert s.api("GET", f"/api/v1/fleet/{s.device_id}/heartbeat")["device_id"] == s.device_id
 
+    # The device page: each new heartbeat arrives over the WebSocket (the agent beats every
+    # 2 s); the page shows it without a reload and never asks for it again.
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/heartbeat") else None)
+    page.goto(f"{s.base}/console/#/device/{s.device_id}")
+    health = page.locator("section.card[data-heartbeat-ts]")
+    expect(health).to_have_count(1)
+    first = health.get_attribute("data-heartbeat-ts")
+    assert first is not None
+    _mark(page)
+    expect(health).not_to_have_attribute("data-heartbeat-ts", first, timeout=15_000)
+    expect(health.get_by_role("table", name="Cameras")).to_contain_text("streaming")
+    second = health.get_attribute("data-heartbeat-ts")
+    page.wait_for_timeout(11_000)  # longer than the 10 s the page used to poll at
+    expect(health).not_to_have_attribute("data-heartbeat-ts", second or "")
+    assert _same_load(page)
+    assert len(asked) == 1, asked  # the first load only: no polling
+
     # Live events: a new event arrives with its snapshot, without a reload.
     page.goto(f"{s.base}/console/#/events")
     expect(page.get_by_role("heading", name="Live events")).to_be_visible()
@@ -315,6 +329,13 @@ def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
     expect(chart.locator(".legend")).to_contain_text("person")
     by_zone = page.locator("[data-chart='events-over-time']")
     expect(by_zone.locator("path.series[data-key='hall']")).to_have_count(1)  # the zone
+    # Detections in zones: the agent tags its detections with the zone nodes they stand in.
+    in_zones = page.locator("[data-chart='zones']")
+    expect(in_zones.locator("path.series[data-key='hall']")).to_have_count(1)
+    expect(in_zones.locator("rect.bar")).to_have_count(1)
+    page.get_by_label("Zone", exact=True).select_option("hall")
+    expect(in_zones.locator("h2")).to_contain_text("by class in zone hall")
+    expect(in_zones.locator("path.series[data-key='person']")).to_have_count(1)
     assert errors == [], errors
 
 

@@ -19,6 +19,7 @@ from aios.shared import messages as m
 from aios.shared.codec import Rejection, RejectReason, decode_message, encode
 from aios.shared.enrollment import Enrollment, EnrollRequest, HardwareFacts, MqttCredentials
 from aios.shared.live import (
+    DeviceHeartbeat,
     DeviceStatusUpdate,
     EventAcknowledged,
     LiveMessage,
@@ -60,7 +61,12 @@ SAMPLES: list[m.Message] = [
                         class_id=0, label="person", confidence=0.91, xyxy=(0.1, 0.2, 0.3, 0.9)
                     ),
                     m.Detection(
-                        class_id=5, label="bus", confidence=0.5, xyxy=(0, 0, 1, 1), track_id=17
+                        class_id=5,
+                        label="bus",
+                        confidence=0.5,
+                        xyxy=(0, 0, 1, 1),
+                        track_id=17,
+                        zones=["door", "lane-2"],
                     ),
                 ],
             ),
@@ -184,6 +190,30 @@ def test_boxes_must_be_normalized(xyxy: tuple[float, ...]) -> None:
     assert "xyxy" in result.detail
 
 
+def test_zones_are_optional_for_agents_that_do_not_tag_them() -> None:
+    doc = json.loads(encode(SAMPLES[0]))
+    untagged = doc["frames"][0]["detections"][0]
+    assert "zones" not in untagged  # omitted when empty: an older control plane sees nothing new
+    doc["frames"][0]["detections"][1].pop("zones")  # what an older agent sends
+    result = decode_message(json.dumps(doc).encode())
+    assert isinstance(result, m.DetectionBatch)
+    assert [d.zones for d in result.frames[0].detections] == [[], []]
+
+
+@pytest.mark.parametrize(
+    "zones",
+    [["bad zone"], [""], [f"z{i}" for i in range(m.MAX_ZONES + 1)]],
+    ids=["space", "empty", "too-many"],
+)
+def test_zone_ids_are_bounded_identifiers(zones: list[str]) -> None:
+    doc = json.loads(encode(SAMPLES[0]))
+    doc["frames"][0]["detections"][0]["zones"] = zones
+    result = decode_message(json.dumps(doc).encode())
+    assert isinstance(result, Rejection)
+    assert result.reason is RejectReason.WRONG_SCHEMA
+    assert "zones" in result.detail
+
+
 def test_schema_is_pinned() -> None:
     current = json.loads(msgspec.json.encode(codec.contract_schema()))
     pinned = json.loads(PINNED.read_text())
@@ -256,6 +286,12 @@ LIVE_SAMPLES: list[LiveMessage] = [
         user_name="Olivia Owner",
         acknowledged_at=1_700_000_002.0,
     ),
+    DeviceHeartbeat(
+        org_id="org-1",
+        device_id="dev-1",
+        received_at=1_700_000_001.5,
+        heartbeat=next(s for s in SAMPLES if isinstance(s, m.Heartbeat)),
+    ),
 ]
 
 
@@ -310,7 +346,13 @@ def test_contract_schema_covers_http_bodies_and_live_messages() -> None:
     assert isinstance(defs, dict)
     for name in ("EnrollRequest", "Enrollment", "MqttCredentials", "HardwareFacts"):
         assert name in defs
-    for name in ("DeviceStatusUpdate", "NewEvent", "PipelineStatusUpdate", "EventAcknowledged"):
+    for name in (
+        "DeviceStatusUpdate",
+        "NewEvent",
+        "PipelineStatusUpdate",
+        "EventAcknowledged",
+        "DeviceHeartbeat",
+    ):
         assert name in defs
 
 

@@ -67,6 +67,7 @@ from aios.controlplane.system import api_docs
 from aios.controlplane.system import controllers as system
 from aios.controlplane.system.metrics import ControlPlaneMetrics, metrics_route
 from aios.controlplane.telemetry import controllers as telemetry
+from aios.controlplane.telemetry import zone_analytics
 
 DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     system.ROUTES,
@@ -81,6 +82,7 @@ DOMAIN_ROUTES: Sequence[Sequence[Any]] = (
     heartbeats.ROUTES,
     acknowledgements.ROUTES,
     event_analytics.ROUTES,
+    zone_analytics.ROUTES,
     test_delivery.ROUTES,
     ROLLOUT_CONTROL_ROUTES,
     console.ROUTES,

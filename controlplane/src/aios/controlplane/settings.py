@@ -130,6 +130,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     device_mqtt_url: Annotated[str, describe("broker URL handed to devices at enrollment (no credentials)", default_doc="the embedded broker, or AIOS_MQTT_URL without its user and password")] = ""
     presence_heartbeat_interval_s: Annotated[int, describe("devices' heartbeat interval, seconds", ge=1, le=86400, env="HEARTBEAT_INTERVAL_S")] = 10
     presence_missed_heartbeats: Annotated[int, describe("offline after this many intervals without a heartbeat", ge=1, le=100)] = 3
+    heartbeat_retention_days: Annotated[int, describe("how long heartbeat history is kept, days (applied by the hourly storage maintenance job)", ge=1, le=3650)] = 7
+    heartbeat_rollup_retention_days: Annotated[int, describe("how long the hourly heartbeat rollup is kept, days (hourly history outlives the samples)", ge=1, le=3650, env="HEARTBEAT_ROLLUP_DAYS")] = 90
     presence_debounce_ms: Annotated[int, describe("a presence change must hold this long to be published", ge=0, le=3_600_000)] = 5000
     jobs_enabled: Annotated[bool, describe("run the scheduled jobs (presence, webhooks) in process")] = True
     webhook_timeout_s: Annotated[int, describe("HTTP timeout of one webhook delivery attempt, seconds", ge=1, le=300)] = 10

@@ -14,6 +14,8 @@ from typing import Literal
 
 from msgspec import Struct
 
+from aios.shared.messages import Heartbeat
+
 LIVE_SCHEMA_VERSION = 1
 
 
@@ -66,4 +68,17 @@ class EventAcknowledged(_Live, tag="event_acknowledged", frozen=True, kw_only=Tr
     acknowledged_at: float
 
 
-LiveMessage = DeviceStatusUpdate | NewEvent | PipelineStatusUpdate | EventAcknowledged
+class DeviceHeartbeat(_Live, tag="device_heartbeat", frozen=True, kw_only=True):
+    """A device's heartbeat, as stored by the ingest (the latest of each device per ingest
+    flush, so at most one per device per heartbeat interval): what
+    ``GET /api/v1/fleet/{id}/heartbeat`` answers, pushed instead of polled. ``received_at`` is
+    when the control plane received it (the device's ``last_seen_at``)."""
+
+    device_id: str
+    received_at: float
+    heartbeat: Heartbeat
+
+
+LiveMessage = (
+    DeviceStatusUpdate | NewEvent | PipelineStatusUpdate | EventAcknowledged | DeviceHeartbeat
+)

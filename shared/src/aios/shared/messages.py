@@ -58,6 +58,7 @@ MAX_STREAMS = 64
 MAX_TRACK_IDS = 1024
 MAX_ATTRIBUTES = 64
 MAX_ACK_RANGES = 64
+MAX_ZONES = 16  # zones one detection can stand in at once
 StreamState = Literal["connecting", "streaming", "failed", "stopped"]
 
 
@@ -66,13 +67,19 @@ class _Message(Struct, frozen=True, kw_only=True, tag_field="type"):
 
 
 class Detection(Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One detected object. ``xyxy`` is normalized to ``[0, 1]`` (see the module docstring)."""
+    """One detected object. ``xyxy`` is normalized to ``[0, 1]`` (see the module docstring).
+
+    ``zones`` are the ids of the pipeline's zone nodes that select this object on its frame
+    (ascending, no duplicates; empty: in no zone, or an agent that does not tag zones, which
+    omits the field). The control plane counts detections per zone from it.
+    """
 
     class_id: Int32
     label: ShortText
     confidence: Unit
     xyxy: tuple[Unit, Unit, Unit, Unit]
     track_id: Int64 | None = None
+    zones: Annotated[list[Identifier], Meta(max_length=MAX_ZONES)] = []
 
 
 class FrameDetections(Struct, frozen=True, kw_only=True):

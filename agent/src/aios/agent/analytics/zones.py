@@ -50,10 +50,15 @@ class PolygonZone:
         """The polygon in pixels of a ``(width, height)`` frame."""
         return self.polygon * np.asarray(frame_wh, dtype=np.float64)
 
-    def trigger(self, detections: Detections, frame_wh: tuple[int, int]) -> npt.NDArray[np.bool_]:
-        """Which detections the zone selects; sets :attr:`current_count` to their number."""
+    def selects(self, detections: Detections, frame_wh: tuple[int, int]) -> npt.NDArray[np.bool_]:
+        """Which detections the zone selects, without touching :attr:`current_count`."""
         inside = points_in_polygon(detections.anchors(), self.polygon_px(frame_wh))
         selected = inside if self.mode == "inside" else ~inside
         mask: npt.NDArray[np.bool_] = selected & class_mask(detections.class_id, self.class_ids)
+        return mask
+
+    def trigger(self, detections: Detections, frame_wh: tuple[int, int]) -> npt.NDArray[np.bool_]:
+        """Which detections the zone selects; sets :attr:`current_count` to their number."""
+        mask = self.selects(detections, frame_wh)
         self.current_count = int(np.count_nonzero(mask))
         return mask

@@ -17,7 +17,9 @@ from collections.abc import Sequence
 
 from aios.agent.errors import AgentError
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, StreamEvent
+from aios.agent.pipeline.nodes.sink import DetectionSinkRuntime
 from aios.agent.pipeline.nodes.source import SourceRuntime
+from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.registry import NodeRegistry
 from aios.agent.sources.capture import wait_streams_open
@@ -50,6 +52,26 @@ class PipelineRunner:
             spec = self.spec.node(node_id)
             upstream = [self._nodes[i] for i in self.spec.inputs(node_id)]
             self._nodes[node_id] = self._registry.build(spec, self.ctx, upstream)
+        self._tag_zones()
+
+    def _tag_zones(self) -> None:
+        """Tell each detections sink which zone nodes each of its streams passes through, so
+        the detections it sends carry the zones they stand in (wherever the sink is wired)."""
+        sources = [s.node_id for s in self._sources()]
+        reach = {s: set(self._reachable(s)) for s in sources}
+        for node_id, node in self._nodes.items():
+            if isinstance(node, DetectionSinkRuntime):
+                node.tag_zones(
+                    {
+                        s: tuple(
+                            z
+                            for z in self._nodes.values()
+                            if isinstance(z, ZoneRuntime) and z.node_id in reach[s]
+                        )
+                        for s in sources
+                        if node_id in reach[s]
+                    }
+                )
 
     async def start(self, *, open_timeout_s: float = 15.0) -> None:
         """Start nodes (sinks first), then wait for the cameras to open (every file, and the

@@ -1,7 +1,7 @@
 """``GET /api/v1/dashboard/analytics/events``: events over time by zone, type, device or camera.
 
-Events carry the zone (or line) their rule hangs off, so this is where analytics by zone comes
-from today; detections do not carry a zone on the wire yet. Events are few next to detections
+Events carry the zone (or line) their rule hangs off; detections per zone are counted apart
+(:mod:`aios.controlplane.telemetry.zone_analytics`). Events are few next to detections
 (a rule fires at most once per cooldown), so they are counted from the ``events`` table itself,
 bucketed here, capped at :data:`MAX_EVENTS` rows per query.
 """

@@ -1,6 +1,10 @@
 """Heartbeat history: a job samples every device's latest heartbeat into ``heartbeat_samples``
-(when it is newer than the device's last sample) and drops samples past their retention;
-reads roll the samples up into time buckets (averages; the spool's maximum).
+(when it is newer than the device's last sample); reads roll the samples up into time buckets
+(averages; the spool's maximum). Like the detections, the history is also rolled up: each run
+recomputes the hourly rollup (``heartbeat_rollups_1h``) of the hours it added samples to, and
+hourly reads come from it. Samples and hourly rollups each have a retention of their own
+(``AIOS_HEARTBEAT_RETENTION_DAYS``, ``AIOS_HEARTBEAT_ROLLUP_DAYS``), applied by the
+storage maintenance job (:meth:`~aios.controlplane.db.storage.backend.Storage.maintain_sync`).
 
 Sampling what the ingest already keeps (``devices.last_heartbeat``) leaves the ingest's hot path
 alone and bounds the history to one row per device per :data:`SAMPLE_INTERVAL_S` at most,
@@ -10,22 +14,22 @@ whatever the devices' heartbeat rate.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from aios.controlplane.db.models import Device, HeartbeatSample
+from aios.controlplane.db.models import Device, HeartbeatRollup1h, HeartbeatSample
 from aios.controlplane.db.scoped_session import bind_scope
+from aios.controlplane.db.storage.dialect import conflict_insert
 from aios.controlplane.errors import NotFoundError
 from aios.controlplane.tenancy import OrgScope
 from aios.shared.messages import Heartbeat
 
 SAMPLE_INTERVAL_S = 30.0
-RETENTION = timedelta(days=7)
-"""How long heartbeat samples are kept (independent of the detections' retention)."""
 HEARTBEAT_HISTORY_JOB = "heartbeat_history"
 BUCKETS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
 METRICS = (
@@ -76,8 +80,8 @@ def _sample(org_id: str, hb: Heartbeat) -> dict[str, Any]:
 
 
 async def sample_heartbeats(conn: AsyncConnection) -> int:
-    """The job: store each device's latest heartbeat if newer than its last sample; drop
-    samples older than :data:`RETENTION`. Returns the number of samples stored."""
+    """The job: store each device's latest heartbeat if newer than its last sample. Returns
+    the number of samples stored."""
     latest = dict(
         (
             await conn.execute(
@@ -108,10 +112,61 @@ async def sample_heartbeats(conn: AsyncConnection) -> int:
         rows.append(sample)
     if rows:
         await conn.execute(insert(HeartbeatSample), rows)
-    await conn.execute(
-        delete(HeartbeatSample).where(HeartbeatSample.ts < datetime.now(UTC) - RETENTION)
-    )
+        await _roll_up(conn, {(r["device_id"], _hour(r["ts"])) for r in rows})
     return len(rows)
+
+
+def _hour(t: datetime) -> int:
+    return int(_aware(t).timestamp() // 3600 * 3600)
+
+
+async def _roll_up(conn: AsyncConnection, hours: set[tuple[str, int]]) -> None:
+    """Recompute the hourly rollup of each (device, hour start) from its samples: idempotent,
+    and exact whatever the order samples arrive in."""
+    since = datetime.fromtimestamp(min(h for _, h in hours), UTC)
+    samples = (
+        await conn.execute(
+            select(HeartbeatSample).where(
+                HeartbeatSample.device_id.in_({d for d, _ in hours}), HeartbeatSample.ts >= since
+            )
+        )
+    ).all()
+    groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for sample in samples:
+        key = (sample.device_id, _hour(sample.ts))
+        if key in hours:
+            groups[key].append(sample)
+    columns = ("samples", *METRICS, "spool_depth")
+    rows = []
+    for (device_id, start), members in sorted(groups.items()):
+        point = _point(start, members)
+        values = {c: getattr(point, c) for c in columns}
+        rows.append({"device_id": device_id, "ts": point.t, "org_id": members[0].org_id, **values})
+    stmt: Any = conflict_insert(conn.dialect.name, HeartbeatRollup1h)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["device_id", "ts"], set_={c: getattr(stmt.excluded, c) for c in columns}
+    )
+    await conn.execute(stmt, rows)
+
+
+def _point(start: int, samples: Sequence[Any]) -> HistoryPoint:
+    """One bucket starting at ``start`` (Unix s): the averages of its samples, the spool's max."""
+    means: dict[str, float | None] = {}
+    for name in METRICS:
+        values = [v for s in samples if (v := getattr(s, name)) is not None]
+        means[name] = round(sum(values) / len(values), 2) if values else None
+    spools = [s.spool_depth for s in samples if s.spool_depth is not None]
+    return HistoryPoint(
+        t=datetime.fromtimestamp(start, UTC),
+        samples=len(samples),
+        cpu_percent=means["cpu_percent"],
+        mem_percent=means["mem_percent"],
+        temperature_c=means["temperature_c"],
+        inference_ms_p50=means["inference_ms_p50"],
+        inference_ms_p95=means["inference_ms_p95"],
+        fps=means["fps"],
+        spool_depth=max(spools) if spools else None,
+    )
 
 
 def _aware(t: datetime) -> datetime:
@@ -132,6 +187,14 @@ async def heartbeat_history(
     session = bind_scope(session, scope)
     if await session.scalar(select(Device.id).where(Device.id == device_id)) is None:
         raise NotFoundError(f"device {device_id!r} not found")
+    if width == 3600:  # the hourly rollup: it outlives the samples
+        return HeartbeatHistory(
+            device_id=device_id,
+            since=since,
+            until=until,
+            bucket=bucket,
+            points=await _hourly(session, device_id, since, until),
+        )
     rows = (
         await session.execute(
             select(HeartbeatSample)
@@ -143,26 +206,28 @@ async def heartbeat_history(
     groups: dict[int, list[HeartbeatSample]] = defaultdict(list)
     for r in rows:
         groups[int(_aware(r.ts).timestamp() // width * width)].append(r)
-    points = []
-    for start, samples in sorted(groups.items()):
-        means: dict[str, float | None] = {}
-        for name in METRICS:
-            values = [v for s in samples if (v := getattr(s, name)) is not None]
-            means[name] = round(sum(values) / len(values), 2) if values else None
-        spools = [s.spool_depth for s in samples if s.spool_depth is not None]
-        points.append(
-            HistoryPoint(
-                t=datetime.fromtimestamp(start, UTC),
-                samples=len(samples),
-                cpu_percent=means["cpu_percent"],
-                mem_percent=means["mem_percent"],
-                temperature_c=means["temperature_c"],
-                inference_ms_p50=means["inference_ms_p50"],
-                inference_ms_p95=means["inference_ms_p95"],
-                fps=means["fps"],
-                spool_depth=max(spools) if spools else None,
-            )
-        )
+    points = [_point(start, samples) for start, samples in sorted(groups.items())]
     return HeartbeatHistory(
         device_id=device_id, since=since, until=until, bucket=bucket, points=points
     )
+
+
+async def _hourly(
+    session: AsyncSession, device_id: str, since: datetime, until: datetime
+) -> list[HistoryPoint]:
+    """The hourly rollup's points (``session`` is bound to the caller's scope)."""
+    rollup = HeartbeatRollup1h
+    rows = await session.scalars(
+        select(rollup)
+        .where(rollup.device_id == device_id)
+        .where(rollup.ts >= datetime.fromtimestamp(_hour(since), UTC), rollup.ts < until)
+        .order_by(rollup.ts)
+    )
+    return [
+        HistoryPoint(
+            t=_aware(r.ts),
+            samples=r.samples,
+            **{name: getattr(r, name) for name in (*METRICS, "spool_depth")},
+        )
+        for r in rows
+    ]

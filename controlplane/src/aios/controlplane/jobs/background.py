@@ -6,7 +6,8 @@ Jobs registered (each run once across replicas, see :mod:`aios.controlplane.jobs
 ======================= ======= ============================================================
 ``device_health``       1 s     presence sweep (only where the ingest runs: it feeds presence)
 ``webhook_delivery``    1 s     send due webhook deliveries, with retries
-``storage_maintenance`` 1 h     retention cleanup and rollup/partition maintenance: the
+``storage_maintenance`` 1 h     retention cleanup (heartbeat history included) and
+                                rollup/partition maintenance: the
                                 storage domain's :meth:`Storage.maintain_sync
                                 <aios.controlplane.db.storage.backend.Storage.maintain_sync>`
 ======================= ======= ============================================================
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from aios.controlplane.db.storage.backend import Storage
+from aios.controlplane.db.storage.backend import Storage, StoragePolicy
 from aios.controlplane.jobs.locks import JobLocks
 from aios.controlplane.jobs.scheduler import Job, JobScheduler
 from aios.controlplane.notifications.delivery import WebhookDispatcher
@@ -63,7 +64,11 @@ class BackgroundServices:
             ingest.observers.append(self.presence.observe)
             self.scheduler.add(Job(DEVICE_HEALTH, sweep_interval_s, self._sweep))
         self.scheduler.add(Job(WEBHOOK_DELIVERY, delivery_interval_s, self.dispatcher.deliver_due))
-        self.storage = Storage(engine)
+        policy = StoragePolicy(
+            heartbeat_retention_days=settings.heartbeat_retention_days,
+            heartbeat_rollup_retention_days=settings.heartbeat_rollup_retention_days,
+        )
+        self.storage = Storage(engine, policy)
         self.scheduler.add(Job(STORAGE_MAINTENANCE, STORAGE_INTERVAL_S, self._maintain_storage))
 
     async def _maintain_storage(self, conn: AsyncConnection) -> None:

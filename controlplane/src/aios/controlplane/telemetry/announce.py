@@ -3,6 +3,8 @@
 - A stored or changed event becomes a ``new_event`` live message (the WebSocket fan-out reads
   it once the flush commits) and, for an event that starts or happens (``start``/``instant``),
   a webhook notification, subject to the webhooks' filters and cooldown.
+- A device's heartbeat (its latest in the flush) becomes a ``device_heartbeat`` live message,
+  so the console's device page follows its health without polling.
 - A pipeline report moves its deployment target (the pipelines domain's
   :func:`~aios.controlplane.pipelines.deployments.record_report`).
 
@@ -22,8 +24,8 @@ from aios.controlplane.notifications.schemas import Notification
 from aios.controlplane.pipelines.deployments import record_report
 from aios.controlplane.telemetry.events import EventRow
 from aios.controlplane.telemetry.records import Accepted
-from aios.shared.live import NewEvent
-from aios.shared.messages import PipelineReport
+from aios.shared.live import DeviceHeartbeat, NewEvent
+from aios.shared.messages import Heartbeat, PipelineReport
 
 NOTIFY_PHASES = frozenset({"start", "instant"})
 
@@ -82,6 +84,26 @@ async def announce_events(
             if r.phase in NOTIFY_PHASES
         ],
         cooldown_s=cooldown_s,
+    )
+
+
+async def announce_heartbeats(conn: AsyncConnection, accepted: Sequence[Accepted]) -> None:
+    """A ``device_heartbeat`` live message for each device's latest heartbeat of the flush."""
+    latest: dict[str, tuple[Accepted, Heartbeat]] = {}
+    for a in accepted:
+        if isinstance(a.message, Heartbeat):
+            latest[a.device_id] = (a, a.message)
+    await publish_live(
+        conn,
+        [
+            DeviceHeartbeat(
+                org_id=a.org_id,
+                device_id=device_id,
+                received_at=a.received_at.timestamp(),
+                heartbeat=hb,
+            )
+            for device_id, (a, hb) in sorted(latest.items())
+        ],
     )
 
 

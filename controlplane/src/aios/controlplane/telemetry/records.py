@@ -156,11 +156,32 @@ DETECTION_COLUMNS = (
     "x2",
     "y2",
     "track_id",
+    "zones",
 )
 
 DetectionRow = tuple[
-    str, int, int, datetime, str, str, int, int, str, float, float, float, float, float, int | None
+    str,
+    int,
+    int,
+    datetime,
+    str,
+    str,
+    int,
+    int,
+    str,
+    float,
+    float,
+    float,
+    float,
+    float,
+    int | None,
+    str | None,
 ]
+
+
+def zone_ids(zones: list[str]) -> list[str]:
+    """A detection's zones as stored and counted: each once, ascending."""
+    return sorted(set(zones))
 
 
 def detection_rows(org_id: str, batch: DetectionBatch) -> list[DetectionRow]:
@@ -188,6 +209,7 @@ def detection_rows(org_id: str, batch: DetectionBatch) -> list[DetectionRow]:
                     x2,
                     y2,
                     det.track_id,
+                    ",".join(zone_ids(det.zones)) or None,
                 )
             )
             idx += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,15 +23,23 @@ from aios.shared.messages import DetectionBatch
 RollupKey = tuple[str, int, str, str, str]  # org, bucket (epoch s), device, stream, label
 
 
-class RollupCounts:
+K = TypeVar("K", bound=tuple[object, ...])
+
+
+class BucketCounts(Generic[K]):
+    """Counts per minute and per hour bucket, keyed by ``K`` (organization, bucket, ...)."""
+
     __slots__ = ("hour", "minute")
 
     def __init__(self) -> None:
-        self.minute: Counter[RollupKey] = Counter()
-        self.hour: Counter[RollupKey] = Counter()
+        self.minute: Counter[K] = Counter()
+        self.hour: Counter[K] = Counter()
 
     def __bool__(self) -> bool:
         return bool(self.minute)
+
+
+RollupCounts = BucketCounts[RollupKey]
 
 
 def count_batch(counts: RollupCounts, org_id: str, batch: DetectionBatch) -> None:

@@ -45,7 +45,11 @@ from aios.controlplane.db.storage import failures
 from aios.controlplane.db.storage.backend import StorageKind, detect_kind
 from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
 from aios.controlplane.telemetry import pg_statements
-from aios.controlplane.telemetry.announce import announce_events, announce_reports
+from aios.controlplane.telemetry.announce import (
+    announce_events,
+    announce_heartbeats,
+    announce_reports,
+)
 from aios.controlplane.telemetry.device_updates import update_devices
 from aios.controlplane.telemetry.events import store_events, store_reports
 from aios.controlplane.telemetry.progress import settle_refused, track_progress
@@ -58,6 +62,7 @@ from aios.controlplane.telemetry.records import (
 )
 from aios.controlplane.telemetry.rollups import RollupCounts, count_batch, upsert_rollups
 from aios.controlplane.telemetry.sinks import DetectionSink, sink_for
+from aios.controlplane.telemetry.zone_rollups import ZoneCounts, count_zones, upsert_zone_counts
 from aios.controlplane.tenancy import INGEST
 from aios.shared.messages import DetectionBatch, Event, PipelineReport
 
@@ -138,6 +143,7 @@ class TelemetryStore:
             result.reports = await store_reports(conn, reports)
             await announce_reports(conn, reports)
             result.heartbeats, result.statuses = await update_devices(conn, ok)
+            await announce_heartbeats(conn, ok)
             if dead_rows:
                 await conn.execute(insert(DeadLetter), [d.as_params() for d in dead_rows])
                 await settle_refused(conn, await self._driver(conn), dead_rows)
@@ -234,18 +240,21 @@ class TelemetryStore:
         result.duplicates += len(unique) - len(new)
         rows: list[DetectionRow] = []
         counts = RollupCounts()
+        zones = ZoneCounts()
         for key in sorted(new):
             a = unique[key]
             assert isinstance(a.message, DetectionBatch)
             rows.extend(detection_rows(a.org_id, a.message))
             if self.rollups_at_ingest:
                 count_batch(counts, a.org_id, a.message)
+            count_zones(zones, a.org_id, a.message)
         await self.sink.insert(conn, rows)
         driver = await self._driver(conn)
         if driver is not None:
             await pg_statements.upsert_rollups(driver, counts)
         else:
             await upsert_rollups(conn, counts)
+        await upsert_zone_counts(conn, driver, zones)
         result.batches_stored = len(new)
         result.detections_stored = len(rows)
         owners = {k: a.org_id for k, a in unique.items()}

@@ -13,22 +13,30 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from aios.agent.detections import NO_TRACK, Detections
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, StreamEvent, first_names
 from aios.agent.pipeline.nodes.event_sink import EventSinkRuntime
+from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.per_stream import PerStream
-from aios.shared.messages import Detection, DetectionBatch, FrameDetections
+from aios.shared.messages import MAX_ZONES, Detection, DetectionBatch, FrameDetections
 from aios.shared.pipeline import SinkNode
 
 
 def wire_detections(
-    detections: Detections, names: Sequence[str], width: int, height: int
+    detections: Detections,
+    names: Sequence[str],
+    width: int,
+    height: int,
+    zones: Sequence[tuple[str, npt.NDArray[np.bool_]]] = (),
 ) -> list[Detection]:
-    """Detections with boxes normalized to ``[0, 1]`` of a ``width x height`` frame."""
+    """Detections with boxes normalized to ``[0, 1]`` of a ``width x height`` frame; each
+    tagged with the ids of the ``zones`` (id, per-detection mask) that select it."""
     scale = np.array([width, height, width, height], np.float32)
     boxes = np.clip(detections.xyxy / scale, 0.0, 1.0)
+    ordered = sorted(zones)[:MAX_ZONES]
     out: list[Detection] = []
     for i in range(len(detections)):
         class_id = int(detections.class_id[i])
@@ -41,6 +49,7 @@ def wire_detections(
                 confidence=min(1.0, max(0.0, float(detections.confidence[i]))),
                 xyxy=(x1, y1, max(x1, x2), max(y1, y2)),
                 track_id=None if track == NO_TRACK else track,
+                zones=[zone_id for zone_id, mask in ordered if mask[i]],
             )
         )
     return out
@@ -73,10 +82,17 @@ class DetectionSinkRuntime:
         self._batches = PerStream(_Batch)
         self._flusher: asyncio.Task[None] | None = None
         self.model_name: str | None = None
+        self._zones: dict[str, tuple[ZoneRuntime, ...]] = {}
 
     @property
     def node_id(self) -> str:
         return self._spec.id
+
+    def tag_zones(self, zones_by_stream: dict[str, tuple[ZoneRuntime, ...]]) -> None:
+        """The zone nodes each stream (source id) passes through: every detection this sink
+        sends is tagged with those of its stream's zones that select it (set by the runner
+        once the whole graph is built)."""
+        self._zones = dict(zones_by_stream)
 
     async def start(self) -> None:
         self._batches.clear()
@@ -96,7 +112,11 @@ class DetectionSinkRuntime:
                 width=frame.width,
                 height=frame.height,
                 detections=wire_detections(
-                    packet.detections, packet.names or self.names, frame.width, frame.height
+                    packet.detections,
+                    packet.names or self.names,
+                    frame.width,
+                    frame.height,
+                    [(z.node_id, z.selects(packet)) for z in self._zones.get(packet.stream_id, ())],
                 ),
             )
         )

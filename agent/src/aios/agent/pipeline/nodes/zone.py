@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
 
+import numpy as np
+import numpy.typing as npt
+
 from aios.agent.analytics.zones import PolygonZone
 from aios.agent.pipeline.node import (
     BuildContext,
@@ -37,6 +40,7 @@ class ZoneRuntime(Lifecycle):
     ) -> None:
         self._spec = spec
         self._zones = PerStream(lambda: PolygonZone.from_params(spec.params, class_ids))
+        self._shape = PolygonZone.from_params(spec.params, class_ids)  # stateless membership
         self.names = names
         self.lost_buffer_s = lost_buffer_s
         """How long the upstream tracker keeps a lost track (``None``: untracked input)."""
@@ -63,6 +67,11 @@ class ZoneRuntime(Lifecycle):
     def counts(self) -> dict[str, int]:
         """Detections in the zone on each stream's last frame."""
         return {stream_id: zone.current_count for stream_id, zone in self._zones.items()}
+
+    def selects(self, packet: Packet) -> npt.NDArray[np.bool_]:
+        """Which of ``packet``'s detections this zone selects (no count updated): how a
+        detections sink beside the zone tags each detection with its zones."""
+        return self._shape.selects(packet.detections, (packet.frame.width, packet.frame.height))
 
     async def start(self) -> None:
         self._zones.clear()

@@ -8,7 +8,7 @@ from aios.controlplane.db.models.acknowledgements import EventAcknowledgement
 from aios.controlplane.db.models.devices import Device, DeviceState, DeviceTombstone
 from aios.controlplane.db.models.events import EventRecord, PipelineReportRecord
 from aios.controlplane.db.models.fleet import DeviceCredential, EnrollmentToken
-from aios.controlplane.db.models.heartbeats import HeartbeatSample
+from aios.controlplane.db.models.heartbeats import HeartbeatRollup1h, HeartbeatSample
 from aios.controlplane.db.models.ingest_ack import IngestAckState
 from aios.controlplane.db.models.jobs import JobRun
 from aios.controlplane.db.models.live import LiveMessageRecord
@@ -22,7 +22,12 @@ from aios.controlplane.db.models.pipelines import (
     TargetStatus,
 )
 from aios.controlplane.db.models.presence import DevicePresence, DeviceStatusChange
-from aios.controlplane.db.models.rollups import DetectionCount1h, DetectionCount1m
+from aios.controlplane.db.models.rollups import (
+    DetectionCount1h,
+    DetectionCount1m,
+    DetectionZoneCount1h,
+    DetectionZoneCount1m,
+)
 from aios.controlplane.db.models.telemetry import (
     DeadLetter,
     Detection,
@@ -38,6 +43,8 @@ __all__ = [
     "DetectionBatchRecord",
     "DetectionCount1h",
     "DetectionCount1m",
+    "DetectionZoneCount1h",
+    "DetectionZoneCount1m",
     "Device",
     "DeviceCredential",
     "DevicePresence",
@@ -47,6 +54,7 @@ __all__ = [
     "EnrollmentToken",
     "EventAcknowledgement",
     "EventRecord",
+    "HeartbeatRollup1h",
     "HeartbeatSample",
     "IngestAckState",
     "IngestState",

@@ -19,8 +19,10 @@ from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aios.controlplane.db.base import Base, JSONDocument
+from aios.shared.messages import MAX_ZONES
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+ZONES_LENGTH = MAX_ZONES * 65  # MAX_ZONES identifiers of up to 64 characters, and commas
 
 
 class Detection(Base):
@@ -45,6 +47,9 @@ class Detection(Base):
     x2: Mapped[float] = mapped_column(Float)
     y2: Mapped[float] = mapped_column(Float)
     track_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    zones: Mapped[str | None] = mapped_column(String(ZONES_LENGTH), default=None)
+    """The zone ids the object stood in, comma-separated (ids never hold a comma); ``NULL``:
+    none, or an agent that does not tag zones."""
 
 
 class DetectionBatchRecord(Base):

@@ -12,7 +12,11 @@ and runs :meth:`Storage.maintain` (called by the maintenance job, the benchmarks
   rollup tables maintained at ingest, expired rows and events deleted;
 - ``sqlite``: expired detections, rollup rows and events deleted.
 
-The 1-minute rollup is kept as long as detections, the 1-hour rollup as long as events.
+The 1-minute rollups are kept as long as detections, the 1-hour rollups as long as events; the
+zone rollups (``detection_zone_counts_*``) are tables on every backend, expired by delete;
+heartbeat history (``heartbeat_samples``) and its hourly rollup (``heartbeat_rollups_1h``) have
+retentions of their own (``AIOS_HEARTBEAT_RETENTION_DAYS``,
+``AIOS_HEARTBEAT_ROLLUP_DAYS``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,11 @@ from aios.controlplane.db.models import (
     Detection,
     DetectionCount1h,
     DetectionCount1m,
+    DetectionZoneCount1h,
+    DetectionZoneCount1m,
     EventRecord,
+    HeartbeatRollup1h,
+    HeartbeatSample,
 )
 from aios.controlplane.db.scoped_session import system_connection, system_transaction
 from aios.controlplane.db.storage import partitions, timescale
@@ -98,6 +106,10 @@ class StoragePolicy(msgspec.Struct, frozen=True, kw_only=True):
     events_retention_days: int = 365
     compress_after_days: int = 7
     partitions_ahead_days: int = 3
+    heartbeat_retention_days: int = 7
+    """How long heartbeat history (``heartbeat_samples``) is kept: its own retention."""
+    heartbeat_rollup_retention_days: int = 90
+    """How long the hourly heartbeat rollup (``heartbeat_rollups_1h``) is kept."""
 
     def timescale(self) -> timescale.TimescalePolicy:
         return timescale.TimescalePolicy(
@@ -147,7 +159,7 @@ class Storage:
                         conn.exec_driver_sql(sql)
             for sql in timescale.drop_chunks_sql(det_cutoff.isoformat(), evt_cutoff.isoformat()):
                 dropped += len(conn.exec_driver_sql(sql).all())
-            # the rollup tables are unused (the continuous aggregates replace them): no-ops
+            # the detection_counts_* tables are unused (continuous aggregates replace them)
         elif kind is StorageKind.PARTITIONED:
             created = partitions.ensure_partitions(
                 conn,
@@ -158,12 +170,20 @@ class Storage:
             dropped = partitions.drop_expired(conn, det_cutoff)
         else:
             deleted += conn.execute(delete(Detection).where(Detection.ts < det_cutoff)).rowcount
-        deleted += conn.execute(
-            delete(DetectionCount1m).where(DetectionCount1m.bucket < det_cutoff)
-        ).rowcount
-        deleted += conn.execute(
-            delete(DetectionCount1h).where(DetectionCount1h.bucket < evt_cutoff)
-        ).rowcount
+        hb_cutoff = now - timedelta(days=self.policy.heartbeat_retention_days)
+        hb_1h_cutoff = now - timedelta(days=self.policy.heartbeat_rollup_retention_days)
+        # rollup tables (unused on TimescaleDB but for the zone rollups, tables everywhere) and
+        # the heartbeat history, each past its own retention
+        for time_column, cutoff in (
+            (DetectionCount1m.bucket, det_cutoff),
+            (DetectionCount1h.bucket, evt_cutoff),
+            (DetectionZoneCount1m.bucket, det_cutoff),
+            (DetectionZoneCount1h.bucket, evt_cutoff),
+            (HeartbeatSample.ts, hb_cutoff),
+            (HeartbeatRollup1h.ts, hb_1h_cutoff),
+        ):
+            table = time_column.class_
+            deleted += conn.execute(delete(table).where(time_column < cutoff)).rowcount
         if kind is not StorageKind.TIMESCALE:
             deleted += conn.execute(
                 delete(EventRecord).where(EventRecord.started_at < evt_cutoff)

@@ -34,7 +34,8 @@ async function route() {
     stopLive();
     ctx.me = null;
     document.title = "Sign in · AIOS console";
-    cleanup = signin.render(main, { onDone: () => route() }) || null;
+    // Signed in, the focus goes to the new page's content (the form that had it is gone).
+    cleanup = signin.render(main, { onDone: () => { main.focus({ preventScroll: true }); route(); } }) || null;
     return;
   }
   if (!ctx.me) {
@@ -77,6 +78,13 @@ topbar.querySelector(".signout").addEventListener("click", async () => {
   ctx.me = null;
   location.hash = "#/fleet";
   route();
+});
+
+// The skip link moves the focus to the content; it must not follow its "#main" (the hash is the
+// router's, and "#main" is no page).
+document.querySelector(".skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  main.focus();
 });
 
 window.addEventListener("hashchange", () => { route(); main.focus({ preventScroll: true }); });

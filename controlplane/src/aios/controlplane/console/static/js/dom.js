@@ -73,3 +73,30 @@ export function download(name, text, type = "text/csv") {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/**
+ * Asks to confirm a destructive action in a modal <dialog>: focus moves into it (on Cancel,
+ * the safe choice), stays there (showModal makes the page behind it inert), Escape cancels,
+ * and focus returns to what had it when the dialog closes. Resolves true when confirmed.
+ */
+export function confirmAction(message, actionLabel) {
+  const opener = document.activeElement;
+  const titleId = `d-${Math.random().toString(36).slice(2, 9)}`;
+  const cancel = h("button", { type: "button", value: "cancel" }, "Cancel");
+  const ok = h("button.danger", { type: "button", value: "ok" }, actionLabel);
+  const dialog = h("dialog.confirm", { "aria-labelledby": titleId },
+    h("p", { id: titleId }, message), h("div.actions", cancel, ok));
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    let answer = false;
+    cancel.addEventListener("click", () => dialog.close());
+    ok.addEventListener("click", () => { answer = true; dialog.close(); });
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+      resolve(answer);
+    });
+    dialog.showModal();
+    cancel.focus();
+  });
+}

@@ -1,5 +1,6 @@
-// Analytics: detections over time by class, device or camera; events by type and severity;
-// a time range picker; the numbers behind each chart as CSV.
+// Analytics: detections over time by class, device or camera; detections in zones (the zones
+// the agent tagged them with); events by type and severity; a time range picker; the numbers
+// behind each chart as CSV.
 
 import { api } from "../api.js";
 import { barChart, legend, lineChart } from "../charts.js";
@@ -15,6 +16,24 @@ function localInput(date) {
 const csvCell = (v) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
 const csv = (rows) => rows.map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
 
+// Every bucket of [first, last), empty ones at zero, so that a gap reads as "nothing seen".
+function filled(series, first, last, step) {
+  return series.map((s) => {
+    const counts = new Map(s.points.map((p) => [Date.parse(p.t), p.count]));
+    const points = [];
+    for (let t = first; t < last && points.length < 2000; t += step) points.push({ t, v: counts.get(t) || 0 });
+    return { key: s.key, points };
+  });
+}
+
+// A "Download CSV" button for a time-series answer (bucket start, group key, count).
+function seriesCsv(name, groupBy, series) {
+  const button = h("button.small", { type: "button" }, "Download CSV");
+  button.addEventListener("click", () => download(name,
+    csv([["bucket_start", groupBy, "count"], ...series.flatMap((s) => s.points.map((p) => [p.t, s.key, p.count]))])));
+  return button;
+}
+
 export async function render(main) {
   const range = h("select", { name: "range" }, RANGES.map(([k]) => h("option", { value: k }, `Last ${k}`)), h("option", { value: "custom" }, "Custom…"));
   range.value = "1h";
@@ -26,10 +45,12 @@ export async function render(main) {
   const eventsBy = h("select", { name: "events_by" }, [["zone", "Zone"], ["type", "Type"], ["device", "Device"], ["stream", "Camera"]].map(([v, l]) => h("option", { value: v }, l)));
   const device = h("select", { name: "device" }, h("option", { value: "" }, "All devices"));
   const stream = h("input", { name: "stream", placeholder: "all cameras" });
+  const zone = h("select", { name: "zone" }, h("option", { value: "" }, "All zones"));
   const errors = h("div");
   const detBox = h("section.card", { "data-chart": "detections" });
   const evtBox = h("section.card", { "data-chart": "events" });
   const zoneBox = h("section.card", { "data-chart": "events-over-time" });
+  const inZones = h("section.card", { "data-chart": "zones" });
 
   range.addEventListener("change", () => {
     custom.hidden = range.value !== "custom";
@@ -39,13 +60,13 @@ export async function render(main) {
     }
     if (range.value !== "custom") load();
   });
-  for (const el of [bucket, groupBy, eventsBy, device]) el.addEventListener("change", () => load());
+  for (const el of [bucket, groupBy, eventsBy, device, zone]) el.addEventListener("change", () => load());
 
   clear(main, h("div.page-head", h("h1", "Analytics")),
     h("form.filters", { onsubmit: (e) => { e.preventDefault(); load(); } },
       field("Time range", range), custom, field("Bucket", bucket), field("Detections by", groupBy), field("Events by", eventsBy),
-      field("Device", device), field("Camera", stream), h("button", { type: "submit" }, "Show")),
-    errors, detBox, zoneBox, evtBox);
+      field("Device", device), field("Camera", stream), field("Zone", zone), h("button", { type: "submit" }, "Show")),
+    errors, detBox, inZones, zoneBox, evtBox);
 
   api.get("/api/v1/fleet", { limit: 200 }).then((page) => {
     for (const d of page.items) device.append(h("option", { value: d.id }, d.name));
@@ -77,20 +98,12 @@ export async function render(main) {
       notice(errors, err.field ? `${err.field}: ${err.message}` : err.message);
       return;
     }
-    // Every bucket of the range, empty ones at zero, so that a gap reads as "nothing seen".
     const step = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "1d": 86400 }[data.bucket] * 1000;
     const first = Math.floor(Date.parse(data.since) / step) * step;
     const last = Date.parse(data.until);
-    const series = data.series.map((s) => {
-      const counts = new Map(s.points.map((p) => [Date.parse(p.t), p.count]));
-      const points = [];
-      for (let t = first; t < last && points.length < 2000; t += step) points.push({ t, v: counts.get(t) || 0 });
-      return { key: s.key, points };
-    });
+    const series = filled(data.series, first, last, step);
     const total = data.series.reduce((n, s) => n + s.total, 0);
-    const detCsv = h("button.small", { type: "button" }, "Download CSV");
-    detCsv.addEventListener("click", () => download(`detections-${params.group_by}-${params.bucket}.csv`,
-      csv([["bucket_start", params.group_by, "count"], ...data.series.flatMap((s) => s.points.map((p) => [p.t, s.key, p.count]))])));
+    const detCsv = seriesCsv(`detections-${params.group_by}-${params.bucket}.csv`, params.group_by, data.series);
     clear(detBox,
       h("div.page-head", h("h2", `Detections by ${groupBy.selectedOptions[0].textContent.toLowerCase()}`), detCsv),
       h("p.muted.small", `${total} detections from ${new Date(data.since).toLocaleString()} to ${new Date(data.until).toLocaleString()}, ${data.bucket} buckets (${data.source})`),
@@ -108,6 +121,8 @@ export async function render(main) {
         h("thead", h("tr", h("th", { scope: "col" }, "Type"), h("th", { scope: "col" }, "Severity"), h("th", { scope: "col" }, "Count"))),
         h("tbody", data.events.map((e) => h("tr", h("td", e.event_type), h("td", e.severity), h("td", e.count))))) : null);
 
+    await loadZones(params, first, last, step);
+
     // Events over time by zone (events carry their rule's zone), type, device or camera.
     let ev;
     try {
@@ -119,19 +134,38 @@ export async function render(main) {
       clear(zoneBox, h("h2", "Events over time"), h("p.muted", err.status === 404 ? "This control plane has no event analytics." : err.message));
       return;
     }
-    const evSeries = ev.series.map((s) => {
-      const counts = new Map(s.points.map((p) => [Date.parse(p.t), p.count]));
-      const points = [];
-      for (let t = first; t < last && points.length < 2000; t += step) points.push({ t, v: counts.get(t) || 0 });
-      return { key: s.key, points };
-    });
-    const evOverCsv = h("button.small", { type: "button" }, "Download CSV");
-    evOverCsv.addEventListener("click", () => download(`events-${ev.group_by}-${ev.bucket}.csv`,
-      csv([["bucket_start", ev.group_by, "count"], ...ev.series.flatMap((s) => s.points.map((p) => [p.t, s.key, p.count]))])));
+    const evSeries = filled(ev.series, first, last, step);
+    const evOverCsv = seriesCsv(`events-${ev.group_by}-${ev.bucket}.csv`, ev.group_by, ev.series);
     clear(zoneBox,
       h("div.page-head", h("h2", `Events over time by ${eventsBy.selectedOptions[0].textContent.toLowerCase()}`), evOverCsv),
       lineChart(evSeries, { title: "Events over time", height: 220, width: 1000, domain: [first, last] }),
       legend(ev.series.map((s) => `${s.key} (${s.total})`)));
+  }
+
+  // Detections in zones: per zone, or per class within the zone chosen in the filter.
+  async function loadZones(params, first, last, step) {
+    const groupZones = !zone.value;
+    let zd;
+    try {
+      zd = await api.get("/api/v1/dashboard/analytics/zones", {
+        since: params.since, until: params.until, bucket: params.bucket, device_id: params.device_id,
+        stream_id: params.stream_id, zone_id: zone.value, group_by: groupZones ? "zone" : "label",
+      });
+    } catch (err) {
+      clear(inZones, h("h2", "Detections in zones"), h("p.muted", err.status === 404 ? "This control plane has no zone analytics." : err.message));
+      return;
+    }
+    if (groupZones) { // the zones seen in this range become the filter's choices
+      const known = new Set([...zone.options].map((o) => o.value));
+      for (const s of zd.series) if (!known.has(s.key)) zone.append(h("option", { value: s.key }, s.key));
+    }
+    const what = groupZones ? "zone" : `class in zone ${zone.value}`;
+    clear(inZones,
+      h("div.page-head", h("h2", `Detections in zones, by ${what}`), seriesCsv(`zones-${zd.group_by}-${zd.bucket}.csv`, zd.group_by, zd.series)),
+      zd.series.length ? null : h("p.muted.small", "No detection stood in a zone in this range (zones are tagged by agents that run zone nodes)."),
+      barChart(zd.series.map((s) => ({ key: s.key, value: s.total })), { title: `Detections by ${what}` }),
+      lineChart(filled(zd.series, first, last, step), { title: `Detections in zones over time, by ${what}`, height: 220, width: 1000, domain: [first, last] }),
+      legend(zd.series.map((s) => `${s.key} (${s.total})`)));
   }
 
   await load();

@@ -1,5 +1,6 @@
 // Device: identity, cameras and health from the latest heartbeat, the deployed pipeline and
-// its reports, completeness of the detection stream, recent events. Live: status and events.
+// its reports, completeness of the detection stream, recent events. Live over the WebSocket, no
+// polling: status, heartbeats (health, cameras, completeness follow each one), events, reports.
 
 import { api } from "../api.js";
 import { can } from "../context.js";
@@ -51,7 +52,12 @@ export async function render(main, [deviceId]) {
 
   async function loadHealth() {
     const { heartbeat: hb } = await api.get(`/api/v1/fleet/${id}/heartbeat`);
-    if (!hb) { clear(health, h("h2", "Health"), h("p.muted", "No heartbeat yet.")); return; }
+    if (!hb) { clear(health, h("h2", "Health"), h("p.muted", "No heartbeat yet.")); return null; }
+    return showHealth(hb);
+  }
+
+  function showHealth(hb) {
+    health.dataset.heartbeatTs = String(hb.ts);
     clear(health, h("h2", "Health"),
       h("dl.tiles",
         tile("CPU", fmt(hb.cpu_percent, " %")), tile("Memory", fmt(hb.mem_percent, " %")),
@@ -63,7 +69,7 @@ export async function render(main, [deviceId]) {
         h("thead", h("tr", ["Camera", "State", "fps", "Dropped", "Error"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", hb.streams.map((st) => h("tr", h("td", st.stream_id), h("td", badge(st.state)),
           h("td", st.fps.toFixed(1)), h("td", st.frames_dropped), h("td", st.error || ""))))) : h("p.muted", "No cameras."),
-      h("p.muted.small", `Heartbeat ${ago(hb.ts)}`));
+      h("p.muted.small", `Heartbeat at ${new Date(hb.ts * 1000).toLocaleTimeString()}`));
     return hb;
   }
 
@@ -104,7 +110,7 @@ export async function render(main, [deviceId]) {
   }
 
   const load = (fn, box) => fn().catch((err) => notice(box, err.message));
-  const hb = await loadHealth().catch((err) => { notice(health, err.message); return null; });
+  let hb = await loadHealth().catch((err) => { notice(health, err.message); return null; });
   load(() => loadDeployments(hb), deployments);
   load(loadCompleteness, completeness);
   load(loadEvents, events);
@@ -116,11 +122,16 @@ export async function render(main, [deviceId]) {
       clear(statusCell, badge(m.status));
       clear(seen, ago(m.changed_at));
     }),
+    subscribe("device_heartbeat", (m) => {
+      if (m.device_id !== deviceId) return;
+      hb = showHealth(m.heartbeat);
+      clear(seen, ago(m.received_at));
+      load(loadCompleteness, completeness); // the heartbeat says the last seq sent
+    }),
     subscribe("new_event", (m) => { if (m.device_id === deviceId) load(loadEvents, events); }),
     subscribe("pipeline_status_update", (m) => { if (m.device_id === deviceId) load(() => loadDeployments(hb), deployments); }),
   ];
-  const tick = setInterval(() => { load(loadHealth, health); load(loadCompleteness, completeness); }, 10_000);
-  return () => { offs.forEach((f) => f()); clearInterval(tick); };
+  return () => offs.forEach((f) => f());
 }
 
 function tile(label, value) {

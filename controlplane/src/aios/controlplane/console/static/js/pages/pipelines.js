@@ -4,7 +4,7 @@
 
 import { api } from "../api.js";
 import { can } from "../context.js";
-import { badge, clear, field, h, notice, when } from "../dom.js";
+import { badge, clear, confirmAction, field, h, notice, when } from "../dom.js";
 import { subscribe } from "../live.js";
 import { deployForm } from "./deploy.js";
 
@@ -164,7 +164,7 @@ export async function renderOne(main, [pipelineId]) {
       const total = d.targets.length || Object.values(d.counts).reduce((a, b) => a + b, 0) || 1;
       const applied = d.counts.applied || 0;
       const decide = (action) => async () => {
-        if (action === "abort" && !confirm("Abort this rollout and roll the canary devices back?")) return;
+        if (action === "abort" && !(await confirmAction("Abort this rollout and roll the canary devices back?", "Abort rollout"))) return;
         try { await api.post(`/api/v1/pipelines/${id}/deployments/${d.id}/${action}`, {}); loadRollouts(); } catch (err) { notice(errors, err.message); }
       };
       const advance = can("operator") && d.stage === "canary" ? h("div.actions",

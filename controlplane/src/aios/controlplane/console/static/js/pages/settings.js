@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { can, ctx } from "../context.js";
-import { badge, clear, field, h, notice, when } from "../dom.js";
+import { badge, clear, confirmAction, field, h, notice, when } from "../dom.js";
 
 const ROLES = ["viewer", "operator", "admin", "owner"];
 
@@ -75,7 +75,7 @@ function webhooks() {
         h("button.small", { type: "button", onclick: async () => {
           try { await api.post(`/api/v1/notifications/webhooks/${w.id}/test`, {}); notice(status, "Test delivery queued.", "ok"); setTimeout(() => deliveries(w, log), 3000); } catch (err) { notice(status, err.status === 404 || err.status === 405 ? "This control plane has no test delivery." : err.message); }
         } }, "Send test"),
-        h("button.small.danger", { type: "button", onclick: async () => { if (confirm(`Delete webhook ${w.name}?`)) { await api.del(`/api/v1/notifications/webhooks/${w.id}`); load(); } } }, "Delete")) : null;
+        h("button.small.danger", { type: "button", onclick: async () => { if (await confirmAction(`Delete webhook ${w.name}?`, "Delete webhook")) { await api.del(`/api/v1/notifications/webhooks/${w.id}`); load(); } } }, "Delete")) : null;
       deliveries(w, log).catch((err) => notice(log, err.message));
       return h("article.webhook", h("div.page-head", h("h3", w.name), w.enabled ? badge("enabled", "online") : badge("disabled", "offline")),
         h("p", h("code", w.url), ` · types: ${w.event_types.join(", ") || "all"} · severities: ${w.severities.join(", ") || "all"}`), actions, h("h4", "Delivery log"), log);
