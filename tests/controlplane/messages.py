@@ -27,7 +27,13 @@ def inbound(org: str, device: str, channel: Channel, payload: bytes, mid: int = 
 
 
 def detection_batch(
-    device_id: str, seq: int, *, objects: int = 2, stream_id: str = "cam1", ts: float | None = None
+    device_id: str,
+    seq: int,
+    *,
+    objects: int = 2,
+    stream_id: str = "cam1",
+    ts: float | None = None,
+    zones: Sequence[str] = (),
 ) -> bytes:
     ts = time.time() if ts is None else ts
     dets = [
@@ -37,6 +43,7 @@ def detection_batch(
             confidence=0.9 - i * 0.01,
             xyxy=(0.1, 0.2, 0.3 + i * 0.01, 0.4),
             track_id=i,
+            zones=list(zones),
         )
         for i in range(objects)
     ]

@@ -130,6 +130,7 @@ def queries(path: str, mine: Tenant, others: list[Tenant]) -> dict[str, Any]:
     by_path: dict[str, dict[str, Any]] = {
         "/api/v1/dashboard/analytics": {**ranged, "bucket": "1h", "group_by": "device"},
         "/api/v1/dashboard/analytics/events": {**ranged, "group_by": "device"},
+        "/api/v1/dashboard/analytics/zones": {**ranged, "bucket": "1h", "group_by": "device"},
         "/api/v1/fleet/{device_id}/heartbeats": {**ranged, "bucket": "1h"},
         "/api/v1/pipelines/{pipeline_id}/diff": {"from": 1, "to": 1},
         "/api/v1/dashboard/acknowledgements": {
@@ -187,7 +188,13 @@ async def ingest(engine: AsyncEngine, org: str, device: str, event_id: str) -> N
     )
     items = [
         *(
-            inbound(org, device, Channel.DETECTIONS, detection_batch(device, s, ts=T0 + 61 * s), s)
+            inbound(
+                org,
+                device,
+                Channel.DETECTIONS,
+                detection_batch(device, s, ts=T0 + 61 * s, zones=["door"]),
+                s,
+            )
             for s in (0, 1, 3)
         ),
         inbound(org, device, Channel.EVENTS, encode(event), 90),
