@@ -19,8 +19,10 @@ from aios.shared import messages as m
 from aios.shared.codec import Rejection, RejectReason, decode_message, encode
 from aios.shared.enrollment import Enrollment, EnrollRequest, HardwareFacts, MqttCredentials
 from aios.shared.live import (
+    LIVE_SCHEMA_VERSION,
     DeviceStatusUpdate,
     EventAcknowledged,
+    EventSummary,
     LiveMessage,
     NewEvent,
     PipelineStatusUpdate,
@@ -223,13 +225,25 @@ LIVE_SAMPLES: list[LiveMessage] = [
     DeviceStatusUpdate(
         org_id="org-1",
         device_id="dev-1",
-        status="offline",
+        status="OFF",
+        timestamp=1_700_000_000.0,
+        presence="offline",
         previous="online",
         reason="missed heartbeats",
         changed_at=1_700_000_000.0,
     ),
     NewEvent(
         org_id="org-1",
+        event=EventSummary(
+            id="e-1",
+            event_type="intrusion",
+            severity="critical",
+            device_id="dev-1",
+            stream_id="cam",
+            phase="start",
+            timestamp=1_700_000_001.0,
+            snapshot_url="/api/v1/dashboard/events/e-1/snapshot",
+        ),
         device_id="dev-1",
         event_id="e-1",
         stream_id="cam",
@@ -245,7 +259,8 @@ LIVE_SAMPLES: list[LiveMessage] = [
         pipeline_id="p-1",
         deployment_id=None,
         version=4,
-        status="rolled_back",
+        status="error",
+        deployment_status="rolled_back",
         error="camera 'cam' did not open",
     ),
     EventAcknowledged(
@@ -297,7 +312,7 @@ def test_enroll_request_is_validated(path: tuple[str, ...], value: object) -> No
 def test_live_messages_round_trip(msg: LiveMessage) -> None:
     data = msgspec.json.encode(msg)
     doc = json.loads(data)
-    assert doc["v"] == 1
+    assert doc["v"] == LIVE_SCHEMA_VERSION == 2
     assert doc["org_id"] == "org-1"
     assert msgspec.json.decode(data, type=LiveMessage) == msg
     doc["added_in_a_later_release"] = 1

@@ -22,7 +22,7 @@ from aios.controlplane.notifications.schemas import Notification
 from aios.controlplane.pipelines.deployments import record_report
 from aios.controlplane.telemetry.events import EventRow
 from aios.controlplane.telemetry.records import Accepted
-from aios.shared.live import NewEvent
+from aios.shared.live import EventSummary, NewEvent
 from aios.shared.messages import PipelineReport
 
 NOTIFY_PHASES = frozenset({"start", "instant"})
@@ -43,6 +43,16 @@ async def announce_events(
         [
             NewEvent(
                 org_id=r.org_id,
+                event=EventSummary(
+                    id=r.id,
+                    event_type=r.event_type,
+                    severity=r.severity,
+                    device_id=r.device_id,
+                    stream_id=r.stream_id,
+                    phase=r.phase,
+                    timestamp=r.last_ts.timestamp(),
+                    snapshot_url=snapshot_url(r.id) if r.snapshot else None,
+                ),
                 device_id=r.device_id,
                 event_id=r.id,
                 stream_id=r.stream_id,
