@@ -20,7 +20,11 @@ and temperature only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
 
 from aios.shared.live import SeedStatus
 from aios.shared.messages import Heartbeat
@@ -57,6 +61,18 @@ def seed_status(presence: str, warnings: tuple[str, ...] | list[str] = ()) -> Se
     if presence != "online":
         return "OFF"
     return "WARNING" if warnings else "ON"
+
+
+def stored_seed_status(status: str, last_heartbeat: Mapping[str, Any] | None) -> SeedStatus:
+    """The seed's status of a device row: its ``status`` and the warnings of its stored last
+    heartbeat (cameras and temperature: one heartbeat cannot say the spool is dropping)."""
+    warnings: tuple[str, ...] = ()
+    if status == "online" and last_heartbeat:
+        try:
+            warnings = warnings_of(msgspec.convert(last_heartbeat, Heartbeat))
+        except msgspec.ValidationError:
+            warnings = ()  # a heartbeat stored by an older release: judged healthy
+    return seed_status(status, warnings)
 
 
 @dataclass(slots=True)
