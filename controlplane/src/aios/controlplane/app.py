@@ -21,6 +21,7 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyPlugin,
 )
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -185,7 +186,24 @@ def create_app(
         request_class=BoundedRequest,
         before_send=[nosniff],
         openapi_config=api_docs.openapi_config(),
+        cors_config=cors_config(settings),
         state=None,
     )
     document_errors(app)
     return app
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """CORS for the origins of ``AIOS_CORS_ALLOWED_ORIGINS`` (none: no CORS headers at all).
+
+    A cross-origin dashboard authenticates with the bearer token, never with cookies, so
+    credentials are not allowed; preflights are cached for 10 minutes."""
+    if not settings.cors_allowed_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_allowed_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        allow_credentials=False,
+        max_age=600,
+    )

@@ -142,3 +142,25 @@ def networks(environ: Mapping[str, str], name: str, *, hosts: bool = False) -> t
         kinds = "IP addresses, CIDR networks or host names" if hosts else "IP addresses or CIDRs"
         raise SettingsError(name, f"must be comma-separated {kinds} (got {raw.strip()!r})")
     return tuple(items)
+
+
+_ORIGIN = re.compile(
+    r"^https?://[a-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$"
+)
+
+
+def origins(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of web origins (``https://dash.example.com``, ``http://host:3000``:
+    scheme, host and port, no path; lower-cased). Empty or unset: an empty tuple."""
+    items: list[str] = []
+    for raw in environ.get(name, "").split(","):
+        item = raw.strip().lower().rstrip("/")
+        if not item:
+            continue
+        if not _ORIGIN.match(item):
+            raise SettingsError(
+                name,
+                f"must be comma-separated origins like https://host:port (got {raw.strip()!r})",
+            )
+        items.append(item)
+    return tuple(items)

@@ -59,6 +59,9 @@ AIOS_REGISTRATION               who may register an organization: ``first-user``
 AIOS_TRUSTED_PROXIES            comma-separated IPs/CIDRs of reverse proxies whose     none
                                 ``X-Forwarded-For``/``-Proto`` ``aios serve`` believes
                                 (the client address of rate limits); none: the TCP peer
+AIOS_CORS_ALLOWED_ORIGINS       comma-separated web origins (``https://dash:3000``)    none
+                                whose pages may call the API (CORS), for a dashboard
+                                served from another origin; none: same origin only
 AIOS_DEVICE_MQTT_URL            broker URL handed to devices at enrollment (no         derived
                                 credentials); default: the embedded broker or
                                 AIOS_MQTT_URL without its user and password
@@ -180,6 +183,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 30 * 86400
     trusted_proxies: tuple[str, ...] = ()
+    cors_allowed_origins: tuple[str, ...] = ()
     registration_mode: RegistrationMode = "first-user"
     device_mqtt_url: str = ""
     presence_heartbeat_interval_s: int = 10
@@ -340,6 +344,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             refresh_token_ttl_s=86400
             * read.integer(environ, "AIOS_REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
             trusted_proxies=read.networks(environ, "AIOS_TRUSTED_PROXIES"),
+            cors_allowed_origins=read.origins(environ, "AIOS_CORS_ALLOWED_ORIGINS"),
             registration_mode=read.choice(  # type: ignore[arg-type]
                 environ, "AIOS_REGISTRATION", REGISTRATION_MODES, "first-user"
             ),
