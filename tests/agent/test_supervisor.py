@@ -130,14 +130,20 @@ async def until(condition: Callable[[], bool], timeout: float = 20) -> None:
         await asyncio.sleep(0.05)
 
 
+def final_reports(transport: MemoryTransport) -> list[PipelineReport]:
+    """The reports that end a config (``applying`` only says the grace period began)."""
+    return [r for r in transport.reports() if r.status != "applying"]
+
+
 async def next_report(
     transport: MemoryTransport, count: int, timeout: float = 20
 ) -> PipelineReport:
+    """The ``count``-th final report."""
     deadline = time.monotonic() + timeout
-    while len(transport.reports()) < count:
+    while len(final_reports(transport)) < count:
         assert time.monotonic() < deadline, f"no report #{count}: {transport.reports()}"
         await asyncio.sleep(0.05)
-    return transport.reports()[count - 1]
+    return final_reports(transport)[count - 1]
 
 
 @pytest.mark.slow
@@ -158,7 +164,8 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
         assert transport.batches()[0].pipeline_version == 0
 
         # 1. A valid new version is applied, and the batches say so.
-        transport.deliver_config(desired(2, spec(conf=0.3)))
+        v2 = desired(2, spec(conf=0.3))
+        transport.deliver_config(v2)
         report = await next_report(transport, 1)
         assert (report.status, report.version, report.active_version) == ("applied", 2, 2)
         n = len(transport.batches())
@@ -166,7 +173,7 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
         assert transport.batches()[-1].pipeline_version == 2
 
         # The retained config redelivered after a reconnect is not applied twice.
-        transport.deliver_config(desired(2, spec(conf=0.3)))
+        transport.deliver_config(v2)
 
         # 2. Invalid: rejected, naming the node and the field; v2 keeps running.
         bad = spec()
@@ -196,7 +203,7 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
         assert report.status == "rolled_back"
         assert "tracker exploded" in (report.error or "")
         assert agent.supervisor.describe()[1] == 2
-        assert len(transport.reports()) == 4
+        assert len(final_reports(transport)) == 4
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)

@@ -52,6 +52,8 @@ def test_resolution_order(
         ("/nowhere/m.onnx", {}, "model file not found: /nowhere/m.onnx"),
         (None, {"AIOS_MODEL_PATH": "/nowhere/m.onnx"}, "AIOS_MODEL_PATH points at"),
         ("yolov9z", {}, "unknown model name 'yolov9z'"),
+        # AIOS_MODEL_PATH stands for the default model only, never for another name
+        ("yolov9z", {"AIOS_MODEL_PATH": __file__}, "unknown model name 'yolov9z'"),
     ],
 )
 def test_resolution_errors(model: str | None, env: dict[str, str], message: str) -> None:

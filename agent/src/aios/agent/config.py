@@ -112,6 +112,7 @@ class _RawConfig(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True
     spool: SpoolSettings = SpoolSettings()
     state_dir: str = DEFAULT_STATE_DIR
     model_path: str | None = None
+    model_override: bool = False
     model_cache_dir: str | None = None
     apply: ApplySettings = ApplySettings()
     pipeline: dict[str, object] | None = None
@@ -129,10 +130,14 @@ class AgentConfig:
     state_dir: Path
     spool_path: Path
     model_path: Path | None
+    """The local file of the default model (``yolov8n``): what a pipeline naming ``yolov8n``
+    (or no model) loads. A pipeline naming another model loads that one."""
     model_cache_dir: Path | None
     apply: ApplySettings
     pipeline: PipelineSpec | None
     source: Path | None = None
+    model_override: bool = False
+    """The operator says otherwise: ``model_path`` replaces every pipeline's model."""
     control_plane_url: str | None = None
     """Base URL of the control plane (snapshot uploads, clock checks); ``None``: none."""
 
@@ -156,10 +161,12 @@ ENV_FIELDS: dict[str, str] = {
     "SPOOL_MAX_BYTES": "spool.max_bytes",
     "STATE_DIR": "state_dir",
     "MODEL_PATH": "model_path",
+    "MODEL_OVERRIDE": "model_override",
     "MODEL_CACHE_DIR": "model_cache_dir",
     "CONTROL_PLANE_URL": "control_plane_url",
 }
 _NUMERIC = {"mqtt.keepalive_s", "heartbeat_interval_s", "spool.max_bytes"}
+_BOOLEAN = {"model_override"}
 
 
 def _read_file(path: Path) -> dict[str, object]:
@@ -221,6 +228,12 @@ def _apply_env(data: dict[str, object], environ: Mapping[str, str]) -> list[str]
 
 
 def _coerce(dotted: str, value: str, env: str) -> object:
+    if dotted in _BOOLEAN:
+        if value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{env}: expected true or false, got {value!r}")
     if dotted not in _NUMERIC:
         return value
     try:
@@ -263,6 +276,8 @@ def build_config(
     except msgspec.ValidationError as exc:
         raise _field_error(where, exc) from None
     pipeline: PipelineSpec | None = None
+    if raw.model_override and not raw.model_path:
+        raise ConfigError(f"{where}: field 'model_override': needs model_path (the model to run)")
     if raw.pipeline is not None:
         try:
             pipeline = decode_pipeline(raw.pipeline)
@@ -280,6 +295,7 @@ def build_config(
         state_dir=state_dir,
         spool_path=spool_path,
         model_path=_resolve(base, raw.model_path) if raw.model_path else None,
+        model_override=raw.model_override,
         model_cache_dir=_resolve(base, raw.model_cache_dir) if raw.model_cache_dir else None,
         apply=raw.apply,
         pipeline=pipeline,

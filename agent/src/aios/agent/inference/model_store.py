@@ -3,7 +3,8 @@
 Resolution order for :func:`resolve_model`:
 
 1. an explicit path (the pipeline's ``model`` when it names a file, or ``--model``);
-2. ``AIOS_MODEL_PATH``;
+2. ``AIOS_MODEL_PATH``, for the default model (``yolov8n``, or no name) only: a pipeline that
+   names another model gets that model, never this file in its place;
 3. ``<cache>/models/<file>`` for a manifest name (cache: ``AIOS_AGENT_CACHE_DIR``, default
    ``~/.cache/aios``), refused when it no longer matches the sha256 recorded beside it;
 4. :func:`fetch`: download the manifest's official source with a progress bar, keep it only if
@@ -46,6 +47,7 @@ __all__ = [
     "fetch",
     "load_manifest",
     "models_dir",
+    "pipeline_model",
     "resolve_model",
 ]
 
@@ -86,7 +88,7 @@ def resolve_model(
             raise ModelError(f"model file not found: {path}")
         return path
     from_env = environ.get(MODEL_PATH_ENV)
-    if from_env:
+    if from_env and (model or DEFAULT_MODEL) == DEFAULT_MODEL:
         path = Path(from_env).expanduser()
         if not path.is_file():
             raise ModelError(f"{MODEL_PATH_ENV} points at {path}, which is not a file")
@@ -107,6 +109,34 @@ def resolve_model(
         return fetch(entry, models_dir(environ), env=environ, progress=progress)
     except ModelError as exc:
         raise _missing(entry, cached, why_not_cached, str(exc)) from exc
+
+
+def pipeline_model(
+    model: str,
+    *,
+    base_dir: Path,
+    model_path: Path | None,
+    override: bool = False,
+    download: bool = True,
+    progress: bool = False,
+) -> Path:
+    """The file a pipeline's detect ``model`` loads on this device: the pipeline is the truth.
+
+    A path (relative to ``base_dir``, the config file's folder) must exist; the default model's
+    name (``yolov8n``) is the device's ``model_path`` when set; any other name goes to
+    :func:`resolve_model` (cache, verified download; an unknown name is refused). Only
+    ``override`` (the operator's explicit ``model_override``) makes ``model_path`` replace
+    whatever the pipeline names. Raises :class:`ModelError` saying what is missing."""
+    if override and model_path is not None:
+        return model_path
+    if model.endswith(".onnx") or "/" in model:
+        candidate = Path(model).expanduser()
+        if not candidate.is_absolute():
+            candidate = base_dir / candidate
+        model = str(candidate)
+    elif model == DEFAULT_MODEL and model_path is not None:
+        return model_path
+    return resolve_model(model, download=download, progress=progress)
 
 
 def _missing(entry: ManifestEntry, cached: Path, why_not_cached: str, why: str) -> ModelError:

@@ -1,14 +1,22 @@
 """Runs the current pipeline and applies new ones from ``cfg/desired`` safely.
 
+Every desired config gets a final report, except the retained one redelivered after a
+reconnect (the same pipeline, version, deployment and issue time as one already handled). A
+config of the version already running (the same version deployed again, or a rollback to it) is
+``applied`` at once, without a restart; a rollback to a version run earlier is applied like any
+other.
+
 A desired config is decoded and validated (:func:`decode_pipeline`, the control plane's own
 rules); invalid -> ``rejected`` with the node and field. A valid one is built (models loaded)
-while the old pipeline keeps running; a build error -> ``failed`` and the old one stays. Then
+while the old pipeline keeps running; a build error (a missing model, say) -> ``failed`` with the
+reason, and the old one stays. Then
 the new pipeline starts while the old one still runs (make before break), and the old one
 stops only once the new one has started; if it does not start, the old one simply carries on
 (``rolled_back``). The exception is a USB camera used by both: a V4L2 device opens once, so the
 old pipeline stops first. A new pipeline that crashes within the grace period is stopped and
-the last good one started again (``rolled_back``). A pipeline
-that survives its grace period becomes the last good one and is persisted.
+the last good one started again (``rolled_back``); while it is watched, ``applying`` is reported.
+A pipeline that survives its grace period becomes the last good one and is persisted
+(``applied``).
 
 A pipeline that crashes later is restarted after an exponential backoff (1 s doubling to
 30 s), reset once a restarted pipeline has run for ``grace_s`` without crashing.
@@ -20,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
@@ -42,6 +51,12 @@ RunnerFactory = Callable[[PipelineSpec, str, int], PipelineRunner]
 """(spec, pipeline_id, version) -> an unbuilt runner."""
 
 LOCAL_PIPELINE_ID = "local"
+SEEN_KEYS = 16
+"""How many handled configs are remembered to recognise a retained redelivery (the retained
+topic holds one config, so the last few are plenty)."""
+
+ConfigKey = tuple[str, int, "str | None", float]
+"""(pipeline id, version, deployment id, issued at): one publication of a desired config."""
 
 
 class _LenientConfig(msgspec.Struct, kw_only=True):
@@ -79,7 +94,7 @@ class PipelineSupervisor:
         self._current_config: PipelineConfig | None = None
         self._last_good: PipelineConfig | None = None
         self._local: PipelineSpec | None = None
-        self._seen: set[tuple[str, int]] = set()
+        self._seen: deque[ConfigKey] = deque(maxlen=SEEN_KEYS)
         self._restart_backoff = Backoff(initial=1.0, cap=30.0)
         self._started_at = 0.0
         self.ended = asyncio.Event()
@@ -100,7 +115,7 @@ class PipelineSupervisor:
         if saved is not None:
             log.info("starting last good pipeline %s v%d", saved.pipeline_id, saved.version)
             self._last_good = saved
-            self._seen.add((saved.pipeline_id, saved.version))
+            self._seen.append(_key(saved))
             await self._start_runner(saved.spec, saved.pipeline_id, saved.version)
             self._current_config = saved
         elif local is not None:
@@ -192,10 +207,10 @@ class PipelineSupervisor:
         if raw.type != "pipeline_config":
             log.warning("ignoring a %r message on cfg/desired", raw.type[:64])
             return None
-        key = (raw.pipeline_id, raw.version)
+        key = _key(raw)
         if key in self._seen:
             return None  # the retained config, redelivered after a reconnect
-        self._seen.add(key)
+        self._seen.append(key)
         try:
             spec = decode_pipeline(raw.spec if raw.spec is not None else {})
             config = PipelineConfig(
@@ -210,6 +225,13 @@ class PipelineSupervisor:
             return self._report(raw, "rejected", error=exc.message, node=exc.node, field=exc.field)
         except msgspec.ValidationError as exc:
             return self._report(raw, "rejected", error=str(exc))
+        running = self._current_config
+        if (
+            self.current is not None
+            and running is not None
+            and (running.pipeline_id, running.version) == (config.pipeline_id, config.version)
+        ):  # versions are immutable: the same spec, already running
+            return self._report(raw, "applied", active=config.version)
         return await self._apply_valid(raw, config)
 
     async def _apply_valid(self, raw: _LenientConfig, config: PipelineConfig) -> PipelineReport:
@@ -235,6 +257,7 @@ class PipelineSupervisor:
         self._restart_backoff.reset()
         self.ended.clear()
         self._current_config = config
+        self._report(raw, "applying", active=config.version)
         failure = await self._grace(new)
         if failure is not None:
             await new.stop()
@@ -272,7 +295,7 @@ class PipelineSupervisor:
     def _report(
         self,
         raw: _LenientConfig,
-        status: Literal["applied", "rejected", "failed", "rolled_back"],
+        status: Literal["applying", "applied", "rejected", "failed", "rolled_back"],
         *,
         error: str | None = None,
         node: str | None = None,
@@ -307,6 +330,10 @@ class PipelineSupervisor:
         runner, self.current = self.current, None
         if runner is not None:
             await runner.stop()
+
+
+def _key(config: PipelineConfig | _LenientConfig) -> ConfigKey:
+    return (config.pipeline_id, config.version, config.deployment_id, config.issued_at)
 
 
 def shares_exclusive_camera(old: PipelineSpec, new: PipelineSpec) -> bool:
