@@ -9,6 +9,7 @@ devices (chosen by a stable hash of deployment and device ids) and leaves the ot
   its previous applied deployment (or an empty retained message when it had none);
 - every canary device ``applied`` at least ``healthy_for_s`` ago and none is offline: the
   config goes to the waiting devices and the deployment becomes ``full``;
+- every canary target was superseded by a newer deployment: ``aborted``, nothing sent;
 - otherwise it waits.
 
 It runs on a plain connection, as a scheduler job body (every few seconds, once across
@@ -122,6 +123,10 @@ async def _advance(
         )
     ).all()
     canary = [t for t in targets if t.canary]
+    if canary and all(t.status == TargetStatus.SUPERSEDED.value for t in canary):
+        reason = "superseded by a newer deployment"  # its devices got another config
+        await _set_stage(conn, d.id, DeploymentStage.ABORTED, reason, now)
+        return RolloutStep(deployment_id=d.id, action="aborted", reason=reason)
     bad = [t for t in canary if t.status in _BAD]
     if bad or decision == "abort":
         reason = (
