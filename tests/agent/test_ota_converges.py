@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from aios.agent.config import build_config
-from aios.agent.runtime import Agent, RunOptions
+from aios.agent.runtime import Agent
 from aios.agent.transport.memory import MemoryTransport
 from aios.shared.codec import encode
 from aios.shared.messages import PipelineConfig, PipelineReport
 from aios.shared.pipeline import decode_pipeline
-from tests.agent.test_supervisor import cameras, registry, spec, until
+from tests.agent.test_supervisor import spec, synthetic_agent, until
 
 pytestmark = pytest.mark.slow
 
@@ -77,13 +77,7 @@ async def running_agent(
         },
         environ={},
     )
-    agent = Agent(
-        config,
-        transport=transport,
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False),
-    )
+    agent = synthetic_agent(config, transport)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:

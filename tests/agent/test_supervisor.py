@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -78,6 +78,14 @@ class CrashingTrack:
 
     async def stop(self) -> None:
         return None
+
+
+def synthetic_agent(config: AgentConfig, transport: MemoryTransport, **run: Any) -> Agent:
+    """An agent on synthetic cameras and the test node registry (no signal handlers)."""
+    options = RunOptions(install_signal_handlers=False, **run)
+    return Agent(
+        config, transport=transport, cameras=cameras(), registry=registry(), options=options
+    )
 
 
 def registry() -> NodeRegistry:
@@ -150,13 +158,7 @@ async def next_report(
 async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path: Path) -> None:
     transport = MemoryTransport()
     config = make_config(tmp_path, model_path)
-    agent = Agent(
-        config,
-        transport=transport,
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False),
-    )
+    agent = synthetic_agent(config, transport)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
@@ -210,13 +212,7 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
 
     # The last good config (v2) survives a restart.
     transport2 = MemoryTransport()
-    agent2 = Agent(
-        config,
-        transport=transport2,
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False, duration_s=30),
-    )
+    agent2 = synthetic_agent(config, transport2, duration_s=30)
     stop2 = asyncio.Event()
     task2 = asyncio.create_task(agent2.run(stop2))
     try:
@@ -234,13 +230,7 @@ async def test_a_broken_first_deployment_rolls_back_to_the_local_pipeline(
     """Before any remote config was applied, the local pipeline (v0) is the last good one: a
     broken deployment must bring it back, not leave the device running nothing."""
     transport = MemoryTransport()
-    agent = Agent(
-        make_config(tmp_path, model_path),
-        transport=transport,
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False),
-    )
+    agent = synthetic_agent(make_config(tmp_path, model_path), transport)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
@@ -292,13 +282,7 @@ async def test_a_crashing_pipeline_restarts_with_growing_pauses_even_without_con
         },
         environ={},
     )
-    agent = Agent(
-        config,
-        transport=MemoryTransport(),
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False),
-    )
+    agent = synthetic_agent(config, MemoryTransport())
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     runners: list[object] = []
@@ -332,13 +316,7 @@ async def test_the_old_pipeline_runs_until_the_new_one_has_started(
     """Make before break: while a new version tries to open its camera, the running version
     keeps capturing and sending; when the new one fails to start, nothing had to restart."""
     transport = MemoryTransport()
-    agent = Agent(
-        make_config(tmp_path, model_path),
-        transport=transport,
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False),
-    )
+    agent = synthetic_agent(make_config(tmp_path, model_path), transport)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:

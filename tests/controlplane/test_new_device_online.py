@@ -39,6 +39,33 @@ pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 DEADLINE_S = 20.0
 
 
+def live_settings(tmp_path: Path, database_url: str, mqtt_url: str, prefix: str, **env: str) -> Any:
+    """Settings of a control plane on a real broker, taking enrolled devices only."""
+    return make_settings(
+        tmp_path,
+        AIOS_DATABASE_URL=database_url,
+        AIOS_MQTT_URL=mqtt_url,
+        AIOS_MQTT_TOPIC_PREFIX=prefix,
+        AIOS_AUTO_REGISTER_DEVICES="false",  # production's default: only enrolled devices
+        **env,
+    )
+
+
+async def enroll_third_party(client: AsyncTestClient[Any]) -> tuple[str, str, str]:
+    """A new organization (signed in on ``client``) and a device enrolled in it: the org id,
+    the access token and the device id."""
+    org = await register_and_login(client)
+    token = client.headers["Authorization"].removeprefix("Bearer ")
+    issued = await client.post("/api/v1/fleet/enrollment-tokens", json={"name": "third party"})
+    assert issued.status_code == 201, issued.text
+    enrolled = await client.post(
+        "/api/v1/fleet/enroll",
+        json={"token": issued.json()["token"], "hardware": {"hostname": "cam-box"}},
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    return org, token, str(enrolled.json()["device_id"])
+
+
 @pytest.fixture(params=["one process", "separate ingest"])
 async def client(
     request: pytest.FixtureRequest,
@@ -49,13 +76,7 @@ async def client(
     topic_prefix: str,
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     def settings(role: str) -> Any:
-        return make_settings(
-            tmp_path / role,
-            AIOS_DATABASE_URL=database_url,
-            AIOS_MQTT_URL=mqtt_url,
-            AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
-            AIOS_AUTO_REGISTER_DEVICES="false",  # production's default: only enrolled devices
-        )
+        return live_settings(tmp_path / role, database_url, mqtt_url, topic_prefix)
 
     if request.param == "one process":
         async with AsyncTestClient(app=create_app(settings("serve"), run_ingest=True)) as client:
@@ -93,16 +114,7 @@ async def status_updates(ws: WebSocketTestSession, device_id: str, timeout: floa
 async def test_an_enrolled_device_coming_online_is_announced_within_20_s(
     client: AsyncTestClient[Any], mosquitto_publisher: Publisher, topic_prefix: str
 ) -> None:
-    org = await register_and_login(client)
-    token = client.headers["Authorization"].removeprefix("Bearer ")
-    issued = await client.post("/api/v1/fleet/enrollment-tokens", json={"name": "third party"})
-    assert issued.status_code == 201, issued.text
-    enrolled = await client.post(
-        "/api/v1/fleet/enroll",
-        json={"token": issued.json()["token"], "hardware": {"hostname": "cam-box"}},
-    )
-    assert enrolled.status_code == 201, enrolled.text
-    device = enrolled.json()["device_id"]
+    org, token, device = await enroll_third_party(client)
 
     ws = await client.websocket_connect(f"/api/v1/ws?token={token}")
     with ws:

@@ -22,15 +22,15 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.app import create_app
-from aios.controlplane.db import migrate
-from aios.controlplane.db.engine import create_engine
 from aios.shared.codec import encode
 from aios.shared.messages import DeviceStatus, Event, PipelineReport
 from aios.shared.topics import Channel, build_topic
-from tests.controlplane.conftest import Publisher, make_settings, register_and_login
+from tests.controlplane.conftest import Publisher
 from tests.controlplane.messages import heartbeat
+from tests.controlplane.test_new_device_online import enroll_third_party, live_settings
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -93,19 +93,11 @@ class SeedClient:
 
 @pytest.fixture
 async def client(
-    tmp_path: Path, mqtt_url: str, topic_prefix: str
+    tmp_path: Path, database_url: str, engine: AsyncEngine, mqtt_url: str, topic_prefix: str
 ) -> AsyncIterator[AsyncTestClient[Any]]:
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'aios.db'}",
-        AIOS_MQTT_URL=mqtt_url,
-        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
-        AIOS_AUTO_REGISTER_DEVICES="false",
-        AIOS_PRESENCE_DEBOUNCE_MS="500",
+    settings = live_settings(
+        tmp_path, database_url, mqtt_url, topic_prefix, AIOS_PRESENCE_DEBOUNCE_MS="500"
     )
-    engine = create_engine(settings)
-    await migrate.upgrade(engine)
-    await engine.dispose()
     async with AsyncTestClient(app=create_app(settings, run_ingest=True)) as test_client:
         yield test_client
 
@@ -113,13 +105,7 @@ async def client(
 async def test_a_seed_shaped_client_parses_the_live_feed(
     client: AsyncTestClient[Any], mosquitto_publisher: Publisher, topic_prefix: str
 ) -> None:
-    org = await register_and_login(client)
-    token = client.headers["Authorization"].removeprefix("Bearer ")
-    issued = (await client.post("/api/v1/fleet/enrollment-tokens", json={})).json()["token"]
-    enrolled = await client.post(
-        "/api/v1/fleet/enroll", json={"token": issued, "hardware": {"hostname": "box"}}
-    )
-    device = enrolled.json()["device_id"]
+    org, token, device = await enroll_third_party(client)
 
     def send(channel: Channel, payload: bytes, *, retain: bool = False) -> None:
         topic = build_topic(org, device, channel, prefix=topic_prefix)

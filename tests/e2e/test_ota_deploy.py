@@ -169,6 +169,29 @@ def _enroll(s: Stack, state_dir: Path) -> dict[str, Any]:
     return credentials
 
 
+def _enrolled_agent(s: Stack, tmp_path: Path, model_path: Path) -> None:
+    """Enroll a device through the API and run ``aios-agent`` for it, with no pipeline (it
+    waits for one from the control plane) and a short grace period; until it is online."""
+    state_dir = tmp_path / "agent-state"
+    credentials = _enroll(s, state_dir)
+    s.device_id = credentials["device_id"]
+    config = {
+        "state_dir": str(state_dir),
+        "model_path": str(model_path),
+        "heartbeat_interval_s": 2,
+        "apply": {"enabled": True, "grace_s": GRACE_S, "start_timeout_s": 20},
+    }
+    config_path = tmp_path / "agent.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    s.logs["agent"] = tmp_path / "agent.log"
+    s.agent = start([BIN / "aios-agent", "run", "--config", str(config_path)], s.logs["agent"])
+    prefix = credentials["mqtt"]["topic_prefix"]
+    s.cleanup.append(
+        build_topic(credentials["org_id"], s.device_id, Channel.CONFIG_DESIRED, prefix=prefix)
+    )
+    _wait_online(s)
+
+
 def _wait_online(s: Stack, timeout: float = 30) -> None:
     """Until the fleet shows the device online: the agent logged in with what it enrolled."""
     deadline = time.monotonic() + timeout
@@ -247,31 +270,10 @@ def test_pipeline_deploys_over_the_air_and_a_broken_version_rolls_back(
     video = sample_video(tmp_path / "lobby.mp4", testdata_dir)
 
     # The device enrolls the real way: its identity and broker login come from the API.
-    state_dir = tmp_path / "agent-state"
-    credentials = _enroll(s, state_dir)
-    s.device_id = credentials["device_id"]
+    # The agent starts with no pipeline: it waits for one from the control plane.
+    _enrolled_agent(s, tmp_path, model_path)
     device = s.get(f"/api/v1/fleet/{s.device_id}")
     assert device["name"] == "gw"
-
-    # The agent starts with no pipeline: it waits for one from the control plane.
-    config = {
-        "state_dir": str(state_dir),
-        "model_path": str(model_path),
-        "heartbeat_interval_s": 2,
-        "apply": {"enabled": True, "grace_s": GRACE_S, "start_timeout_s": 20},
-    }
-    config_path = tmp_path / "agent.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    s.logs["agent"] = tmp_path / "agent.log"
-    s.agent = start([BIN / "aios-agent", "run", "--config", str(config_path)], s.logs["agent"])
-    desired = build_topic(
-        credentials["org_id"],
-        s.device_id,
-        Channel.CONFIG_DESIRED,
-        prefix=credentials["mqtt"]["topic_prefix"],
-    )
-    s.cleanup.append(desired)
-    _wait_online(s)
 
     # Version 1: created and executed through the API, applied by the device.
     pipeline = s.post("/api/v1/pipelines", {"name": "lobby", "spec": _spec("lobby", str(video))})
@@ -332,28 +334,7 @@ def test_rollbacks_redeploys_and_a_missing_model_all_end(
     (failed, saying so, although the device's model_path is set)."""
     s = stack
     video = sample_video(tmp_path / "lobby.mp4", testdata_dir)
-    state_dir = tmp_path / "agent-state"
-    credentials = _enroll(s, state_dir)
-    s.device_id = credentials["device_id"]
-    config = {
-        "state_dir": str(state_dir),
-        "model_path": str(model_path),
-        "heartbeat_interval_s": 2,
-        "apply": {"enabled": True, "grace_s": GRACE_S, "start_timeout_s": 20},
-    }
-    config_path = tmp_path / "agent.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    s.logs["agent"] = tmp_path / "agent.log"
-    s.agent = start([BIN / "aios-agent", "run", "--config", str(config_path)], s.logs["agent"])
-    s.cleanup.append(
-        build_topic(
-            credentials["org_id"],
-            s.device_id,
-            Channel.CONFIG_DESIRED,
-            prefix=credentials["mqtt"]["topic_prefix"],
-        )
-    )
-    _wait_online(s)
+    _enrolled_agent(s, tmp_path, model_path)
 
     pipeline = s.post("/api/v1/pipelines", {"name": "lobby", "spec": _spec("lobby", str(video))})
     pipeline_id = pipeline["id"]

@@ -24,8 +24,8 @@ from aios.shared.live import (
     EventAcknowledged,
     EventSummary,
     LiveMessage,
-    NewEvent,
     PipelineStatusUpdate,
+    new_event,
 )
 from aios.shared.pipeline import decode_pipeline
 from aios.shared.topics import Channel, device_client_id
@@ -221,6 +221,10 @@ ENROLLMENT = Enrollment(
     ),
 )
 HTTP_BODIES: list[EnrollRequest | Enrollment] = [ENROLL_REQUEST, ENROLLMENT]
+EVENT = EventSummary(
+    id="e-1", event_type="intrusion", severity="critical", device_id="dev-1", stream_id="cam",
+    phase="start", timestamp=1_700_000_001.0, snapshot_url="/api/v1/dashboard/events/e-1/snapshot",
+)  # fmt: skip
 LIVE_SAMPLES: list[LiveMessage] = [
     DeviceStatusUpdate(
         org_id="org-1",
@@ -232,27 +236,7 @@ LIVE_SAMPLES: list[LiveMessage] = [
         reason="missed heartbeats",
         changed_at=1_700_000_000.0,
     ),
-    NewEvent(
-        org_id="org-1",
-        event=EventSummary(
-            id="e-1",
-            event_type="intrusion",
-            severity="critical",
-            device_id="dev-1",
-            stream_id="cam",
-            phase="start",
-            timestamp=1_700_000_001.0,
-            snapshot_url="/api/v1/dashboard/events/e-1/snapshot",
-        ),
-        device_id="dev-1",
-        event_id="e-1",
-        stream_id="cam",
-        event_type="intrusion",
-        severity="critical",
-        phase="start",
-        ts=1_700_000_001.0,
-        snapshot_url="/api/v1/dashboard/events/e-1/snapshot",
-    ),
+    new_event("org-1", EVENT),
     PipelineStatusUpdate(
         org_id="org-1",
         device_id="dev-1",

@@ -111,6 +111,16 @@ class NewEvent(_Live, tag="new_event", frozen=True, kw_only=True):
     snapshot_url: str | None = None
 
 
+def new_event(org_id: str, event: EventSummary) -> NewEvent:
+    """The ``new_event`` of ``event``: the seed's object and AIOS's flat keys, the same values."""
+    e = event
+    return NewEvent(
+        org_id=org_id, event=e, device_id=e.device_id, event_id=e.id, stream_id=e.stream_id,
+        event_type=e.event_type, severity=e.severity, phase=e.phase, ts=e.timestamp,
+        snapshot_url=e.snapshot_url,
+    )  # fmt: skip
+
+
 class PipelineStatusUpdate(_Live, tag="pipeline_status_update", frozen=True, kw_only=True):
     """A device's deployment target moved: the device reported, or a newer deployment
     superseded it. ``status`` is the seed's (:func:`pipeline_activity` of

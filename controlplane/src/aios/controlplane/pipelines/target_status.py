@@ -118,14 +118,11 @@ async def supersede(
 ) -> int:
     """End the older open targets of ``device_ids`` (see the module); how many ended."""
     now = datetime.now(UTC)
+    target, deployment = DeploymentTarget, Deployment
+    columns = (target.deployment_id, target.device_id, deployment.pipeline_id, deployment.version)
     older = (
         await conn.execute(
-            select(
-                DeploymentTarget.deployment_id,
-                DeploymentTarget.device_id,
-                Deployment.pipeline_id,
-                Deployment.version,
-            )
+            select(*columns)
             .join(Deployment, Deployment.id == DeploymentTarget.deployment_id)
             .where(
                 DeploymentTarget.org_id == org_id,

@@ -73,6 +73,23 @@ def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
+def _update(
+    org_id: str,
+    device_id: str,
+    presences: tuple[str, str],
+    reason: str,
+    at: float,
+    warnings: tuple[str, ...],
+) -> DeviceStatusUpdate:
+    """A ``device_status_update`` (``presences``: before, now)."""
+    previous, presence = presences
+    return DeviceStatusUpdate(
+        org_id=org_id, device_id=device_id, status=seed_status(presence, warnings), timestamp=at,
+        presence=presence, previous=previous, reason=reason, changed_at=at,
+        warnings=list(warnings),
+    )  # fmt: skip
+
+
 class PresenceService:
     def __init__(
         self, settings: Settings, engine: AsyncEngine, *, clock: Callable[[], float] = time.time
@@ -149,33 +166,13 @@ class PresenceService:
     def _presence_update(self, c: PresenceChange) -> DeviceStatusUpdate:
         warnings = self.health.warnings(c.device_id) if c.state == ONLINE else ()
         self.health.announced(c.device_id)
-        return DeviceStatusUpdate(
-            org_id=c.org_id,
-            device_id=c.device_id,
-            status=seed_status(c.state, warnings),
-            timestamp=c.at,
-            presence=c.state,
-            previous=c.previous,
-            reason=c.reason,
-            changed_at=c.at,
-            warnings=list(warnings),
-        )
+        return _update(c.org_id, c.device_id, (c.previous, c.state), c.reason, c.at, warnings)
 
     def _online(self, h: HealthChange) -> bool:
         return self.tracker.state_of(h.device_id) == ONLINE
 
     def _health_update(self, h: HealthChange) -> DeviceStatusUpdate:
-        return DeviceStatusUpdate(
-            org_id=h.org_id,
-            device_id=h.device_id,
-            status=seed_status(ONLINE, h.warnings),
-            timestamp=h.at,
-            presence=ONLINE,
-            previous=ONLINE,
-            reason="health",
-            changed_at=h.at,
-            warnings=list(h.warnings),
-        )
+        return _update(h.org_id, h.device_id, (ONLINE, ONLINE), "health", h.at, h.warnings)
 
     async def _heard_elsewhere(self, conn: AsyncConnection, now: float) -> None:
         """Devices an ingest (any replica) heard within the timeout whose recorded presence is
