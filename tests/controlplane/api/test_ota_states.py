@@ -4,6 +4,7 @@ a late or stale report never moves a target that already ended."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.models import LiveMessageRecord
 from aios.controlplane.pipelines.deployments import record_report
+from aios.controlplane.pipelines.target_status import expire
 from aios.shared.messages import PipelineReport
 from tests.controlplane.api.conftest import Account
 from tests.controlplane.api.test_fleet import create_device
@@ -119,3 +121,33 @@ async def test_a_superseded_canary_rollout_ends_aborted(
     assert advanced["stage"] == "aborted", advanced
     assert advanced["stage_reason"] == "superseded by a newer deployment"
     assert advanced["counts"] == {"superseded": 3}
+
+
+async def test_a_target_never_answered_expires_and_a_late_answer_still_counts(
+    client: AsyncTestClient[Any], owner: Account, engine: AsyncEngine
+) -> None:
+    pipeline_id = await create_pipeline(client, owner)
+    device = await create_device(client, owner, "gone", [])
+    deployed = await client.post(
+        f"/api/v1/pipelines/{pipeline_id}/execute",
+        headers=owner.headers,
+        json={"device_ids": [device]},
+    )
+    deployment = deployed.json()["id"]
+    url = f"/api/v1/pipelines/{pipeline_id}/deployments/{deployment}"
+    later = datetime.now(UTC) + timedelta(seconds=120)
+    async with engine.begin() as conn:
+        assert await expire(conn, 3600, now=later) == 0  # not yet
+        assert await expire(conn, 60, now=later) >= 1  # the other tests' targets may go too
+    (target,) = (await client.get(url, headers=owner.headers)).json()["targets"]
+    assert target["status"] == "expired"
+    assert "no answer from the device within 60 s" in target["error"]
+
+    report = PipelineReport(
+        device_id=device, pipeline_id=pipeline_id, version=1, status="applied", ts=0.0,
+        deployment_id=deployment, active_version=1,
+    )  # fmt: skip
+    async with engine.begin() as conn:  # the device came back and applied it
+        assert await record_report(conn, report, owner.org_id)
+    (target,) = (await client.get(url, headers=owner.headers)).json()["targets"]
+    assert target["status"] == "applied"

@@ -130,7 +130,8 @@ def create_app(
         hook_secret=settings.emqx_hook_secret,
     )
     publisher = config_publisher or MqttConfigPublisher(settings)
-    runtime.background.scheduler.add(Job(ROLLOUT_JOB, 5.0, rollout_job(publisher)))
+    rollouts = rollout_job(publisher, settings.deployment_timeout_s)
+    runtime.background.scheduler.add(Job(ROLLOUT_JOB, 5.0, rollouts))
     hub = LiveHub(engine)
     runtime.background.scheduler.add(Job("live_outbox_purge", 300.0, purge_live))
     runtime.background.scheduler.add(

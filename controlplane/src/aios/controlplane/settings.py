@@ -68,6 +68,8 @@ AIOS_DEVICE_MQTT_URL            broker URL handed to devices at enrollment (no  
 AIOS_HEARTBEAT_INTERVAL_S       devices' heartbeat interval, seconds                   ``10``
 AIOS_PRESENCE_MISSED_HEARTBEATS offline after this many intervals without a heartbeat  ``3``
 AIOS_PRESENCE_DEBOUNCE_MS       a presence change must hold this long to be published  ``5000``
+AIOS_DEPLOYMENT_TIMEOUT_S       a deployment target with no final answer from its      ``86400``
+                                device this long ends ``expired`` (seconds)
 AIOS_JOBS_ENABLED               run the scheduled jobs (presence, webhooks) in process ``true``
 AIOS_WEBHOOK_TIMEOUT_S          HTTP timeout of one webhook delivery attempt           ``10``
 AIOS_WEBHOOK_MAX_ATTEMPTS       attempts before a delivery is marked failed            ``6``
@@ -190,6 +192,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     presence_missed_heartbeats: int = 3
     presence_debounce_ms: int = 5000
     jobs_enabled: bool = True
+    deployment_timeout_s: int = 86400
     webhook_timeout_s: int = 10
     webhook_max_attempts: int = 6
     webhook_retry_base_ms: int = 2000
@@ -359,6 +362,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 environ, "AIOS_PRESENCE_DEBOUNCE_MS", 5000, 0, 3_600_000
             ),
             jobs_enabled=read.boolean(environ, "AIOS_JOBS_ENABLED", True),
+            deployment_timeout_s=read.integer(
+                environ, "AIOS_DEPLOYMENT_TIMEOUT_S", 86400, 60, 30 * 86400
+            ),
             webhook_timeout_s=read.integer(environ, "AIOS_WEBHOOK_TIMEOUT_S", 10, 1, 300),
             webhook_max_attempts=read.integer(environ, "AIOS_WEBHOOK_MAX_ATTEMPTS", 6, 1, 50),
             webhook_retry_base_ms=read.integer(

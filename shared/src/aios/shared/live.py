@@ -31,7 +31,8 @@ SeedStatus = Literal["ON", "OFF", "WARNING"]
 PipelineActivity = Literal["active", "inactive", "error"]
 """A pipeline on one device: ``active`` (running it: applied, or applying within its grace
 window), ``inactive`` (not running it: not reported yet, waiting, cancelled or superseded),
-``error`` (rejected, failed, or rolled back)."""
+``error`` (rejected, failed, or rolled back), ``inactive`` too when the device never answered
+(expired)."""
 
 DeploymentStatus = Literal[
     "pending",
@@ -43,6 +44,7 @@ DeploymentStatus = Literal[
     "waiting",
     "cancelled",
     "superseded",
+    "expired",
 ]
 
 _ACTIVITY: dict[str, PipelineActivity] = {

@@ -40,6 +40,7 @@ from aios.controlplane.db.models import (
 )
 from aios.controlplane.db.models.pipelines import DeploymentStage
 from aios.controlplane.pipelines.publisher import ConfigPublisher, DesiredConfig
+from aios.controlplane.pipelines.target_status import expire
 from aios.shared.messages import PipelineConfig
 from aios.shared.pipeline import decode_pipeline
 
@@ -214,10 +215,15 @@ async def _set_targets(
     )
 
 
-def rollout_job(publisher: ConfigPublisher) -> Callable[[AsyncConnection], Awaitable[object]]:
-    """The scheduler job body (``Job(ROLLOUT_JOB, 5.0, rollout_job(publisher))``)."""
+def rollout_job(
+    publisher: ConfigPublisher, answer_timeout_s: float
+) -> Callable[[AsyncConnection], Awaitable[object]]:
+    """The scheduler job body (``Job(ROLLOUT_JOB, 5.0, rollout_job(publisher, timeout))``): it
+    advances the rollouts and expires the targets left unanswered for ``answer_timeout_s``."""
 
     async def run(conn: AsyncConnection) -> object:
-        return await advance_rollouts(conn, publisher)
+        steps = await advance_rollouts(conn, publisher)
+        await expire(conn, answer_timeout_s)
+        return steps
 
     return run

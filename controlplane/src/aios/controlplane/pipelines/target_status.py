@@ -8,6 +8,10 @@ Every target ends terminal (:attr:`TargetStatus.terminal
   ``rolled_back``) from ``pending`` or ``applying``, or again from the same final status (a
   redelivered report). A late report never revives a target that ended otherwise
   (``superseded``, ``cancelled``) nor turns one final status into another;
+- :func:`expire` ends the targets still ``pending`` or ``applying`` after the answer timeout
+  (``AIOS_DEPLOYMENT_TIMEOUT_S``, a day by default: a device that never came back):
+  ``expired``. A device answering later is still recorded (its final report moves an expired
+  target: it says what the device really runs);
 - :func:`supersede` ends, when a new deployment is executed for a device, that device's
   targets of older deployments which had not ended (``pending``, ``applying``, ``waiting``):
   ``superseded``, with the newer deployment named in ``error``. The retained ``cfg/desired`` of
@@ -18,7 +22,7 @@ Each move is told on the WebSocket (``pipeline_status_update``) in the caller's 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -28,14 +32,31 @@ from aios.controlplane.live.outbox import publish_live
 from aios.shared.live import PipelineStatusUpdate, pipeline_activity
 from aios.shared.messages import PipelineReport
 
+_EXPIRED = TargetStatus.EXPIRED.value
 _OPEN = (TargetStatus.PENDING.value, TargetStatus.APPLYING.value, TargetStatus.WAITING.value)
+
+
+def _told(
+    org_id: str,
+    device_id: str,
+    deployment: tuple[str | None, str, int],
+    status: str,
+    error: str | None,
+) -> PipelineStatusUpdate:
+    """The ``pipeline_status_update`` of a target (``deployment``: id, pipeline id, version)."""
+    deployment_id, pipeline_id, version = deployment
+    return PipelineStatusUpdate(
+        org_id=org_id, device_id=device_id, pipeline_id=pipeline_id, deployment_id=deployment_id,
+        version=version, status=pipeline_activity(status), deployment_status=status,  # type: ignore[arg-type]
+        error=error,
+    )  # fmt: skip
 
 
 def _movable_from(status: str) -> tuple[str, ...]:
     """The target statuses a report of ``status`` may move."""
     if status == TargetStatus.APPLYING.value:
         return (TargetStatus.PENDING.value,)
-    return (TargetStatus.PENDING.value, TargetStatus.APPLYING.value, status)
+    return (TargetStatus.PENDING.value, TargetStatus.APPLYING.value, _EXPIRED, status)
 
 
 async def record_report(
@@ -92,21 +113,9 @@ async def record_report(
     )
     if not getattr(result, "rowcount", 0):
         return False
-    await publish_live(
-        session,
-        [
-            PipelineStatusUpdate(
-                org_id=org_id,
-                device_id=report.device_id,
-                pipeline_id=report.pipeline_id,
-                deployment_id=deployment_id,
-                version=report.version,
-                status=pipeline_activity(report.status),
-                deployment_status=report.status,
-                error=report.error,
-            )
-        ],
-    )
+    deployment = (deployment_id, report.pipeline_id, report.version)
+    told = _told(org_id, report.device_id, deployment, report.status, report.error)
+    await publish_live(session, [told])
     return True
 
 
@@ -146,20 +155,44 @@ async def supersede(
             .values(status=TargetStatus.SUPERSEDED.value, error=reason, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+    superseded = TargetStatus.SUPERSEDED.value
     await publish_live(
         conn,
         [
-            PipelineStatusUpdate(
-                org_id=org_id,
-                device_id=row.device_id,
-                pipeline_id=row.pipeline_id,
-                deployment_id=row.deployment_id,
-                version=row.version,
-                status="inactive",
-                deployment_status="superseded",
-                error=reason,
+            _told(
+                org_id, r.device_id, (r.deployment_id, r.pipeline_id, r.version), superseded, reason
             )
-            for row in older
+            for r in older
         ],
     )
     return len(older)
+
+
+async def expire(conn: AsyncConnection, timeout_s: float, now: datetime | None = None) -> int:
+    """End the targets left ``pending`` or ``applying`` for ``timeout_s`` (see the module)."""
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(seconds=timeout_s)
+    reason = f"no answer from the device within {timeout_s:g} s"
+    target = DeploymentTarget
+    stale = (
+        await conn.execute(
+            update(target)
+            .where(target.status.in_(_OPEN[:2]), target.updated_at < cutoff)
+            .values(status=_EXPIRED, error=reason, updated_at=now)
+            .returning(target.org_id, target.deployment_id, target.device_id)
+        )
+    ).all()
+    if not stale:
+        return 0
+    rows = (
+        await conn.execute(
+            select(Deployment.id, Deployment.pipeline_id, Deployment.version).where(
+                Deployment.id.in_({r.deployment_id for r in stale})
+            )
+        )
+    ).all()
+    of = {r.id: (r.id, r.pipeline_id, r.version) for r in rows}
+    await publish_live(
+        conn, [_told(r.org_id, r.device_id, of[r.deployment_id], _EXPIRED, reason) for r in stale]
+    )
+    return len(stale)

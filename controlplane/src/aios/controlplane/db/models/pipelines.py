@@ -22,8 +22,9 @@ from aios.controlplane.db.models.organizations import new_identifier
 
 class TargetStatus(str, enum.Enum):
     """Where one device is in a deployment: ``pending`` until the device answers, then what it
-    reported (``applying`` during its grace period, then a terminal status), or ``superseded``
-    when a newer deployment to the device came before the end. Every target ends terminal."""
+    reported (``applying`` during its grace period, then a terminal status), ``superseded``
+    when a newer deployment to the device came before the end, or ``expired`` when the device
+    never answered in time. Every target ends terminal."""
 
     PENDING = "pending"
     APPLYING = "applying"  # the device started it and watches it for its grace period
@@ -34,6 +35,7 @@ class TargetStatus(str, enum.Enum):
     WAITING = "waiting"  # staged rollout: not sent yet (after the canary)
     CANCELLED = "cancelled"  # staged rollout: the canary failed, never sent
     SUPERSEDED = "superseded"  # a newer deployment to the device replaced it before it ended
+    EXPIRED = "expired"  # no answer from the device within AIOS_DEPLOYMENT_TIMEOUT_S
 
     @property
     def terminal(self) -> bool:
