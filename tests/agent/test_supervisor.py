@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -76,6 +76,14 @@ class CrashingTrack:
         return ()
 
 
+def synthetic_agent(config: AgentConfig, transport: MemoryTransport, **run: Any) -> Agent:
+    """An agent on synthetic cameras and the test node registry (no signal handlers)."""
+    options = RunOptions(install_signal_handlers=False, **run)
+    return Agent(
+        config, transport=transport, cameras=cameras(), registry=registry(), options=options
+    )
+
+
 def registry() -> NodeRegistry:
     crashing = NodeRegistry()
     crashing.register(TrackNode, CrashingTrack.build)
@@ -124,27 +132,27 @@ async def until(condition: Callable[[], bool], timeout: float = 20) -> None:
         await asyncio.sleep(0.05)
 
 
+def final_reports(transport: MemoryTransport) -> list[PipelineReport]:
+    """The reports that end a config (``applying`` only says the grace period began)."""
+    return [r for r in transport.reports() if r.status != "applying"]
+
+
 async def next_report(
     transport: MemoryTransport, count: int, timeout: float = 20
 ) -> PipelineReport:
+    """The ``count``-th final report."""
     deadline = time.monotonic() + timeout
-    while len(transport.reports()) < count:
+    while len(final_reports(transport)) < count:
         assert time.monotonic() < deadline, f"no report #{count}: {transport.reports()}"
         await asyncio.sleep(0.05)
-    return transport.reports()[count - 1]
+    return final_reports(transport)[count - 1]
 
 
 @pytest.mark.slow
 async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path: Path) -> None:
     transport = MemoryTransport()
     config = make_config(tmp_path, model_path)
-    agent = Agent(
-        config,
-        transport=transport,
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False),
-    )
+    agent = synthetic_agent(config, transport)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
@@ -152,7 +160,8 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
         assert transport.batches()[0].pipeline_version == 0
 
         # 1. A valid new version is applied, and the batches say so.
-        transport.deliver_config(desired(2, spec(conf=0.3)))
+        v2 = desired(2, spec(conf=0.3))
+        transport.deliver_config(v2)
         report = await next_report(transport, 1)
         assert (report.status, report.version, report.active_version) == ("applied", 2, 2)
         n = len(transport.batches())
@@ -160,7 +169,7 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
         assert transport.batches()[-1].pipeline_version == 2
 
         # The retained config redelivered after a reconnect is not applied twice.
-        transport.deliver_config(desired(2, spec(conf=0.3)))
+        transport.deliver_config(v2)
 
         # 2. Invalid: rejected, naming the node and the field; v2 keeps running.
         bad = spec()
@@ -190,20 +199,14 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
         assert report.status == "rolled_back"
         assert "tracker exploded" in (report.error or "")
         assert agent.supervisor.describe()[1] == 2
-        assert len(transport.reports()) == 4
+        assert len(final_reports(transport)) == 4
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)
 
     # The last good config (v2) survives a restart.
     transport2 = MemoryTransport()
-    agent2 = Agent(
-        config,
-        transport=transport2,
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False, duration_s=30),
-    )
+    agent2 = synthetic_agent(config, transport2, duration_s=30)
     stop2 = asyncio.Event()
     task2 = asyncio.create_task(agent2.run(stop2))
     try:
@@ -221,13 +224,7 @@ async def test_a_broken_first_deployment_rolls_back_to_the_local_pipeline(
     """Before any remote config was applied, the local pipeline (v0) is the last good one: a
     broken deployment must bring it back, not leave the device running nothing."""
     transport = MemoryTransport()
-    agent = Agent(
-        make_config(tmp_path, model_path),
-        transport=transport,
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False),
-    )
+    agent = synthetic_agent(make_config(tmp_path, model_path), transport)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
@@ -279,13 +276,7 @@ async def test_a_crashing_pipeline_restarts_with_growing_pauses_even_without_con
         },
         environ={},
     )
-    agent = Agent(
-        config,
-        transport=MemoryTransport(),
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False),
-    )
+    agent = synthetic_agent(config, MemoryTransport())
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     runners: list[object] = []
@@ -319,13 +310,7 @@ async def test_the_old_pipeline_runs_until_the_new_one_has_started(
     """Make before break: while a new version tries to open its camera, the running version
     keeps capturing and sending; when the new one fails to start, nothing had to restart."""
     transport = MemoryTransport()
-    agent = Agent(
-        make_config(tmp_path, model_path),
-        transport=transport,
-        cameras=cameras(),
-        registry=registry(),
-        options=RunOptions(install_signal_handlers=False),
-    )
+    agent = synthetic_agent(make_config(tmp_path, model_path), transport)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:

@@ -44,7 +44,7 @@ async def _updates(ws: WebSocketTestSession, want: set[tuple[str, str]], timeout
         except queue.Empty:
             continue
         if msg.get("type") == "device_status_update":
-            want.discard((msg["device_id"], msg["status"]))
+            want.discard((msg["device_id"], msg["presence"]))
 
 
 async def test_presence_jobs_ingest_and_websocket_never_stall(

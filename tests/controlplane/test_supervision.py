@@ -224,8 +224,8 @@ async def test_live_hub_survives_a_database_refusing_connections(
 
         await eventually(polled)
         update = DeviceStatusUpdate(
-            org_id=org, device_id="d1", status="offline", previous="online",
-            reason="test", changed_at=1_700_000_000.0,
+            org_id=org, device_id="d1", status="OFF", timestamp=1_700_000_000.0,
+            presence="offline", previous="online", reason="test", changed_at=1_700_000_000.0,
         )  # fmt: skip
         async with direct.begin() as conn:
             await publish_live(conn, [update])

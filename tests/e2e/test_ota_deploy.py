@@ -169,6 +169,29 @@ def _enroll(s: Stack, state_dir: Path) -> dict[str, Any]:
     return credentials
 
 
+def _enrolled_agent(s: Stack, tmp_path: Path, model_path: Path) -> None:
+    """Enroll a device through the API and run ``aios-agent`` for it, with no pipeline (it
+    waits for one from the control plane) and a short grace period; until it is online."""
+    state_dir = tmp_path / "agent-state"
+    credentials = _enroll(s, state_dir)
+    s.device_id = credentials["device_id"]
+    config = {
+        "state_dir": str(state_dir),
+        "model_path": str(model_path),
+        "heartbeat_interval_s": 2,
+        "apply": {"enabled": True, "grace_s": GRACE_S, "start_timeout_s": 20},
+    }
+    config_path = tmp_path / "agent.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    s.logs["agent"] = tmp_path / "agent.log"
+    s.agent = start([BIN / "aios-agent", "run", "--config", str(config_path)], s.logs["agent"])
+    prefix = credentials["mqtt"]["topic_prefix"]
+    s.cleanup.append(
+        build_topic(credentials["org_id"], s.device_id, Channel.CONFIG_DESIRED, prefix=prefix)
+    )
+    _wait_online(s)
+
+
 def _wait_online(s: Stack, timeout: float = 30) -> None:
     """Until the fleet shows the device online: the agent logged in with what it enrolled."""
     deadline = time.monotonic() + timeout
@@ -180,15 +203,18 @@ def _wait_online(s: Stack, timeout: float = 30) -> None:
     pytest.fail(f"the device is not online after {timeout:g} s:\n{s.logs_text()}")
 
 
+OPEN = ("pending", "applying")
+
+
 def _wait_report(s: Stack, pipeline_id: str, deployment_id: str) -> dict[str, Any]:
-    """The device's target once it has left ``pending`` (the device reported)."""
+    """The device's target once it has ended (the device's final report)."""
     deadline = time.monotonic() + REPORT_TIMEOUT_S
     while time.monotonic() < deadline:
         s.agent_alive()
         deployment = s.get(f"/api/v1/pipelines/{pipeline_id}/deployments/{deployment_id}")
         (target,) = deployment["targets"]
         assert target["device_id"] == s.device_id
-        if target["status"] != "pending":
+        if target["status"] not in OPEN:
             return dict(target)
         time.sleep(0.5)
     pytest.fail(f"no report from the device in {REPORT_TIMEOUT_S:g} s:\n{s.logs_text()}")
@@ -244,31 +270,10 @@ def test_pipeline_deploys_over_the_air_and_a_broken_version_rolls_back(
     video = sample_video(tmp_path / "lobby.mp4", testdata_dir)
 
     # The device enrolls the real way: its identity and broker login come from the API.
-    state_dir = tmp_path / "agent-state"
-    credentials = _enroll(s, state_dir)
-    s.device_id = credentials["device_id"]
+    # The agent starts with no pipeline: it waits for one from the control plane.
+    _enrolled_agent(s, tmp_path, model_path)
     device = s.get(f"/api/v1/fleet/{s.device_id}")
     assert device["name"] == "gw"
-
-    # The agent starts with no pipeline: it waits for one from the control plane.
-    config = {
-        "state_dir": str(state_dir),
-        "model_path": str(model_path),
-        "heartbeat_interval_s": 2,
-        "apply": {"enabled": True, "grace_s": GRACE_S, "start_timeout_s": 20},
-    }
-    config_path = tmp_path / "agent.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    s.logs["agent"] = tmp_path / "agent.log"
-    s.agent = start([BIN / "aios-agent", "run", "--config", str(config_path)], s.logs["agent"])
-    desired = build_topic(
-        credentials["org_id"],
-        s.device_id,
-        Channel.CONFIG_DESIRED,
-        prefix=credentials["mqtt"]["topic_prefix"],
-    )
-    s.cleanup.append(desired)
-    _wait_online(s)
 
     # Version 1: created and executed through the API, applied by the device.
     pipeline = s.post("/api/v1/pipelines", {"name": "lobby", "spec": _spec("lobby", str(video))})
@@ -317,4 +322,51 @@ def test_pipeline_deploys_over_the_air_and_a_broken_version_rolls_back(
     assert (refused["node"], refused["field"]) == ("det", "params.every_n"), refused
     versions_listed = s.get(f"/api/v1/pipelines/{pipeline_id}/versions")
     assert sorted(v["version"] for v in versions_listed) == [1, 2]
+    s.agent_alive()
+
+
+@pytest.mark.slow
+def test_rollbacks_redeploys_and_a_missing_model_all_end(
+    stack: Stack, tmp_path: Path, model_path: Path, testdata_dir: Path
+) -> None:
+    """Every deployment reaches a final state: a rollback to a version the agent ran before,
+    the running version sent again, and a version naming a model the device does not have
+    (failed, saying so, although the device's model_path is set)."""
+    s = stack
+    video = sample_video(tmp_path / "lobby.mp4", testdata_dir)
+    _enrolled_agent(s, tmp_path, model_path)
+
+    pipeline = s.post("/api/v1/pipelines", {"name": "lobby", "spec": _spec("lobby", str(video))})
+    pipeline_id = pipeline["id"]
+    second = _spec("lobby", str(video))
+    second["nodes"][1]["params"]["every_n"] = 4
+    assert s.patch(f"/api/v1/pipelines/{pipeline_id}", {"spec": second})["current_version"] == 2
+
+    def deploy(version: int) -> dict[str, Any]:
+        deployed = s.post(
+            f"/api/v1/pipelines/{pipeline_id}/execute",
+            {"device_ids": [s.device_id], "version": version},
+        )
+        return _wait_report(s, pipeline_id, deployed["id"])
+
+    # v1, v2, then a rollback to v1 and v1 again: each one applied, none left pending.
+    for version in (1, 2, 1, 1):
+        target = deploy(version)
+        assert (target["status"], target["active_version"]) == ("applied", version), (
+            target,
+            s.logs_text(),
+        )
+
+    # A version naming a model the device does not have: failed with the reason, v1 runs on.
+    missing = _spec("lobby", str(video))
+    missing["nodes"][1]["params"]["model"] = str(tmp_path / "no-such-model.onnx")
+    assert s.patch(f"/api/v1/pipelines/{pipeline_id}", {"spec": missing})["current_version"] == 3
+    target = deploy(3)
+    assert target["status"] == "failed", (target, s.logs_text())
+    assert "no-such-model.onnx" in (target["error"] or ""), target
+    assert target["active_version"] == 1
+
+    listed = s.get(f"/api/v1/pipelines/{pipeline_id}/deployments")
+    assert len(listed) == 5
+    assert all(set(d["counts"]) <= {"applied", "failed"} for d in listed), listed
     s.agent_alive()

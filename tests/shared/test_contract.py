@@ -19,12 +19,14 @@ from aios.shared import messages as m
 from aios.shared.codec import Rejection, RejectReason, decode_message, encode
 from aios.shared.enrollment import Enrollment, EnrollRequest, HardwareFacts, MqttCredentials
 from aios.shared.live import (
+    LIVE_SCHEMA_VERSION,
     DeviceHeartbeat,
     DeviceStatusUpdate,
     EventAcknowledged,
+    EventSummary,
     LiveMessage,
-    NewEvent,
     PipelineStatusUpdate,
+    new_event,
 )
 from aios.shared.pipeline import decode_pipeline
 from aios.shared.topics import Channel, device_client_id
@@ -249,33 +251,30 @@ ENROLLMENT = Enrollment(
     ),
 )
 HTTP_BODIES: list[EnrollRequest | Enrollment] = [ENROLL_REQUEST, ENROLLMENT]
+EVENT = EventSummary(
+    id="e-1", event_type="intrusion", severity="critical", device_id="dev-1", stream_id="cam",
+    phase="start", timestamp=1_700_000_001.0, snapshot_url="/api/v1/dashboard/events/e-1/snapshot",
+)  # fmt: skip
 LIVE_SAMPLES: list[LiveMessage] = [
     DeviceStatusUpdate(
         org_id="org-1",
         device_id="dev-1",
-        status="offline",
+        status="OFF",
+        timestamp=1_700_000_000.0,
+        presence="offline",
         previous="online",
         reason="missed heartbeats",
         changed_at=1_700_000_000.0,
     ),
-    NewEvent(
-        org_id="org-1",
-        device_id="dev-1",
-        event_id="e-1",
-        stream_id="cam",
-        event_type="intrusion",
-        severity="critical",
-        phase="start",
-        ts=1_700_000_001.0,
-        snapshot_url="/api/v1/dashboard/events/e-1/snapshot",
-    ),
+    new_event("org-1", EVENT),
     PipelineStatusUpdate(
         org_id="org-1",
         device_id="dev-1",
         pipeline_id="p-1",
         deployment_id=None,
         version=4,
-        status="rolled_back",
+        status="error",
+        deployment_status="rolled_back",
         error="camera 'cam' did not open",
     ),
     EventAcknowledged(
@@ -333,7 +332,7 @@ def test_enroll_request_is_validated(path: tuple[str, ...], value: object) -> No
 def test_live_messages_round_trip(msg: LiveMessage) -> None:
     data = msgspec.json.encode(msg)
     doc = json.loads(data)
-    assert doc["v"] == 1
+    assert doc["v"] == LIVE_SCHEMA_VERSION == 2
     assert doc["org_id"] == "org-1"
     assert msgspec.json.decode(data, type=LiveMessage) == msg
     doc["added_in_a_later_release"] = 1

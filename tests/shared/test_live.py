@@ -1,48 +1,58 @@
-"""The WebSocket messages round-trip and carry their tag and version."""
+"""The WebSocket messages round-trip and carry their tag and version (the samples are the
+contract test's)."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 
-from aios.shared.live import (
-    LIVE_SCHEMA_VERSION,
-    DeviceStatusUpdate,
-    LiveMessage,
-    NewEvent,
-    PipelineStatusUpdate,
-)
-
-MESSAGES: list[LiveMessage] = [
-    DeviceStatusUpdate(
-        org_id="o", device_id="d", status="offline", previous="online", reason="lwt", changed_at=1.0
-    ),
-    NewEvent(
-        org_id="o",
-        device_id="d",
-        event_id="e",
-        stream_id="s",
-        event_type="intrusion",
-        severity="critical",
-        phase="start",
-        ts=2.0,
-    ),
-    PipelineStatusUpdate(
-        org_id="o", device_id="d", pipeline_id="p", deployment_id="x", version=3, status="applied"
-    ),
-]
+from aios.shared.live import LIVE_SCHEMA_VERSION, LiveMessage, NewEvent, pipeline_activity
+from tests.shared.test_contract import LIVE_SAMPLES
 
 
-@pytest.mark.parametrize("message", MESSAGES)
+@pytest.mark.parametrize("message", LIVE_SAMPLES, ids=lambda m: type(m).__name__)
 def test_round_trip(message: LiveMessage) -> None:
     data = msgspec.json.encode(message)
     raw = msgspec.json.decode(data)
     assert raw["v"] == LIVE_SCHEMA_VERSION
-    assert raw["type"] in {"device_status_update", "new_event", "pipeline_status_update"}
+    assert raw["type"] in {
+        "device_status_update",
+        "new_event",
+        "pipeline_status_update",
+        "event_acknowledged",
+    }
     assert msgspec.json.decode(data, type=LiveMessage) == message
+
+
+def test_new_event_carries_the_seed_object_and_the_flat_keys() -> None:
+    (event,) = [m for m in LIVE_SAMPLES if isinstance(m, NewEvent)]
+    raw = msgspec.json.decode(msgspec.json.encode(event))
+    assert {k: raw["event"][k] for k in ("id", "event_type", "severity")} == {
+        "id": raw["event_id"],
+        "event_type": raw["event_type"],
+        "severity": raw["severity"],
+    }
+    assert raw["event"]["timestamp"] == raw["ts"]
+
+
+ACTIVITY = {
+    "active": ("applying", "applied"),
+    "error": ("rejected", "failed", "rolled_back"),
+    "inactive": ("pending", "waiting", "cancelled", "superseded"),
+}
+
+
+@pytest.mark.parametrize(
+    ("deployment_status", "status"),
+    [(each, status) for status, statuses in ACTIVITY.items() for each in statuses],
+)
+def test_pipeline_activity(deployment_status: str, status: str) -> None:
+    assert pipeline_activity(deployment_status) == status
 
 
 def test_unknown_fields_are_ignored() -> None:
     data = b'{"type":"new_event","org_id":"o","device_id":"d","event_id":"e","stream_id":"s",'
+    data += b'"event":{"id":"e","event_type":"x","severity":"info","device_id":"d",'
+    data += b'"stream_id":"s","phase":"instant","timestamp":1,"later":1},'
     data += b'"event_type":"x","severity":"info","phase":"instant","ts":1,"future":true}'
     assert isinstance(msgspec.json.decode(data, type=LiveMessage), NewEvent)

@@ -52,6 +52,8 @@ def test_resolution_order(
         ("/nowhere/m.onnx", None, "model file not found: /nowhere/m.onnx"),
         (None, Path("/nowhere/m.onnx"), "AIOS_AGENT_MODEL_PATH points at"),
         ("yolov9z", None, "unknown model name 'yolov9z'"),
+        # the config's model_path stands for the default model only, never for another name
+        ("yolov9z", Path(__file__), "unknown model name 'yolov9z'"),
     ],
 )
 def test_resolution_errors(model: str | None, model_path: Path | None, message: str) -> None:

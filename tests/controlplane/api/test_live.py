@@ -22,9 +22,10 @@ from tests.controlplane.api.conftest import Account
 
 
 def status(org_id: str, device_id: str) -> DeviceStatusUpdate:
+    now = time.time()
     return DeviceStatusUpdate(
-        org_id=org_id, device_id=device_id, status="offline", previous="online",
-        reason="last will", changed_at=time.time(),
+        org_id=org_id, device_id=device_id, status="OFF", timestamp=now, presence="offline",
+        previous="online", reason="last will", changed_at=now,
     )  # fmt: skip
 
 

@@ -255,9 +255,9 @@ async def test_execute_publishes_retained_config_and_tracks_reports(
             .all()
         )
     updates = [m for m in live if m["type"] == "pipeline_status_update"]
-    assert {(m["device_id"], m["status"]) for m in updates} == {
-        (paris_1, "applied"),
-        (paris_2, "rejected"),
+    assert {(m["device_id"], m["status"], m["deployment_status"]) for m in updates} == {
+        (paris_1, "active", "applied"),
+        (paris_2, "error", "rejected"),
     }
 
     got = await client.get(

@@ -45,6 +45,6 @@ async def test_a_device_coming_online_is_written_to_the_live_outbox(
         # the database is shared by the run: other tests' presence sweeps must not see it
         await conn.execute(delete(Device).where(Device.org_id == org))
         await conn.execute(delete(Organization).where(Organization.id == org))
-    assert [(m["type"], m["device_id"], m["status"]) for m in messages] == [
-        ("device_status_update", device, "online")
+    assert [(m["type"], m["device_id"], m["status"], m["presence"]) for m in messages] == [
+        ("device_status_update", device, "ON", "online")
     ]

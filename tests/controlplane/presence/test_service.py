@@ -87,8 +87,8 @@ async def test_changes_are_recorded_published_and_deduplicated_across_replicas(
         replica.observe([beat(org, d, t0) for d in (alive, dead, willed)])
     clock.now = t0 + 3
     assert await locks.run("health", 0, a.sweep)
-    assert {(u.device_id, u.status) for u in published.updates} == {
-        (alive, "online"), (dead, "online"), (willed, "online")
+    assert {(u.device_id, u.status, u.presence) for u in published.updates} == {
+        (alive, "ON", "online"), (dead, "ON", "online"), (willed, "ON", "online")
     }  # fmt: skip
     assert await locks.run("health", 0, b.sweep)  # replica b: the same changes, recorded once
 

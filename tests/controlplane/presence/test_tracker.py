@@ -117,3 +117,33 @@ def test_checks_per_device_stay_constant_with_heartbeats() -> None:
     assert t.counters.heartbeats == 60_000
     assert t.counters.checks <= 1000 * (600 / TIMEOUT + 2)
     assert all(t.state_of(d) == ONLINE for d in devices)
+
+
+@pytest.mark.parametrize(
+    ("sighting_at", "expected"),
+    [
+        (95.0, OFFLINE),  # another replica's heartbeat before the last will heard here: stale
+        (105.0, ONLINE),  # after it: the device came back
+    ],
+)
+def test_a_sighting_by_another_replica_never_undoes_a_later_offline(
+    sighting_at: float, expected: str
+) -> None:
+    t = tracker()
+    t.seed("org", "d1", UNKNOWN, None)  # enrolled, never heard here
+    t.seen("org", "d1", 90.0)  # the sweep read it from the database
+    t.sweep(90.0 + DEBOUNCE + 1)
+    assert t.state_of("d1") == ONLINE
+    t.status("org", "d1", OFFLINE, 100.0, "last_will")
+    t.seen("org", "d1", sighting_at)
+    t.sweep(110.0 + DEBOUNCE + 1)
+    assert t.state_of("d1") == expected
+
+
+def test_a_sighting_of_a_device_the_tracker_never_knew_is_published_once_debounced() -> None:
+    t = tracker()
+    t.seen("org", "new", 10.0)
+    assert t.sweep(10.0 + DEBOUNCE - 1) == []
+    (change,) = t.sweep(10.0 + DEBOUNCE + 1)
+    assert (change.device_id, change.previous, change.state) == ("new", UNKNOWN, ONLINE)
+    assert change.reason == "heard_by_another_replica"

@@ -121,6 +121,7 @@ class ConfigFile(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True
     spool: SpoolSettings = SpoolSettings()
     state_dir: Annotated[str, describe("credentials, sequence numbers, the last good pipeline")] = DEFAULT_STATE_DIR
     model_path: Annotated[str | None, describe("model file every detect node uses, whatever its `model`", default_doc="the node's model")] = None
+    model_override: Annotated[bool, describe("`model_path` replaces every pipeline's model (else it stands in for the default model `yolov8n` only)")] = False
     model_cache_dir: Annotated[str | None, describe("not used (the model cache is AIOS_AGENT_CACHE_DIR); accepted so that files setting it still load")] = None
     apply: ApplySettings = ApplySettings()
     pipeline: Annotated[dict[str, object] | None, Meta(extra={"internal": True})] = None
@@ -140,10 +141,14 @@ class AgentConfig:
     state_dir: Path
     spool_path: Path
     model_path: Path | None
+    """The local file of the default model (``yolov8n``): what a pipeline naming ``yolov8n``
+    (or no model) loads. A pipeline naming another model loads that one."""
     model_cache_dir: Path | None
     apply: ApplySettings
     pipeline: PipelineSpec | None
     source: Path | None = None
+    model_override: bool = False
+    """The operator says otherwise: ``model_path`` replaces every pipeline's model."""
     control_plane_url: str | None = None
     """Base URL of the control plane (snapshot uploads, clock checks); ``None``: none."""
     metrics_listen: tuple[str, int] | None = None
@@ -262,6 +267,8 @@ def build_config(
     except msgspec.ValidationError as exc:
         raise _field_error(where, exc) from None
     pipeline: PipelineSpec | None = None
+    if raw.model_override and not raw.model_path:
+        raise ConfigError(f"{where}: field 'model_override': needs model_path (the model to run)")
     if raw.pipeline is not None:
         try:
             pipeline = decode_pipeline(raw.pipeline)
@@ -279,6 +286,7 @@ def build_config(
         state_dir=state_dir,
         spool_path=spool_path,
         model_path=_resolve(base, raw.model_path) if raw.model_path else None,
+        model_override=raw.model_override,
         model_cache_dir=_resolve(base, raw.model_cache_dir) if raw.model_cache_dir else None,
         apply=raw.apply,
         pipeline=pipeline,

@@ -64,10 +64,10 @@ def check_model(config: AgentConfig) -> CheckResult:
     nodes = pipeline.nodes if pipeline else []
     detects = [n for n in nodes if isinstance(n, DetectNode)]
     try:
-        if config.model_path is not None:
-            path = config.model_path
-        elif detects:
+        if detects:
             path = _model_for(detects[0], config)
+        elif config.model_path is not None:
+            path = config.model_path
         else:
             return CheckResult("model", "warn", "no model_path and no detect node to run")
         detector = Detector.load(path, provider="cpu")
@@ -77,15 +77,17 @@ def check_model(config: AgentConfig) -> CheckResult:
 
 
 def _model_for(node: DetectNode, config: AgentConfig) -> Path:
-    """The detect node's model, resolved as the pipeline would (paths, then the store)."""
-    from aios.agent.inference import resolve_model
+    """The detect node's model, resolved as ``run`` would (without downloading)."""
+    from aios.agent.inference.model_store import pipeline_model
 
-    model = node.params.model
-    if model.endswith(".onnx") or "/" in model:
-        candidate = Path(model).expanduser()
-        base = config.source.parent if config.source else Path.cwd()
-        return candidate if candidate.is_absolute() else base / candidate
-    return resolve_model(model, env=config.environment, download=False, progress=False)
+    return pipeline_model(
+        node.params.model,
+        base_dir=config.source.parent if config.source else Path.cwd(),
+        model_path=config.model_path,
+        override=config.model_override,
+        download=False,
+        env=config.environment,
+    )
 
 
 def check_providers() -> CheckResult:

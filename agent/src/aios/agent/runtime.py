@@ -123,6 +123,7 @@ class Agent:
             pipeline_id=pipeline_id,
             pipeline_version=version,
             model_path=self.config.model_path,
+            model_override=self.config.model_override,
             file_realtime=self.options.file_realtime,
             snapshots=self._snapshots,
             environment=self.config.environment,

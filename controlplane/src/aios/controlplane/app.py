@@ -21,6 +21,7 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyPlugin,
 )
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -132,7 +133,8 @@ def create_app(
         hook_secret=settings.emqx_hook_secret,
     )
     publisher = config_publisher or MqttConfigPublisher(settings)
-    runtime.background.scheduler.add(Job(ROLLOUT_JOB, 5.0, rollout_job(publisher)))
+    rollouts = rollout_job(publisher, settings.deployment_timeout_s)
+    runtime.background.scheduler.add(Job(ROLLOUT_JOB, 5.0, rollouts))
     hub = LiveHub(engine)
     runtime.background.scheduler.add(Job("live_outbox_purge", 300.0, purge_live))
     runtime.background.scheduler.add(
@@ -191,7 +193,24 @@ def create_app(
         request_class=BoundedRequest,
         before_send=[nosniff],
         openapi_config=api_docs.openapi_config(),
+        cors_config=cors_config(settings),
         state=None,
     )
     document_errors(app)
     return app
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """CORS for the origins of ``AIOS_CORS_ALLOWED_ORIGINS`` (none: no CORS headers at all).
+
+    A cross-origin dashboard authenticates with the bearer token, never with cookies, so
+    credentials are not allowed; preflights are cached for 10 minutes."""
+    if not settings.cors_allowed_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_allowed_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        allow_credentials=False,
+        max_age=600,
+    )

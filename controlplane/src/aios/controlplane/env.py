@@ -79,3 +79,24 @@ def networks(raw: str) -> list[str]:
 def networks_and_hosts(raw: str) -> list[str]:
     """:func:`networks`, plus host names (``hooks.example.com``, ``*.corp.example``)."""
     return _items(raw, hosts=True)
+
+
+_ORIGIN = re.compile(
+    r"^https?://[a-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$"
+)
+
+
+def origins(raw: str) -> list[str]:
+    """Comma-separated web origins (``https://dash.example.com``, ``http://host:3000``: scheme,
+    host and port, no path; lower-cased)."""
+    items: list[str] = []
+    for part in raw.split(","):
+        item = part.strip().lower().rstrip("/")
+        if not item:
+            continue
+        if not _ORIGIN.match(item):
+            raise ValueError(
+                f"must be comma-separated origins like https://host:port (got {part.strip()!r})"
+            )
+        items.append(item)
+    return items

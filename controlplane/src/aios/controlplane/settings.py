@@ -127,12 +127,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     refresh_token_ttl_days: Annotated[int, describe("lifetime of a refresh token, days", ge=1, le=365)] = 30
     trusted_proxies: Annotated[tuple[str, ...], describe("comma-separated IPs/CIDRs of reverse proxies whose `X-Forwarded-For`/`-Proto` `aios serve` believes (the client address of rate limits); none: the TCP peer", parse=parse.networks)] = ()
     registration_mode: Annotated[RegistrationMode, describe("who may register an organization: `first-user` (the first registration only), `invite` (an invitation from `aios invite`) or `open` (anyone, throttled)", env="REGISTRATION")] = "first-user"
+    cors_allowed_origins: Annotated[tuple[str, ...], describe("comma-separated web origins (`https://dash:3000`) whose pages may call the API (CORS), for a dashboard served from another origin; none: same origin only", parse=parse.origins)] = ()
     device_mqtt_url: Annotated[str, describe("broker URL handed to devices at enrollment (no credentials)", default_doc="the embedded broker, or AIOS_MQTT_URL without its user and password")] = ""
     presence_heartbeat_interval_s: Annotated[int, describe("devices' heartbeat interval, seconds", ge=1, le=86400, env="HEARTBEAT_INTERVAL_S")] = 10
     presence_missed_heartbeats: Annotated[int, describe("offline after this many intervals without a heartbeat", ge=1, le=100)] = 3
     heartbeat_retention_days: Annotated[int, describe("how long heartbeat history is kept, days (applied by the hourly storage maintenance job)", ge=1, le=3650)] = 7
     heartbeat_rollup_retention_days: Annotated[int, describe("how long the hourly heartbeat rollup is kept, days (hourly history outlives the samples)", ge=1, le=3650, env="HEARTBEAT_ROLLUP_DAYS")] = 90
     presence_debounce_ms: Annotated[int, describe("a presence change must hold this long to be published", ge=0, le=3_600_000)] = 5000
+    deployment_timeout_s: Annotated[int, describe("a deployment target with no final answer from its device this long ends `expired`, seconds", ge=60, le=30 * 86400)] = 86400
     jobs_enabled: Annotated[bool, describe("run the scheduled jobs (presence, webhooks) in process")] = True
     webhook_timeout_s: Annotated[int, describe("HTTP timeout of one webhook delivery attempt, seconds", ge=1, le=300)] = 10
     webhook_max_attempts: Annotated[int, describe("attempts before a delivery is marked failed", ge=1, le=50)] = 6

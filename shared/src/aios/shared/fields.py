@@ -29,7 +29,7 @@ Severity = Literal["info", "warning", "critical"]
 EventPhase = Literal["instant", "start", "update", "end"]
 """An event's place in its episode: ``instant`` (no lifecycle), or ``start`` -> ``update``... ->
 ``end``, all three sharing the event id."""
-ReportStatus = Literal["applied", "rejected", "failed", "rolled_back"]
+ReportStatus = Literal["applying", "applied", "rejected", "failed", "rolled_back"]
 """What an agent did with a desired pipeline config (``PipelineReport.status``)."""
 DeviceState = Literal["online", "offline"]
 """A device's retained ``status`` (``offline`` is also its MQTT last will)."""

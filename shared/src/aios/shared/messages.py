@@ -215,9 +215,11 @@ class PipelineConfig(_Message, tag="pipeline_config", frozen=True, kw_only=True)
 class PipelineReport(_Message, tag="pipeline_report", frozen=True, kw_only=True):
     """What a device did with a pipeline config. Channel ``cfg/reported``.
 
-    ``status``: ``applied`` (running), ``rejected`` (failed validation; ``error`` and ``field``
-    say why), ``failed`` (valid but did not start), ``rolled_back`` (failed or crashed within
-    the grace period; ``active_version`` is the version running again).
+    ``status``: ``applying`` (started, within its grace period: not final), ``applied``
+    (running past its grace period, or already running when sent again), ``rejected`` (failed
+    validation; ``error`` and ``field`` say why), ``failed`` (valid but could not be built or
+    started, e.g. a missing model; ``error`` says why), ``rolled_back`` (failed or crashed
+    within the grace period; ``active_version`` is the version running again).
     """
 
     device_id: Identifier

@@ -3,7 +3,10 @@
 Resolution order for :func:`resolve_model`:
 
 1. an explicit path (the pipeline's ``model`` when it names a file, or ``--model``);
-2. the config's ``model_path`` (``AIOS_AGENT_MODEL_PATH``), given by the caller;
+2. the config's ``model_path`` (``AIOS_AGENT_MODEL_PATH``), given by the caller, for the
+   default model (``yolov8n``, or no name) only: a pipeline that names another model gets
+   that model, never this file in its place (unless ``model_override``, see
+   :func:`pipeline_model`);
 3. ``<cache>/models/<file>`` for a manifest name (cache: the environment's ``cache_dir``,
    ``AIOS_AGENT_CACHE_DIR``, default ``~/.cache/aios``), refused when it no longer matches the
    sha256 recorded beside it;
@@ -39,7 +42,7 @@ from aios.agent.inference.onnx_export import (
 )
 from aios.agent.inference.providers import file_sha256
 
-__all__ = ["ManifestEntry", "fetch", "load_manifest", "resolve_model"]
+__all__ = ["ManifestEntry", "fetch", "load_manifest", "pipeline_model", "resolve_model"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ def resolve_model(
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         return path
-    if model_path is not None:
+    if model_path is not None and (model or DEFAULT_MODEL) == DEFAULT_MODEL:
         path = model_path.expanduser()
         if not path.is_file():
             raise ModelError(f"{MODEL_PATH} points at {path}, which is not a file")
@@ -85,6 +88,35 @@ def resolve_model(
         return fetch(entry, env.models_dir, export_command=env.export_command, progress=progress)
     except ModelError as exc:
         raise _missing(entry, cached, why_not_cached, str(exc)) from exc
+
+
+def pipeline_model(
+    model: str,
+    *,
+    base_dir: Path,
+    model_path: Path | None,
+    override: bool = False,
+    env: AgentEnvironment,
+    download: bool = True,
+    progress: bool = False,
+) -> Path:
+    """The file a pipeline's detect ``model`` loads on this device: the pipeline is the truth.
+
+    A path (relative to ``base_dir``, the config file's folder) must exist; the default model's
+    name (``yolov8n``) is the device's ``model_path`` when set; any other name goes to
+    :func:`resolve_model` (cache, verified download; an unknown name is refused). Only
+    ``override`` (the operator's explicit ``model_override``) makes ``model_path`` replace
+    whatever the pipeline names. Raises :class:`ModelError` saying what is missing."""
+    if override and model_path is not None:
+        return model_path
+    if model.endswith(".onnx") or "/" in model:
+        candidate = Path(model).expanduser()
+        if not candidate.is_absolute():
+            candidate = base_dir / candidate
+        model = str(candidate)
+    elif model == DEFAULT_MODEL and model_path is not None:
+        return model_path
+    return resolve_model(model, env=env, download=download, progress=progress)
 
 
 def _missing(entry: ManifestEntry, cached: Path, why_not_cached: str, why: str) -> ModelError:

@@ -53,6 +53,9 @@ class BuildContext:
     pipeline_id: str
     pipeline_version: int
     model_path: Path | None = None
+    """The device's file for the default model (see ``nodes.detect.model_file``)."""
+    model_override: bool = False
+    """``model_path`` replaces every detect node's model (the operator's explicit choice)."""
     file_realtime: bool = True
     intra_op_threads: int | None = None
     snapshots: SnapshotSink | None = None

@@ -1,15 +1,22 @@
 """Runs the current pipeline and applies new ones from ``cfg/desired`` safely.
 
+Every desired config gets a final report, except the retained one redelivered after a
+reconnect (the same pipeline, version, deployment and issue time as one already handled). A
+config of the version already running (the same version deployed again, or a rollback to it) is
+``applied`` at once, without a restart; a rollback to a version run earlier is applied like any
+other.
+
 A desired config is decoded through the contract and validated with the control plane's own
 rules (:mod:`aios.agent.pipeline.desired`); refused -> ``rejected`` with the reason (the node
 and field of an invalid pipeline, ``future_version`` for a newer major schema). A valid one
-is built (models loaded) while the old pipeline keeps running; a build error -> ``failed`` and
-the old one stays. Then the new pipeline starts while the old one still runs (make before
-break), and the old one stops only once the new one has started; if it does not start, the
-old one simply carries on (``rolled_back``). The exception is a USB camera used by both: a
-V4L2 device opens once, so the old pipeline stops first. A new pipeline that crashes within
-the grace period is stopped and the last good one started again (``rolled_back``). A pipeline
-that survives its grace period becomes the last good one and is persisted.
+is built (models loaded) while the old pipeline keeps running; a build error (a missing model,
+say) -> ``failed`` with the reason, and the old one stays. Then the new pipeline starts while
+the old one still runs (make before break), and the old one stops only once the new one has
+started; if it does not start, the old one simply carries on (``rolled_back``). The exception
+is a USB camera used by both: a V4L2 device opens once, so the old pipeline stops first. A new
+pipeline that crashes within the grace period is stopped and the last good one started again
+(``rolled_back``); while it is watched, ``applying`` is reported. A pipeline that survives its
+grace period becomes the last good one and is persisted (``applied``).
 
 A pipeline that crashes later is restarted after an exponential backoff (1 s doubling to
 30 s), reset once a restarted pipeline has run for ``grace_s`` without crashing.
@@ -47,8 +54,11 @@ RunnerFactory = Callable[[PipelineSpec, str, int], PipelineRunner]
 
 LOCAL_PIPELINE_ID = "local"
 
+ConfigKey = tuple[str, int, str | None, float]
+"""(pipeline id, version, deployment id, issued at): one publication of a desired config."""
+
 REMEMBERED_CONFIGS = 64
-"""How many handled ``(pipeline_id, version)`` are remembered to ignore their redelivery."""
+"""How many handled configs (:data:`ConfigKey`) are remembered to ignore their redelivery."""
 
 MAX_QUEUED_CONFIGS = 16
 """Desired configs waiting to be applied, at most."""
@@ -77,7 +87,7 @@ class PipelineSupervisor:
         self._current_config: PipelineConfig | None = None
         self._last_good: PipelineConfig | None = None
         self._local: PipelineSpec | None = None
-        self._seen: RecentSet[tuple[str, int]] = RecentSet(REMEMBERED_CONFIGS)
+        self._seen: RecentSet[ConfigKey] = RecentSet(REMEMBERED_CONFIGS)
         self._restart_backoff = Backoff(initial=1.0, cap=30.0)
         self.dropped_configs = 0
         """Desired configs dropped unapplied because newer ones filled the queue."""
@@ -100,7 +110,7 @@ class PipelineSupervisor:
         if saved is not None:
             log.info("starting last good pipeline %s v%d", saved.pipeline_id, saved.version)
             self._last_good = saved
-            self._seen.add((saved.pipeline_id, saved.version))
+            self._seen.add(_key(saved))
             await self._start_runner(saved.spec, saved.pipeline_id, saved.version)
             self._current_config = saved
         elif local is not None:
@@ -194,7 +204,7 @@ class PipelineSupervisor:
         desired = read_desired(payload)
         if desired is None:
             return None
-        key = (desired.pipeline_id, desired.version)
+        key = _key(desired)
         if key in self._seen:
             return None  # the retained config, redelivered after a reconnect
         self._seen.add(key)
@@ -206,6 +216,13 @@ class PipelineSupervisor:
                 node=desired.node,
                 field=desired.field,
             )
+        running = self._current_config
+        if (
+            self.current is not None
+            and running is not None
+            and (running.pipeline_id, running.version) == (desired.pipeline_id, desired.version)
+        ):  # versions are immutable: the same spec, already running
+            return self._report(desired, "applied", active=desired.version)
         return await self._apply_valid(desired)
 
     async def _apply_valid(self, config: PipelineConfig) -> PipelineReport:
@@ -231,6 +248,7 @@ class PipelineSupervisor:
         self._restart_backoff.reset()
         self.ended.clear()
         self._current_config = config
+        self._report(config, "applying", active=config.version)
         failure = await self._grace(new)
         if failure is not None:
             await new.stop()
@@ -303,6 +321,11 @@ class PipelineSupervisor:
         runner, self.current = self.current, None
         if runner is not None:
             await runner.stop()
+
+
+def _key(config: PipelineConfig | Refusal) -> ConfigKey:
+    issued_at = config.issued_at if isinstance(config, PipelineConfig) else 0.0
+    return (config.pipeline_id, config.version, config.deployment_id, issued_at)
 
 
 def shares_exclusive_camera(old: PipelineSpec, new: PipelineSpec) -> bool:

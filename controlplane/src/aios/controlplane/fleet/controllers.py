@@ -19,6 +19,7 @@ from aios.controlplane.db.models import Device, EnrollmentToken
 from aios.controlplane.db.models.organizations import new_identifier
 from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.fleet.schemas import (
+    SEED_TO_STORED,
     DeviceCreate,
     DeviceOut,
     DeviceUpdate,
@@ -114,7 +115,8 @@ class FleetController(Controller):
         device_service: NamedDependency[DeviceService],
     ) -> DeviceOut:
         await device_service.get(device_id)
-        return _device(await device_service.update({"status": data.status}, item_id=device_id))
+        status = SEED_TO_STORED.get(data.status, data.status)
+        return _device(await device_service.update({"status": status}, item_id=device_id))
 
     @delete("/{device_id:str}", guards=[CAN_OPERATE], status_code=HTTP_204_NO_CONTENT)
     async def delete_device(

@@ -15,7 +15,12 @@ from msgspec import Meta
 Tag = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$(?!\n)")]
 Tags = Annotated[list[Tag], Meta(max_length=32)]
 DeviceName = Annotated[str, Meta(min_length=1, max_length=200)]
-DeviceStatusValue = Literal["unknown", "online", "offline", "maintenance"]
+DeviceStatusValue = Literal[
+    "unknown", "online", "offline", "maintenance", "warning", "ON", "OFF", "WARNING"
+]
+"""What ``PUT /fleet/{id}/status`` takes: AIOS's values, or the seed's (``ON`` is stored as
+``online``, ``OFF`` as ``offline``, ``WARNING`` as ``warning``)."""
+SEED_TO_STORED = {"ON": "online", "OFF": "offline", "WARNING": "warning"}
 
 
 class DeviceCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -33,9 +38,13 @@ class StatusUpdate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class DeviceOut(msgspec.Struct, frozen=True, kw_only=True):
+    """``status`` is AIOS's (``online``, ``offline``, ``unknown``, or an operator's
+    ``maintenance``/``warning``); ``seed_status`` the seed's ``ON``/``OFF``/``WARNING``."""
+
     id: str
     name: str
     status: str
+    seed_status: Literal["ON", "OFF", "WARNING"]
     tags: list[str]
     last_seen_at: datetime | None
     agent_version: str | None
@@ -51,11 +60,13 @@ class StreamProblem(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FleetSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """Devices by status, and camera streams by state from the last heartbeats (the cameras
-    of an offline device count as ``offline``, whatever its last heartbeat said)."""
+    """Devices by status (AIOS's, and the seed's ``ON``/``OFF``/``WARNING``, always all three),
+    and camera streams by state from the last heartbeats (the cameras of an offline device
+    count as ``offline``, whatever its last heartbeat said)."""
 
     total: int
     by_status: dict[str, int]
+    by_seed_status: dict[str, int]
     streams_by_state: dict[str, int]
     unhealthy_streams: list[StreamProblem]
 

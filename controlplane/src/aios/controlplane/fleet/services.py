@@ -33,6 +33,7 @@ from aios.controlplane.db.models import (
 from aios.controlplane.db.models.organizations import new_identifier
 from aios.controlplane.errors import AuthenticationError
 from aios.controlplane.fleet.schemas import FleetSummary, StreamProblem, TagCount
+from aios.controlplane.presence.health import stored_seed_status
 from aios.shared.enrollment import EnrollRequest
 from aios.shared.topics import device_client_id
 
@@ -77,6 +78,8 @@ class DeviceService(SQLAlchemyAsyncRepositoryService[Device, DeviceRepository]):
             )
         ).all()
         by_status = Counter(status for _, status, _ in rows)
+        by_seed = Counter({"ON": 0, "OFF": 0, "WARNING": 0})
+        by_seed.update(stored_seed_status(status, hb) for _, status, hb in rows)
         streams: Counter[str] = Counter()
         problems: list[StreamProblem] = []
         for device_id, status, heartbeat in rows:
@@ -99,6 +102,7 @@ class DeviceService(SQLAlchemyAsyncRepositoryService[Device, DeviceRepository]):
         return FleetSummary(
             total=len(rows),
             by_status=dict(by_status),
+            by_seed_status=dict(by_seed),
             streams_by_state=dict(streams),
             unhealthy_streams=problems[:500],
         )

@@ -4,7 +4,9 @@
 Jobs registered (each run once across replicas, see :mod:`aios.controlplane.jobs.locks`):
 
 ======================= ======= ============================================================
-``device_health``       1 s     presence sweep (only where the ingest runs: it feeds presence)
+``device_health``       1 s     presence sweep (where the ingest or the jobs run; the ingest in
+                                the same process tells it at once, any replica's through the
+                                database)
 ``webhook_delivery``    1 s     send due webhook deliveries, with retries
 ``storage_maintenance`` 1 h     retention cleanup (heartbeat history included) and
                                 rollup/partition maintenance: the
@@ -53,15 +55,20 @@ class BackgroundServices:
         self.enabled = settings.jobs_enabled
         holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.scheduler = JobScheduler(JobLocks(engine, holder))
-        self.presence = PresenceService(settings, engine) if ingest is not None else None
+        self.presence = (
+            PresenceService(settings, engine)
+            if ingest is not None or settings.jobs_enabled
+            else None
+        )
         self.dispatcher = WebhookDispatcher(
             timeout_s=settings.webhook_timeout_s,
             max_attempts=settings.webhook_max_attempts,
             retry_base_s=settings.webhook_retry_base_ms / 1000,
             allowed=settings.webhook_allowed_targets,
         )
-        if self.presence is not None and ingest is not None:
-            ingest.observers.append(self.presence.observe)
+        if self.presence is not None:
+            if ingest is not None:
+                ingest.observers.append(self.presence.observe)
             self.scheduler.add(Job(DEVICE_HEALTH, sweep_interval_s, self._sweep))
         self.scheduler.add(Job(WEBHOOK_DELIVERY, delivery_interval_s, self.dispatcher.deliver_due))
         policy = StoragePolicy(

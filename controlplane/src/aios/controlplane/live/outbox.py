@@ -14,7 +14,6 @@ from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aios.controlplane.db.models import LiveMessageRecord
-from aios.controlplane.presence.publisher import DeviceStatusUpdate as PresenceUpdate
 from aios.shared.live import DeviceStatusUpdate, LiveMessage
 
 RETENTION = timedelta(hours=1)
@@ -45,18 +44,7 @@ class PresenceToLive:
     """A presence :class:`~aios.controlplane.presence.publisher.OutboxPublisher` that writes
     ``device_status_update`` in the presence sweep's own transaction."""
 
-    async def publish_in(self, conn: AsyncConnection, updates: Sequence[PresenceUpdate]) -> None:
-        await publish_live(
-            conn,
-            [
-                DeviceStatusUpdate(
-                    org_id=u.org_id,
-                    device_id=u.device_id,
-                    status=u.status,
-                    previous=u.previous,
-                    reason=u.reason,
-                    changed_at=u.changed_at,
-                )
-                for u in updates
-            ],
-        )
+    async def publish_in(
+        self, conn: AsyncConnection, updates: Sequence[DeviceStatusUpdate]
+    ) -> None:
+        await publish_live(conn, updates)

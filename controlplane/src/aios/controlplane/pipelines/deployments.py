@@ -3,7 +3,9 @@
 :meth:`DeploymentService.execute` records the deployment and one target per device (status
 ``pending``), commits, then publishes each device's retained ``cfg/desired``. Devices answer on
 ``cfg/reported``; the ingest decodes the :class:`PipelineReport` and calls :func:`record_report`,
-which moves the target to ``applied``, ``rejected``, ``failed`` or ``rolled_back``.
+which moves the target to ``applying`` then ``applied``, ``rejected``, ``failed`` or
+``rolled_back``. A deployment to a device supersedes that device's targets of older deployments
+that had not ended (:mod:`~aios.controlplane.pipelines.target_status`): every target ends.
 """
 
 from __future__ import annotations
@@ -11,13 +13,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import msgspec
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from aios.controlplane.db.models import (
     Deployment,
@@ -27,17 +27,14 @@ from aios.controlplane.db.models import (
 )
 from aios.controlplane.db.models.organizations import new_identifier
 from aios.controlplane.db.models.pipelines import DeploymentStage
-from aios.controlplane.db.scoped_session import scope_options
 from aios.controlplane.errors import BrokerError, InvalidRequestError, NotFoundError
 from aios.controlplane.fleet.services import has_tag
-from aios.controlplane.live.outbox import publish_live
 from aios.controlplane.pipelines.publisher import ConfigPublisher, DesiredConfig
 from aios.controlplane.pipelines.rollout import Decision, advance_rollouts, pick_canary
 from aios.controlplane.pipelines.schemas import DeploymentOut, ExecuteRequest, TargetOut
 from aios.controlplane.pipelines.services import PipelineService
-from aios.controlplane.tenancy import OrgScope
-from aios.shared.live import PipelineStatusUpdate
-from aios.shared.messages import PipelineConfig, PipelineReport
+from aios.controlplane.pipelines.target_status import record_report, supersede
+from aios.shared.messages import PipelineConfig
 from aios.shared.pipeline import decode_pipeline
 
 
@@ -97,6 +94,10 @@ class DeploymentService(SQLAlchemyAsyncRepositoryService[Deployment, DeploymentR
                 ).value,
             )
             for device in devices
+        )
+        await session.flush()
+        await supersede(
+            await session.connection(), pipeline.org_id, deployment, [d.id for d in devices]
         )
         await session.commit()  # targets exist before any device can report
         spec = decode_pipeline(version.spec)
@@ -221,71 +222,4 @@ def _out(
     )
 
 
-async def record_report(
-    session: AsyncSession | AsyncConnection, report: PipelineReport, org_id: str
-) -> bool:
-    """Apply a device's ``cfg/reported`` to its deployment target; True if one matched.
-
-    Called by the ingest with the organization of the topic the report came on, on its own
-    connection or session: its statements run in that organization's scope
-    (:func:`~aios.controlplane.db.scoped_session.scope_options`), whatever the connection's. The
-    target is the report's ``deployment_id`` when given, else the device's latest deployment of
-    that pipeline version. The caller commits.
-    """
-    now = datetime.now(UTC)
-    scoped = scope_options(OrgScope(org_id=org_id))
-    deployment_id = report.deployment_id
-    if deployment_id is None:
-        deployment_id = await session.scalar(
-            select(Deployment.id)
-            .join(DeploymentTarget, DeploymentTarget.deployment_id == Deployment.id)
-            .where(
-                Deployment.pipeline_id == report.pipeline_id,
-                Deployment.version == report.version,
-                DeploymentTarget.device_id == report.device_id,
-            )
-            .order_by(Deployment.created_at.desc())
-            .limit(1),
-            execution_options=scoped,
-        )
-        if deployment_id is None:
-            return False
-    matches = select(Deployment.id).where(
-        Deployment.id == deployment_id,
-        Deployment.pipeline_id == report.pipeline_id,
-        Deployment.version == report.version,
-    )
-    result = await session.execute(
-        update(DeploymentTarget)
-        .where(
-            DeploymentTarget.deployment_id.in_(matches.scalar_subquery()),
-            DeploymentTarget.device_id == report.device_id,
-        )
-        .values(
-            status=TargetStatus(report.status).value,
-            error=None if report.error is None else report.error[:1024],
-            node=None if report.node is None else report.node[:64],
-            field=None if report.field is None else report.field[:256],
-            active_version=report.active_version,
-            reported_at=now,  # the device's clock (report.ts) is not trusted
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False, **scoped)
-    )
-    if not getattr(result, "rowcount", 0):
-        return False
-    await publish_live(
-        session,
-        [
-            PipelineStatusUpdate(
-                org_id=org_id,
-                device_id=report.device_id,
-                pipeline_id=report.pipeline_id,
-                deployment_id=deployment_id,
-                version=report.version,
-                status=report.status,
-                error=report.error,
-            )
-        ],
-    )
-    return True
+__all__ = ["DeploymentService", "record_report"]

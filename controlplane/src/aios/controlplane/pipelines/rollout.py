@@ -9,6 +9,7 @@ devices (chosen by a stable hash of deployment and device ids) and leaves the ot
   its previous applied deployment (or an empty retained message when it had none);
 - every canary device ``applied`` at least ``healthy_for_s`` ago and none is offline: the
   config goes to the waiting devices and the deployment becomes ``full``;
+- every canary target was superseded by a newer deployment: ``aborted``, nothing sent;
 - otherwise it waits.
 
 It runs on a plain connection, as a scheduler job body (every few seconds, once across
@@ -39,6 +40,7 @@ from aios.controlplane.db.models import (
 )
 from aios.controlplane.db.models.pipelines import DeploymentStage
 from aios.controlplane.pipelines.publisher import ConfigPublisher, DesiredConfig
+from aios.controlplane.pipelines.target_status import expire
 from aios.shared.messages import PipelineConfig
 from aios.shared.pipeline import decode_pipeline
 
@@ -122,6 +124,10 @@ async def _advance(
         )
     ).all()
     canary = [t for t in targets if t.canary]
+    if canary and all(t.status == TargetStatus.SUPERSEDED.value for t in canary):
+        reason = "superseded by a newer deployment"  # its devices got another config
+        await _set_stage(conn, d.id, DeploymentStage.ABORTED, reason, now)
+        return RolloutStep(deployment_id=d.id, action="aborted", reason=reason)
     bad = [t for t in canary if t.status in _BAD]
     if bad or decision == "abort":
         reason = (
@@ -209,10 +215,15 @@ async def _set_targets(
     )
 
 
-def rollout_job(publisher: ConfigPublisher) -> Callable[[AsyncConnection], Awaitable[object]]:
-    """The scheduler job body (``Job(ROLLOUT_JOB, 5.0, rollout_job(publisher))``)."""
+def rollout_job(
+    publisher: ConfigPublisher, answer_timeout_s: float
+) -> Callable[[AsyncConnection], Awaitable[object]]:
+    """The scheduler job body (``Job(ROLLOUT_JOB, 5.0, rollout_job(publisher, timeout))``): it
+    advances the rollouts and expires the targets left unanswered for ``answer_timeout_s``."""
 
     async def run(conn: AsyncConnection) -> object:
-        return await advance_rollouts(conn, publisher)
+        steps = await advance_rollouts(conn, publisher)
+        await expire(conn, answer_timeout_s)
+        return steps
 
     return run

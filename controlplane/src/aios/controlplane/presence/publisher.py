@@ -2,8 +2,8 @@
 
 The live (WebSocket) domain plugs in by implementing :class:`StatusUpdatePublisher` and
 appending it to :attr:`PresenceService.publishers
-<aios.controlplane.presence.service.PresenceService.publishers>`; until ``aios.shared.live``
-defines the WebSocket shape, :class:`DeviceStatusUpdate` is it. A publisher must not block:
+<aios.controlplane.presence.service.PresenceService.publishers>`; the update is the WebSocket's
+:class:`aios.shared.live.DeviceStatusUpdate` itself. A publisher must not block:
 it is awaited from the presence sweep. A failing publisher is logged and skipped, never stops
 the sweep or the other publishers.
 """
@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aios.shared.live import DeviceStatusUpdate
+
+__all__ = [
+    "DeviceStatusUpdate",
+    "OutboxPublisher",
+    "RecordingPublisher",
+    "StatusUpdatePublisher",
+    "publish_all",
+]
+
 log = logging.getLogger(__name__)
-
-
-class DeviceStatusUpdate(msgspec.Struct, frozen=True, kw_only=True):
-    """A device's published presence changed (``type`` is ``device_status_update``)."""
-
-    type: Literal["device_status_update"] = "device_status_update"
-    org_id: str
-    device_id: str
-    status: str
-    previous: str
-    reason: str
-    changed_at: float
 
 
 class StatusUpdatePublisher(Protocol):

@@ -6,13 +6,18 @@
   heartbeat once per flush (one batched statement, see
   :mod:`aios.controlplane.telemetry.store`), so presence adds no write per heartbeat.
 - :meth:`PresenceService.sweep` runs under the job lock (once at a time across replicas). It
-  confirms new devices' organizations, runs the tracker's due checks, confirms heartbeat
-  timeouts against ``devices.last_seen_at`` (with N ingest replicas each sees only part of the
-  heartbeats; a device another replica heard from is revived, not declared offline), records
-  the changes (``device_presence`` by a conditional upsert, so a change is recorded and
+  reads the devices another replica heard that are not published online yet (with several ingest
+  replicas, or none in this process, a device's first status and heartbeat may never reach this
+  tracker: ``devices.last_seen_at`` and ``devices.status``, written by every ingest's flush,
+  tell it), confirms new devices' organizations, runs the tracker's due checks, confirms
+  heartbeat timeouts against ``devices.last_seen_at`` (with N ingest replicas each sees only
+  part of the heartbeats; a device another replica heard from is revived, not declared offline),
+  records the changes (``device_presence`` by a conditional upsert, so a change is recorded and
   published once even if two replicas saw it; ``device_status_changes``; ``devices.status``),
   enqueues the ``device_online``/``device_offline`` notifications, and publishes
-  ``device_status_update`` to :attr:`PresenceService.publishers`.
+  ``device_status_update`` to :attr:`PresenceService.publishers`, also when only an online
+  device's health changed (``ON`` <-> ``WARNING``, see
+  :mod:`~aios.controlplane.presence.health`).
 
 Offline after ``missed_heartbeats * heartbeat_interval_s`` without a heartbeat (defaults 3 x
 10 s), or at once on an ``offline`` status (the last will); every change must hold for
@@ -27,7 +32,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aios.controlplane.db.models import Device, DevicePresence, DeviceStatusChange
@@ -35,13 +40,20 @@ from aios.controlplane.db.scoped_session import system_connection
 from aios.controlplane.db.storage.dialect import conflict_insert
 from aios.controlplane.notifications.outbox import enqueue
 from aios.controlplane.notifications.schemas import Notification
+from aios.controlplane.presence.health import HealthChange, HealthTracker, seed_status
 from aios.controlplane.presence.publisher import (
     DeviceStatusUpdate,
     OutboxPublisher,
     StatusUpdatePublisher,
     publish_all,
 )
-from aios.controlplane.presence.tracker import OFFLINE, UNKNOWN, PresenceChange, PresenceTracker
+from aios.controlplane.presence.tracker import (
+    OFFLINE,
+    ONLINE,
+    UNKNOWN,
+    PresenceChange,
+    PresenceTracker,
+)
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.records import Accepted
 from aios.controlplane.tenancy import PRESENCE
@@ -63,6 +75,23 @@ def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
+def _update(
+    org_id: str,
+    device_id: str,
+    presences: tuple[str, str],
+    reason: str,
+    at: float,
+    warnings: tuple[str, ...],
+) -> DeviceStatusUpdate:
+    """A ``device_status_update`` (``presences``: before, now)."""
+    previous, presence = presences
+    return DeviceStatusUpdate(
+        org_id=org_id, device_id=device_id, status=seed_status(presence, warnings), timestamp=at,
+        presence=presence, previous=previous, reason=reason, changed_at=at,
+        warnings=list(warnings),
+    )  # fmt: skip
+
+
 class PresenceService:
     def __init__(
         self, settings: Settings, engine: AsyncEngine, *, clock: Callable[[], float] = time.time
@@ -75,6 +104,7 @@ class PresenceService:
         self.tracker = PresenceTracker(
             timeout_s=self.timeout_s, debounce_s=settings.presence_debounce_ms / 1000
         )
+        self.health = HealthTracker()
         self.publishers: list[StatusUpdatePublisher] = []
         self.outboxes: list[OutboxPublisher] = []  # written in the sweep's transaction
         self.clock = clock
@@ -88,7 +118,9 @@ class PresenceService:
         for a in accepted:
             message = a.message
             if isinstance(message, Heartbeat):
-                tracker.heartbeat(a.org_id, a.device_id, a.received_at.timestamp())
+                at = a.received_at.timestamp()
+                tracker.heartbeat(a.org_id, a.device_id, at)
+                self.health.observe(a.org_id, a.device_id, message, at)
             elif isinstance(message, DeviceStatus):
                 reason = "status_" + message.state
                 if message.state == OFFLINE:
@@ -117,28 +149,54 @@ class PresenceService:
 
     async def sweep(self, conn: AsyncConnection) -> list[DeviceStatusUpdate]:
         """Publish what is due (see the module docstring); the updates published."""
-        await self._verify_new_devices(conn)
         now = self.clock()
+        await self._heard_elsewhere(conn, now)
+        await self._verify_new_devices(conn)
         changes = self.tracker.sweep(now)
-        if not changes:
+        if changes:
+            changes = await self._confirm_timeouts(conn, changes, now)
+        recorded = await self._record(conn, changes) if changes else []
+        updates = [self._presence_update(c) for c in recorded]
+        updates += [self._health_update(h) for h in self.health.changes() if self._online(h)]
+        if not updates:
             return []
-        changes = await self._confirm_timeouts(conn, changes, now)
-        recorded = await self._record(conn, changes)
-        updates = [
-            DeviceStatusUpdate(
-                org_id=c.org_id,
-                device_id=c.device_id,
-                status=c.state,
-                previous=c.previous,
-                reason=c.reason,
-                changed_at=c.at,
-            )
-            for c in recorded
-        ]
         for outbox in self.outboxes:
             await outbox.publish_in(conn, updates)
         await publish_all(self.publishers, updates)
         return updates
+
+    def _presence_update(self, c: PresenceChange) -> DeviceStatusUpdate:
+        warnings = self.health.warnings(c.device_id) if c.state == ONLINE else ()
+        self.health.announced(c.device_id)
+        return _update(c.org_id, c.device_id, (c.previous, c.state), c.reason, c.at, warnings)
+
+    def _online(self, h: HealthChange) -> bool:
+        return self.tracker.state_of(h.device_id) == ONLINE
+
+    def _health_update(self, h: HealthChange) -> DeviceStatusUpdate:
+        return _update(h.org_id, h.device_id, (ONLINE, ONLINE), "health", h.at, h.warnings)
+
+    async def _heard_elsewhere(self, conn: AsyncConnection, now: float) -> None:
+        """Devices an ingest (any replica) heard within the timeout whose recorded presence is
+        not online yet: the tracker learns of them as if it had heard them itself. Only
+        devices coming online match, so the result stays small whatever the fleet's size."""
+        since = datetime.fromtimestamp(now - self.timeout_s, UTC)
+        rows = await conn.execute(
+            select(Device.id, Device.org_id, Device.last_seen_at)
+            .outerjoin(DevicePresence, DevicePresence.device_id == Device.id)
+            .where(
+                and_(
+                    Device.status == ONLINE,
+                    Device.last_seen_at >= since,
+                    or_(DevicePresence.state.is_(None), DevicePresence.state != ONLINE),
+                )
+            )
+            .limit(CHUNK)
+        )
+        for r in rows:
+            seen = _ts(r.last_seen_at)
+            if seen is not None:
+                self.tracker.seen(r.org_id, r.id, seen)
 
     async def _verify_new_devices(self, conn: AsyncConnection) -> None:
         ids = self.tracker.unverified()

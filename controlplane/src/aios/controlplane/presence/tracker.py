@@ -10,6 +10,8 @@ Inputs, each O(1) (a dict lookup and a few attribute writes):
 
 - :meth:`PresenceTracker.heartbeat` and an ``online`` status: the device is alive now;
 - an ``offline`` status (the MQTT last will, or a clean shutdown): offline now;
+- :meth:`PresenceTracker.seen`: another ingest replica heard the device (read from
+  ``devices.last_seen_at`` by the sweep), unless this tracker heard it go offline since;
 - time: a device whose last sign of life is older than ``timeout_s`` is offline.
 
 Deadlines live in a timing wheel of one-second slots. Each device has at most one live entry
@@ -48,6 +50,7 @@ class _Device:
     observed: str
     published: str
     reason: str = ""
+    observed_at: float = 0.0
     pending_since: float | None = None
     slot: int | None = None
     verified: bool = True
@@ -131,6 +134,26 @@ class PresenceTracker:
         else:
             self._observe(device_id, d, OFFLINE, at, reason)
 
+    def seen(self, org_id: str, device_id: str, at: float) -> None:
+        """Another replica heard ``device_id`` (of ``org_id``, as the database says) at ``at``.
+
+        Like a heartbeat, except that it never overrides an ``offline`` this tracker observed
+        after ``at`` (a last will heard here after the other replica's heartbeat)."""
+        d = self._devices.get(device_id)
+        if d is not None and d.org_id != org_id:
+            del self._devices[device_id]  # the database knows better than a topic
+            d = None
+        if d is not None and d.observed == OFFLINE and d.observed_at >= at:
+            return
+        if d is None:
+            d = self._new(org_id, device_id, at)
+        d.verified = True
+        if at > d.last_seen:
+            d.last_seen = at
+        if d.observed != ONLINE:
+            self._observe(device_id, d, ONLINE, at, "heard_by_another_replica")
+            self._schedule(device_id, d, at + self.timeout_s)
+
     def revive(self, device_id: str, last_seen: float) -> None:
         """Another replica saw the device at ``last_seen``: it was not offline after all."""
         d = self._devices.get(device_id)
@@ -207,6 +230,7 @@ class PresenceTracker:
         if d.observed == state:
             return
         d.observed = state
+        d.observed_at = at
         d.reason = reason
         if state == d.published:
             d.pending_since = None

@@ -24,7 +24,7 @@ from aios.controlplane.notifications.schemas import Notification
 from aios.controlplane.pipelines.deployments import record_report
 from aios.controlplane.telemetry.events import EventRow
 from aios.controlplane.telemetry.records import Accepted
-from aios.shared.live import DeviceHeartbeat, NewEvent
+from aios.shared.live import DeviceHeartbeat, EventSummary, new_event
 from aios.shared.messages import Heartbeat, PipelineReport
 
 NOTIFY_PHASES = frozenset({"start", "instant"})
@@ -34,29 +34,22 @@ def snapshot_url(event_id: str) -> str:
     return f"/api/v1/dashboard/events/{event_id}/snapshot"
 
 
+def _summary(r: EventRow) -> EventSummary:
+    snapshot = snapshot_url(r.id) if r.snapshot else None
+    return EventSummary(
+        id=r.id, event_type=r.event_type, severity=r.severity, device_id=r.device_id,
+        stream_id=r.stream_id, phase=r.phase, timestamp=r.last_ts.timestamp(),
+        snapshot_url=snapshot,
+    )  # fmt: skip
+
+
 async def announce_events(
     conn: AsyncConnection, rows: Sequence[EventRow], *, cooldown_s: float
 ) -> None:
     """Live messages and notifications for the ``events`` rows a flush inserted or changed."""
     if not rows:
         return
-    await publish_live(
-        conn,
-        [
-            NewEvent(
-                org_id=r.org_id,
-                device_id=r.device_id,
-                event_id=r.id,
-                stream_id=r.stream_id,
-                event_type=r.event_type,
-                severity=r.severity,
-                phase=r.phase,
-                ts=r.last_ts.timestamp(),
-                snapshot_url=snapshot_url(r.id) if r.snapshot else None,
-            )
-            for r in rows
-        ],
-    )
+    await publish_live(conn, [new_event(r.org_id, _summary(r)) for r in rows])
     now = datetime.now(UTC)
     await enqueue(
         conn,

@@ -25,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from aios.agent.detections import Detections
-from aios.agent.inference import Detector, FramePolicy, resolve_model
+from aios.agent.inference import Detector, FramePolicy
+from aios.agent.inference.model_store import pipeline_model
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, StreamEvent
 from aios.agent.pipeline.packet import Packet
 from aios.agent.pipeline.per_stream import PerStream
@@ -33,17 +34,15 @@ from aios.shared.pipeline import DetectNode
 
 
 def model_file(spec: DetectNode, ctx: BuildContext) -> Path:
-    """The config's ``model_path`` override, else the node's ``model`` (a path relative to the
-    config file, or a manifest name resolved by the model store)."""
-    if ctx.model_path is not None:
-        return ctx.model_path
-    model = spec.params.model
-    if model.endswith(".onnx") or "/" in model:
-        candidate = Path(model).expanduser()
-        if not candidate.is_absolute():
-            candidate = ctx.base_dir / candidate
-        model = str(candidate)
-    return resolve_model(model, env=ctx.environment, progress=False)
+    """The file of the node's ``model`` (:func:`~aios.agent.inference.model_store.pipeline_model`:
+    the pipeline is the truth unless the operator set ``model_override``)."""
+    return pipeline_model(
+        spec.params.model,
+        base_dir=ctx.base_dir,
+        model_path=ctx.model_path,
+        override=ctx.model_override,
+        env=ctx.environment,
+    )
 
 
 T = TypeVar("T")

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from aios.controlplane.db.base import AuditBase, Base, JSONDocument
 from aios.controlplane.db.models.organizations import new_identifier
+from aios.controlplane.presence.health import stored_seed_status
+from aios.shared.live import SeedStatus
 
 
 class DeviceState(str, enum.Enum):
@@ -44,6 +46,11 @@ class Device(AuditBase):
     agent_version: Mapped[str | None] = mapped_column(String(256), default=None)
     last_heartbeat: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, default=None)
     tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+
+    @property
+    def seed_status(self) -> SeedStatus:
+        """``ON``/``OFF``/``WARNING`` (:func:`~aios.controlplane.presence.health.seed_status`)."""
+        return stored_seed_status(self.status, self.last_heartbeat)
 
 
 class DeviceTombstone(Base):

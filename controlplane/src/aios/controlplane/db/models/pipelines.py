@@ -21,15 +21,26 @@ from aios.controlplane.db.models.organizations import new_identifier
 
 
 class TargetStatus(str, enum.Enum):
-    """Where one device is in a deployment (the device's report, or ``pending``)."""
+    """Where one device is in a deployment: ``pending`` until the device answers, then what it
+    reported (``applying`` during its grace period, then a terminal status), ``superseded``
+    when a newer deployment to the device came before the end, or ``expired`` when the device
+    never answered in time. Every target ends terminal."""
 
     PENDING = "pending"
+    APPLYING = "applying"  # the device started it and watches it for its grace period
     APPLIED = "applied"
     REJECTED = "rejected"
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
     WAITING = "waiting"  # staged rollout: not sent yet (after the canary)
     CANCELLED = "cancelled"  # staged rollout: the canary failed, never sent
+    SUPERSEDED = "superseded"  # a newer deployment to the device replaced it before it ended
+    EXPIRED = "expired"  # no answer from the device within AIOS_DEPLOYMENT_TIMEOUT_S
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the target is done (nothing more will move it)."""
+        return self not in (TargetStatus.PENDING, TargetStatus.APPLYING, TargetStatus.WAITING)
 
 
 class DeploymentStage(str, enum.Enum):

@@ -119,7 +119,7 @@ export async function render(main, [deviceId]) {
   const offs = [
     subscribe("device_status_update", (m) => {
       if (m.device_id !== deviceId) return;
-      clear(statusCell, badge(m.status));
+      clear(statusCell, badge(m.presence));
       clear(seen, ago(m.changed_at));
     }),
     subscribe("device_heartbeat", (m) => {

@@ -81,7 +81,7 @@ export async function render(main) {
   const off = subscribe("device_status_update", (m) => {
     const row = rows.get(m.device_id);
     if (!row) { load(); return; }
-    clear(row.cells.status, badge(m.status));
+    clear(row.cells.status, badge(m.presence));
     clear(row.cells.seen, ago(m.changed_at));
     loadSummary().catch(() => {});
   });
