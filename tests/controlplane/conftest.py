@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aios.controlplane.db import migrate
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.settings import Settings
+from aios.controlplane.telemetry.ingest import IngestService
 
 T = TypeVar("T")
 
@@ -53,6 +54,24 @@ async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine
     await migrate.upgrade(eng)
     yield eng
     await eng.dispose()
+
+
+@pytest.fixture
+async def ingest(
+    engine: AsyncEngine, tmp_path: Path, mqtt_url: str, topic_prefix: str
+) -> AsyncIterator[IngestService]:
+    """The MQTT ingest on ``engine``, connected to Mosquitto under this test's topic prefix."""
+    settings = make_settings(
+        tmp_path,
+        AIOS_DATABASE_URL=str(engine.url.render_as_string(hide_password=False)),
+        AIOS_MQTT_URL=mqtt_url,
+        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
+    )
+    service = IngestService(settings, engine)
+    await service.start()
+    assert await service.subscriber.wait_connected(10), "ingest did not connect to Mosquitto"
+    yield service
+    await service.stop()
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:
