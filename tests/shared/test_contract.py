@@ -19,6 +19,7 @@ from aios.shared import messages as m
 from aios.shared.codec import Rejection, RejectReason, decode_message, encode
 from aios.shared.enrollment import Enrollment, EnrollRequest, HardwareFacts, MqttCredentials
 from aios.shared.live import (
+    LIVE_SCHEMA_VERSION,
     DeviceStatusUpdate,
     EventAcknowledged,
     LiveMessage,
@@ -297,7 +298,8 @@ def test_enroll_request_is_validated(path: tuple[str, ...], value: object) -> No
 def test_live_messages_round_trip(msg: LiveMessage) -> None:
     data = msgspec.json.encode(msg)
     doc = json.loads(data)
-    assert doc["v"] == 1
+    assert doc["v"] == LIVE_SCHEMA_VERSION == 1
+    assert doc["type"] == type(msg).__struct_config__.tag
     assert doc["org_id"] == "org-1"
     assert msgspec.json.decode(data, type=LiveMessage) == msg
     doc["added_in_a_later_release"] = 1

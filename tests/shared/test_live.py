@@ -1,45 +1,11 @@
-"""The WebSocket messages round-trip and carry their tag and version."""
+"""A WebSocket message from a newer control plane still decodes (the round trip of every live
+message, with its tag and version, is in ``test_contract``)."""
 
 from __future__ import annotations
 
 import msgspec
-import pytest
 
-from aios.shared.live import (
-    LIVE_SCHEMA_VERSION,
-    DeviceStatusUpdate,
-    LiveMessage,
-    NewEvent,
-    PipelineStatusUpdate,
-)
-
-MESSAGES: list[LiveMessage] = [
-    DeviceStatusUpdate(
-        org_id="o", device_id="d", status="offline", previous="online", reason="lwt", changed_at=1.0
-    ),
-    NewEvent(
-        org_id="o",
-        device_id="d",
-        event_id="e",
-        stream_id="s",
-        event_type="intrusion",
-        severity="critical",
-        phase="start",
-        ts=2.0,
-    ),
-    PipelineStatusUpdate(
-        org_id="o", device_id="d", pipeline_id="p", deployment_id="x", version=3, status="applied"
-    ),
-]
-
-
-@pytest.mark.parametrize("message", MESSAGES)
-def test_round_trip(message: LiveMessage) -> None:
-    data = msgspec.json.encode(message)
-    raw = msgspec.json.decode(data)
-    assert raw["v"] == LIVE_SCHEMA_VERSION
-    assert raw["type"] in {"device_status_update", "new_event", "pipeline_status_update"}
-    assert msgspec.json.decode(data, type=LiveMessage) == message
+from aios.shared.live import LiveMessage, NewEvent
 
 
 def test_unknown_fields_are_ignored() -> None:
