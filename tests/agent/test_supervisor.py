@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import pytest
 
-from aios.agent.config import AgentConfig, build_config
+from aios.agent.config import AgentConfig
 from aios.agent.errors import SourceError
 from aios.agent.pipeline.node import BuildContext, RuntimeNode
 from aios.agent.pipeline.nodes.detect import DetectRuntime
@@ -36,6 +36,7 @@ from aios.agent.transport.memory import MemoryTransport
 from aios.shared.codec import encode
 from aios.shared.messages import PipelineConfig, PipelineReport
 from aios.shared.pipeline import Node, SourceParams, decode_pipeline
+from tests.agent.configs import agent_config
 
 
 def cameras() -> CameraRegistry:
@@ -112,15 +113,8 @@ def desired(version: int, body: dict[str, object]) -> bytes:
 
 
 def make_config(tmp_path: Path, model_path: Path) -> AgentConfig:
-    return build_config(
-        {
-            "device": {"org_id": "acme", "device_id": "edge-1"},
-            "state_dir": str(tmp_path / "state"),
-            "model_path": str(model_path),
-            "apply": {"grace_s": 3.0, "start_timeout_s": 3.0},
-            "pipeline": spec(),
-        },
-        environ={},
+    return agent_config(
+        tmp_path, model_path, spec(), {"apply": {"grace_s": 3.0, "start_timeout_s": 3.0}}
     )
 
 
@@ -243,15 +237,7 @@ async def test_a_broken_first_deployment_rolls_back_to_the_local_pipeline(
 async def test_a_file_that_does_not_exist_fails_naming_the_camera(
     tmp_path: Path, model_path: Path
 ) -> None:
-    config = build_config(
-        {
-            "device": {"org_id": "acme", "device_id": "edge-1"},
-            "state_dir": str(tmp_path / "state"),
-            "model_path": str(model_path),
-            "pipeline": spec(uri="missing.mp4"),
-        },
-        environ={},
-    )
+    config = agent_config(tmp_path, model_path, spec(uri="missing.mp4"))
     agent = Agent(
         config,
         transport=MemoryTransport(),
@@ -266,15 +252,8 @@ async def test_a_file_that_does_not_exist_fails_naming_the_camera(
 async def test_a_crashing_pipeline_restarts_with_growing_pauses_even_without_config_apply(
     tmp_path: Path, model_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = build_config(
-        {
-            "device": {"org_id": "acme", "device_id": "edge-1"},
-            "state_dir": str(tmp_path / "state"),
-            "model_path": str(model_path),
-            "apply": {"enabled": False, "grace_s": 30.0},
-            "pipeline": spec(track=True),
-        },
-        environ={},
+    config = agent_config(
+        tmp_path, model_path, spec(track=True), {"apply": {"enabled": False, "grace_s": 30.0}}
     )
     agent = make_agent(config, MemoryTransport())
     runners: list[object] = []
