@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
@@ -16,6 +16,7 @@ from litestar.testing import AsyncTestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aios.controlplane.app import create_app
 from aios.controlplane.db import migrate
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.settings import Settings
@@ -72,6 +73,21 @@ async def ingest(
     assert await service.subscriber.wait_connected(10), "ingest did not connect to Mosquitto"
     yield service
     await service.stop()
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The app on ``engine``'s database, with no broker and no ingest (``api/`` has its own).
+
+    The test client runs the app on its own event loop, so the app builds its own engine."""
+    settings = make_settings(
+        tmp_path,
+        AIOS_DATABASE_URL=engine.url.render_as_string(hide_password=False),
+        AIOS_MQTT_URL="mqtt://127.0.0.1:1",
+        AIOS_INGEST_ENABLED="0",
+    )
+    async with AsyncTestClient(create_app(settings)) as test_client:
+        yield test_client
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aios.controlplane.app import create_app
 from aios.controlplane.db.storage.backend import StorageKind, detect_kind
 from aios.controlplane.mqtt.subscriber import Inbound
 from aios.controlplane.telemetry.records import Accepted, classify
@@ -20,22 +16,10 @@ from aios.controlplane.telemetry.store import TelemetryStore
 from aios.shared.codec import encode
 from aios.shared.messages import Event
 from aios.shared.topics import Channel, build_topic
-from tests.controlplane.conftest import make_settings, register_and_login
+from tests.controlplane.conftest import register_and_login
 from tests.controlplane.messages import detection_batch
 
 T0 = (time.time() // 3600) * 3600 - 7200  # two hours ago, on the hour
-
-
-@pytest.fixture
-async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=engine.url.render_as_string(hide_password=False),
-        AIOS_MQTT_URL="mqtt://127.0.0.1:1",
-        AIOS_INGEST_ENABLED="0",
-    )
-    async with AsyncTestClient(create_app(settings)) as c:
-        yield c
 
 
 async def _ingest(engine: AsyncEngine, org: str, device: str, seqs: list[int]) -> None:
