@@ -14,14 +14,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-from aios.controlplane.db.migrations.columns import (
-    JSON,
-    UTC_DATETIME,
-    drop_tables,
-    optional,
-    primary_key,
-    string,
-)
+from aios.controlplane.db.migrations import columns as col
 from aios.controlplane.db.storage import partitions, timescale
 from aios.controlplane.db.storage.backend import (
     StoragePolicy,
@@ -38,13 +31,13 @@ log = logging.getLogger("alembic.runtime.migration")
 def _rollup(name: str) -> None:
     op.create_table(
         name,
-        string("org_id"),
-        sa.Column("bucket", UTC_DATETIME, nullable=False),
-        string("device_id"),
-        string("stream_id"),
-        string("label", 256),
+        col.string("org_id"),
+        sa.Column("bucket", col.UTC_DATETIME, nullable=False),
+        col.string("device_id"),
+        col.string("stream_id"),
+        col.string("label", 256),
         sa.Column("count", sa.BigInteger(), nullable=False),
-        primary_key(name, "org_id", "bucket", "device_id", "stream_id", "label"),
+        col.primary_key(name, "org_id", "bucket", "device_id", "stream_id", "label"),
     )
 
 
@@ -53,40 +46,40 @@ def upgrade() -> None:
     _rollup("detection_counts_1h")
     op.create_table(
         "events",
-        string("device_id"),
-        string("id"),
-        string("org_id"),
-        string("stream_id"),
-        string("event_type"),
-        string("severity", 16),
-        string("phase", 16),
-        sa.Column("started_at", UTC_DATETIME, nullable=False),
-        sa.Column("last_ts", UTC_DATETIME, nullable=False),
-        sa.Column("ended_at", UTC_DATETIME, nullable=True),
-        *optional(sa.String(128), "rule_id", "zone_id", "line_id"),
-        sa.Column("track_ids", JSON, nullable=False),
-        sa.Column("attributes", JSON, nullable=False),
-        string("snapshot", 512, nullable=True),
+        col.string("device_id"),
+        col.string("id"),
+        col.string("org_id"),
+        col.string("stream_id"),
+        col.string("event_type"),
+        col.string("severity", 16),
+        col.string("phase", 16),
+        sa.Column("started_at", col.UTC_DATETIME, nullable=False),
+        sa.Column("last_ts", col.UTC_DATETIME, nullable=False),
+        sa.Column("ended_at", col.UTC_DATETIME, nullable=True),
+        *col.optional(sa.String(128), "rule_id", "zone_id", "line_id"),
+        sa.Column("track_ids", col.JSON, nullable=False),
+        sa.Column("attributes", col.JSON, nullable=False),
+        col.string("snapshot", 512, nullable=True),
         sa.Column("pipeline_version", sa.Integer(), nullable=True),
-        sa.Column("received_at", UTC_DATETIME, nullable=False),
-        primary_key("events", "device_id", "id"),
+        sa.Column("received_at", col.UTC_DATETIME, nullable=False),
+        col.primary_key("events", "device_id", "id"),
     )
     op.create_index("ix_events_org_id_started_at", "events", ["org_id", "started_at"])
     op.create_index("ix_events_device_id_started_at", "events", ["device_id", "started_at"])
     op.create_table(
         "pipeline_reports",
-        string("device_id"),
-        string("pipeline_id"),
+        col.string("device_id"),
+        col.string("pipeline_id"),
         sa.Column("version", sa.Integer(), nullable=False),
-        string("status", 16),
-        sa.Column("ts", UTC_DATETIME, nullable=False),
-        string("org_id"),
-        string("deployment_id", nullable=True),
+        col.string("status", 16),
+        sa.Column("ts", col.UTC_DATETIME, nullable=False),
+        col.string("org_id"),
+        col.string("deployment_id", nullable=True),
         sa.Column("active_version", sa.Integer(), nullable=True),
-        string("error", 2048, nullable=True),
-        *optional(sa.String(128), "node", "field"),
-        sa.Column("received_at", UTC_DATETIME, nullable=False),
-        primary_key("pipeline_reports", "device_id", "pipeline_id", "version", "status", "ts"),
+        col.string("error", 2048, nullable=True),
+        *col.optional(sa.String(128), "node", "field"),
+        sa.Column("received_at", col.UTC_DATETIME, nullable=False),
+        col.primary_key("pipeline_reports", "device_id", "pipeline_id", "version", "status", "ts"),
     )
     op.create_index(
         "ix_pipeline_reports_org_id_received_at", "pipeline_reports", ["org_id", "received_at"]
@@ -139,4 +132,4 @@ def downgrade() -> None:
         elif partitions.is_partitioned(bind):
             for sql in partitions.convert_to_plain_sql():
                 bind.exec_driver_sql(sql)
-    drop_tables("pipeline_reports", "events", "detection_counts_1h", "detection_counts_1m")
+    col.drop_tables("pipeline_reports", "events", "detection_counts_1h", "detection_counts_1m")

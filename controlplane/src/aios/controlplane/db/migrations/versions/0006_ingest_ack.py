@@ -5,17 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from aios.controlplane.db.migrations.columns import (
-    JSON,
-    UTC_DATETIME,
-    column_indexes,
-    device_fk,
-    optional,
-    org_fk,
-    primary_key,
-    required,
-    string,
-)
+from aios.controlplane.db.migrations import columns as col
 
 revision: str = "0006_ingest_ack"
 down_revision: str | None = "0004_presence_jobs_notifications"
@@ -24,9 +14,9 @@ down_revision: str | None = "0004_presence_jobs_notifications"
 def upgrade() -> None:
     op.create_table(
         "ingest_ack_state",
-        string("device_id"),
-        string("org_id"),
-        *required(
+        col.string("device_id"),
+        col.string("org_id"),
+        *col.required(
             sa.BigInteger(),
             "event_first_seq",
             "event_contiguous_seq",
@@ -34,15 +24,15 @@ def upgrade() -> None:
             "event_received",
             "event_duplicates",
         ),
-        sa.Column("event_gaps", JSON, nullable=False),
-        *optional(sa.BigInteger(), "agent_seq", "agent_event_seq"),
-        sa.Column("agent_seq_at", UTC_DATETIME, nullable=True),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        device_fk("ingest_ack_state"),
-        org_fk("ingest_ack_state"),
-        primary_key("ingest_ack_state", "device_id"),
+        sa.Column("event_gaps", col.JSON, nullable=False),
+        *col.optional(sa.BigInteger(), "agent_seq", "agent_event_seq"),
+        sa.Column("agent_seq_at", col.UTC_DATETIME, nullable=True),
+        sa.Column("updated_at", col.UTC_DATETIME, nullable=False),
+        col.device_fk("ingest_ack_state"),
+        col.org_fk("ingest_ack_state"),
+        col.primary_key("ingest_ack_state", "device_id"),
     )
-    column_indexes("ingest_ack_state", "org_id")
+    col.column_indexes("ingest_ack_state", "org_id")
 
 
 def downgrade() -> None:

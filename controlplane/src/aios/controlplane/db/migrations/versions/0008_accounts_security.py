@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from aios.controlplane.db.migrations.columns import (
-    UTC_DATETIME,
-    optional,
-    primary_key,
-    string,
-    timestamps,
-    unique,
-)
+from aios.controlplane.db.migrations import columns as col
 
 revision: str = "0008_accounts_security"
 down_revision: str | None = "0007_device_tombstones"
@@ -20,13 +13,13 @@ down_revision: str | None = "0007_device_tombstones"
 def upgrade() -> None:
     op.create_table(
         "invitations",
-        string("id"),
-        string("token_hash", nullable=True),
-        string("note", 200),
-        *optional(UTC_DATETIME, "expires_at", "used_at"),
-        *timestamps(),
-        primary_key("invitations", "id"),
-        unique("invitations", "token_hash"),
+        col.string("id"),
+        col.string("token_hash", nullable=True),
+        col.string("note", 200),
+        *col.optional(col.UTC_DATETIME, "expires_at", "used_at"),
+        *col.timestamps(),
+        col.primary_key("invitations", "id"),
+        col.unique("invitations", "token_hash"),
     )
 
 
