@@ -46,13 +46,8 @@ def upgrade() -> None:
     _rollup("detection_counts_1h")
     op.create_table(
         "events",
-        col.string("device_id"),
-        col.string("id"),
-        col.string("org_id"),
-        col.string("stream_id"),
-        col.string("event_type"),
-        col.string("severity", 16),
-        col.string("phase", 16),
+        *col.required(sa.String(64), "device_id", "id", "org_id", "stream_id", "event_type"),
+        *col.required(sa.String(16), "severity", "phase"),
         sa.Column("started_at", col.UTC_DATETIME, nullable=False),
         sa.Column("last_ts", col.UTC_DATETIME, nullable=False),
         sa.Column("ended_at", col.UTC_DATETIME, nullable=True),
