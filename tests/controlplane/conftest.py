@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -48,13 +49,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'aios.db'}"
 
 
+@asynccontextmanager
+async def migrated_engine(tmp_path: Path, database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on ``database_url``, migrated to the latest revision; disposed after."""
+    eng = create_engine(make_settings(tmp_path, AIOS_DATABASE_URL=database_url))
+    await migrate.upgrade(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
 @pytest.fixture
 async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A migrated engine for ``database_url``."""
-    eng = create_engine(make_settings(tmp_path, AIOS_DATABASE_URL=database_url))
-    await migrate.upgrade(eng)
-    yield eng
-    await eng.dispose()
+    async with migrated_engine(tmp_path, database_url) as eng:
+        yield eng
 
 
 @pytest.fixture
