@@ -100,6 +100,28 @@ async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTest
         yield test_client
 
 
+@asynccontextmanager
+async def sqlite_app_with_ingest(
+    tmp_path: Path, mqtt_url: str, topic_prefix: str, **env: str
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The whole app in one process on a migrated SQLite file, its ingest subscribed to
+    Mosquitto under ``topic_prefix``; ``env`` adds settings."""
+    settings = make_settings(
+        tmp_path,
+        AIOS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'aios.db'}",
+        AIOS_MQTT_URL=mqtt_url,
+        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
+        **env,
+    )
+    engine = create_engine(settings)
+    await migrate.upgrade(engine)
+    try:
+        async with AsyncTestClient(create_app(settings, engine=engine, run_ingest=True)) as client:
+            yield client
+    finally:
+        await engine.dispose()
+
+
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:
     """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
