@@ -11,26 +11,18 @@ from aios.agent.pipeline.nodes.sink import SinkRuntime
 from aios.agent.pipeline.nodes.source import SourceRuntime
 from aios.agent.pipeline.nodes.track import TrackRuntime
 from aios.agent.pipeline.nodes.zone import ZoneRuntime
+from aios.agent.registry import Registry
 
 
-class NodeRegistry:
-    def __init__(self) -> None:
-        self._factories: dict[str, NodeFactory] = {}
-
-    def register(self, kind: str, factory: NodeFactory) -> None:
-        if kind in self._factories:
-            raise ValueError(f"pipeline node type {kind!r} is already registered")
-        self._factories[kind] = factory
+class NodeRegistry(Registry[NodeFactory]):
+    noun = "pipeline node type"
 
     def factory(self, kind: str) -> NodeFactory:
-        try:
-            return self._factories[kind]
-        except KeyError:
-            known = ", ".join(sorted(self._factories))
-            raise ConfigError(f"no runtime for node type {kind!r} (known: {known})") from None
-
-    def kinds(self) -> list[str]:
-        return sorted(self._factories)
+        factory = self.lookup(kind)
+        if factory is None:
+            known = ", ".join(self.kinds())
+            raise ConfigError(f"no runtime for node type {kind!r} (known: {known})")
+        return factory
 
 
 def default_registry() -> NodeRegistry:
