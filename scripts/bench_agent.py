@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import platform
 import re
@@ -53,6 +52,7 @@ from aios.agent.runtime import Agent, RunOptions
 from aios.agent.transport.memory import MemoryTransport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.figures import print_figures
 from scripts.sample_video import make_sample_video
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,11 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "windows": f"{args.windows} x {args.frames} frames",
         "streams4_window_s": args.seconds,
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>26}: {value}")
+    print_figures(result, as_json=args.json, width=26)
     return 0
 
 

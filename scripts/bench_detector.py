@@ -29,7 +29,6 @@ Prints one JSON object:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -45,6 +44,7 @@ import onnxruntime as ort
 
 from aios.agent.detections import Detections
 from aios.agent.inference import Detector, FramePolicy
+from scripts.figures import print_figures
 from scripts.provider_parity import interleaved, provider_figures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,11 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         reference = expected if args.model.name == "yolov8n-coco.onnx" else None
         named = dict(zip((p.name for p in paths), images, strict=True))
         result.update(provider_figures(detector, other, named, photo, args.rounds // 2, reference))
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>20}: {value}")
+    print_figures(result, as_json=args.json, width=20)
     return 0
 
 

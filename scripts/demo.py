@@ -34,6 +34,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from scripts.operator_http import register_owner, wait_ok
 from scripts.sample_video import DEFAULT_IMAGES, frames_bar, make_sample_video
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,44 +56,6 @@ def _model() -> str:
         return os.environ["AIOS_AGENT_MODEL_PATH"]
     local = ROOT.parent / "shared" / "models" / "yolov8n-coco.onnx"
     return str(local) if local.is_file() else "yolov8n"
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the control plane exited ({proc.returncode}); see {WORK}/aios.log")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"the control plane did not answer on {url}; see {WORK}/aios.log")
-
-
-def _operator(base: str) -> tuple[str, str, dict[str, str]]:
-    """Register a demo organization and its owner; their org id, email and auth header."""
-    email, password = f"demo-{int(time.time())}@example.com", DEMO_PASSWORD
-    reg = httpx.post(
-        f"{base}/api/v1/auth/register",
-        timeout=30,
-        json={
-            "email": email,
-            "password": password,
-            "full_name": "Demo Operator",
-            "organization_name": "Demo",
-        },
-    )
-    reg.raise_for_status()
-    login = httpx.post(
-        f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
-    )
-    login.raise_for_status()
-    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    me = httpx.get(f"{base}/api/v1/auth/me", headers=auth, timeout=30)
-    me.raise_for_status()
-    return me.json()["organization"]["id"], email, auth
 
 
 def _enroll(base: str, auth: dict[str, str], state_dir: Path) -> str:
@@ -209,12 +172,17 @@ def demo() -> None:
     base = f"http://127.0.0.1:{api_port}"
     agent: subprocess.Popen[bytes] | None = None
     try:
-        _wait_ready(f"{base}/health", server)
+        failure = wait_ok(f"{base}/health", server)
+        if failure is not None:
+            raise SystemExit(f"the control plane is not up ({failure}); see {WORK}/aios.log")
         console.print(
             f"[bold green]Control plane[/] on {base} (API docs: {base}/docs), "
             f"embedded MQTT broker on 127.0.0.1:{mqtt_port}"
         )
-        _, email, auth = _operator(base)
+        email = f"demo-{int(time.time())}@example.com"
+        _, auth = register_owner(
+            base, email, DEMO_PASSWORD, full_name="Demo Operator", organization="Demo"
+        )
         console.print(
             f"[bold green]Console[/]  {base}/console/  sign in as [bold]{email}[/] "
             f"with password [bold]{DEMO_PASSWORD}[/]"

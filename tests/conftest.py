@@ -62,13 +62,20 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def _service_url(variable: str, default: str, port: int, name: str) -> str:
+    """The URL of a service the tests run against (``variable`` overrides ``default``); the
+    test fails, not skips, when nothing answers there."""
+    url = os.environ.get(variable, default)
+    if not _reachable(url, port):
+        pytest.fail(f"{name} is not reachable at {url} (make test starts it)")
+    return url
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     """asyncpg-style URL of the PostgreSQL server (the ``postgres`` maintenance database)."""
-    url = os.environ.get("AIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    if not _reachable(url, 5432):
-        pytest.fail(f"PostgreSQL is not reachable at {url} (make test starts it)")
-    return url
+    default = "postgresql://postgres@127.0.0.1:5432/postgres"
+    return _service_url("AIOS_TEST_PG_URL", default, 5432, "PostgreSQL")
 
 
 @pytest.fixture(scope="session")
@@ -101,10 +108,7 @@ def pg_sqlalchemy_url(pg_database: str) -> str:
 
 @pytest.fixture(scope="session")
 def mqtt_url() -> str:
-    url = os.environ.get("AIOS_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
-    if not _reachable(url, 1883):
-        pytest.fail(f"Mosquitto is not reachable at {url} (make test starts it)")
-    return url
+    return _service_url("AIOS_TEST_MQTT_URL", "mqtt://127.0.0.1:1883", 1883, "Mosquitto")
 
 
 _USED_PREFIXES: list[str] = []

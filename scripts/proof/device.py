@@ -13,9 +13,7 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from tests.agent.mqtt_capture import persistent_session, subscriber
 
 from aios.shared.codec import decode_message
 from aios.shared.messages import DetectionBatch, Event
@@ -165,19 +163,15 @@ class Collector:
         self.copies = 0
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self._client = paho.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"proof-collector-{uuid.uuid4().hex[:8]}",
-            protocol=paho.MQTTv5,
+        self._client = subscriber(
+            f"proof-collector-{uuid.uuid4().hex[:8]}",
+            f"{PREFIX}/v1/{org_id}/{device_id}/+",
+            self._on_message,
+            self._subscribed,
         )
-        topic = f"{PREFIX}/v1/{org_id}/{device_id}/+"
-        self._client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-        self._client.on_subscribe = lambda *_: self._subscribed.set()
-        self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = 3600
-        self._client.connect_async("127.0.0.1", port, clean_start=False, properties=props)
+        self._client.connect_async(
+            "127.0.0.1", port, clean_start=False, properties=persistent_session()
+        )
         self._client.loop_start()
         if not self._subscribed.wait(10):
             raise RigError("the collector could not subscribe")

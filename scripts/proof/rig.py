@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from scripts.operator_http import register_owner
+
 BIN = Path(sys.executable).parent
 PG_BIN = Path(os.environ.get("AIOS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PREFIX = "proof"
@@ -237,18 +239,6 @@ class ControlPlane:
 def register(base: str) -> tuple[str, dict[str, str]]:
     """An organization and its owner: its id and the owner's auth header."""
     email = f"proof-{uuid.uuid4().hex[:8]}@example.com"
-    password = "correct horse battery staple"
-    reg = httpx.post(
-        f"{base}/api/v1/auth/register",
-        json={"email": email, "password": password, "full_name": "P", "organization_name": "P"},
-        timeout=30,
+    return register_owner(
+        base, email, "correct horse battery staple", full_name="P", organization="P"
     )
-    reg.raise_for_status()
-    login = httpx.post(
-        f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
-    )
-    login.raise_for_status()
-    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    me = httpx.get(f"{base}/api/v1/auth/me", headers=auth, timeout=30)
-    me.raise_for_status()  # register answers alike whether or not the email existed: ask who
-    return me.json()["organization"]["id"], auth

@@ -17,6 +17,31 @@ from aios.shared.codec import Rejection, decode_message
 from aios.shared.messages import Message
 
 
+def subscriber(
+    client_id: str,
+    topic_filter: str,
+    on_message: Callable[[paho.Client, object, paho.MQTTMessage], None],
+    subscribed: threading.Event,
+) -> paho.Client:
+    """An MQTT 5 client, not yet connected, that subscribes to ``topic_filter`` (QoS 1) on every
+    connect, sets ``subscribed`` when the broker confirms, and reconnects after 1-2 s."""
+    client = paho.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
+    )
+    client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_message = on_message
+    client.reconnect_delay_set(min_delay=1, max_delay=2)
+    return client
+
+
+def persistent_session() -> Properties:
+    """CONNECT properties of a session the broker keeps (queuing QoS 1 messages) for an hour."""
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 3600
+    return properties
+
+
 class Collector:
     def __init__(self, url: str, topic_filter: str, *, persistent: bool = False) -> None:
         parts = urlsplit(url)
@@ -24,24 +49,15 @@ class Collector:
         self.rejections: list[Rejection] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
-        self._client = paho.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"test-{uuid.uuid4().hex[:8]}",
-            protocol=paho.MQTTv5,
+        self._client = subscriber(
+            f"test-{uuid.uuid4().hex[:8]}", topic_filter, self._on_message, self._subscribed
         )
-        self._client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
-        self._client.on_subscribe = lambda *_: self._subscribed.set()
-        self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
-        properties = None
-        if persistent:  # a session that queues QoS 1 messages while this client is away
-            properties = Properties(PacketTypes.CONNECT)
-            properties.SessionExpiryInterval = 3600
         self._client.connect(
             parts.hostname or "127.0.0.1",
             parts.port or 1883,
             clean_start=not persistent,
-            properties=properties,
+            # a persistent session queues QoS 1 messages while this client is away
+            properties=persistent_session() if persistent else None,
         )
         self._client.loop_start()
         assert self._subscribed.wait(10), "test subscriber could not subscribe"

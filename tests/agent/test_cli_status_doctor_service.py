@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from aios.agent.cli import app
 from aios.agent.config import MqttSettings
@@ -158,19 +158,25 @@ def test_clock_skew_against_the_http_date(free_port: int, offset: float, level: 
     assert result.level == level, result.detail
 
 
+def _service_install(tmp_path: Path, flag: str) -> tuple[Path, Path, Result]:
+    """``service install`` of a minimal config (state in ``tmp_path/st``) into
+    ``tmp_path/units`` with ``flag``: the config, the unit folder and the CLI's result."""
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"device: {{org_id: o, device_id: d}}\nstate_dir: {tmp_path / 'st'}\n")
+    unit_dir = tmp_path / "units"
+    result = CliRunner().invoke(
+        app, ["service", "install", "--config", str(config), flag, "--unit-dir", str(unit_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    return config, unit_dir, result
+
+
 def test_service_install_dry_run_prints_the_unit_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[object] = []
     monkeypatch.setattr("subprocess.run", lambda *a, **k: calls.append(a))
-    config = tmp_path / "agent.yaml"
-    config.write_text(f"device: {{org_id: o, device_id: d}}\nstate_dir: {tmp_path / 'st'}\n")
-    unit_dir = tmp_path / "units"
-    result = CliRunner().invoke(
-        app,
-        ["service", "install", "--config", str(config), "--dry-run", "--unit-dir", str(unit_dir)],
-    )
-    assert result.exit_code == 0, result.output
+    config, unit_dir, result = _service_install(tmp_path, "--dry-run")
     out = result.output
     assert f"run --config {config.resolve()}" in out
     for line in (
@@ -187,14 +193,7 @@ def test_service_install_dry_run_prints_the_unit_and_writes_nothing(
 
 
 def test_service_install_user_unit_writes_the_file(tmp_path: Path) -> None:
-    config = tmp_path / "agent.yaml"
-    config.write_text(f"device: {{org_id: o, device_id: d}}\nstate_dir: {tmp_path / 'st'}\n")
-    unit_dir = tmp_path / "units"
-    result = CliRunner().invoke(
-        app,
-        ["service", "install", "--config", str(config), "--user", "--unit-dir", str(unit_dir)],
-    )
-    assert result.exit_code == 0, result.output
+    _, unit_dir, result = _service_install(tmp_path, "--user")
     text = (unit_dir / "aios-agent.service").read_text()
     assert "WantedBy=default.target" in text
     assert "SupplementaryGroups" not in text

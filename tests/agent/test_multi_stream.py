@@ -18,7 +18,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from aios.agent.config import build_config
 from aios.agent.pipeline.nodes.detect import DetectRuntime
 from aios.agent.pipeline.nodes.zone import ZoneRuntime
 from aios.agent.runtime import Agent, RunOptions
@@ -26,6 +25,7 @@ from aios.agent.sources.camera import Camera
 from aios.agent.sources.registry import CameraOptions, CameraRegistry
 from aios.agent.transport.memory import MemoryTransport
 from aios.shared.pipeline import SourceParams
+from tests.agent.configs import agent_config
 
 IMAGES = ("bus.jpg", "zidane.jpg", "grace_hopper.jpg", "astronaut.png")
 STREAMS = tuple(f"cam{i}" for i in range(len(IMAGES)))
@@ -109,16 +109,8 @@ def shared_detect_pipeline() -> dict[str, object]:
 def agent_for(
     tmp_path: Path, model_path: Path, cameras: CameraRegistry, pipeline: dict[str, object]
 ) -> tuple[Agent, MemoryTransport]:
-    config = build_config(
-        {
-            "device": {"org_id": "acme", "device_id": "edge-1"},
-            "state_dir": str(tmp_path / "state"),
-            "model_path": str(model_path),
-            "apply": {"enabled": False},
-            "heartbeat_interval_s": 3600,
-            "pipeline": pipeline,
-        },
-        environ={},
+    config = agent_config(
+        tmp_path, model_path, pipeline, {"apply": {"enabled": False}, "heartbeat_interval_s": 3600}
     )
     transport = MemoryTransport()
     agent = Agent(

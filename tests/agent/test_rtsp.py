@@ -18,12 +18,12 @@ import msgspec
 import numpy as np
 import pytest
 
-from aios.agent.config import build_config
 from aios.agent.errors import SourceError
 from aios.agent.runtime import Agent, RunOptions
 from aios.agent.sources.rtsp import RtspCamera
 from aios.agent.transport.memory import MemoryTransport
 from aios.shared.messages import Heartbeat, StreamHealth
+from tests.agent.configs import agent_config
 from tests.agent.rtsp_server import RtspServer, SilentServer, require_gstreamer
 from tests.agent.videos import make_sample_video
 
@@ -147,16 +147,11 @@ def make_agent(tmp_path: Path, model_path: Path, sources: dict[str, dict[str, st
     for name, params in sources.items():
         nodes.append({"id": name, "type": "source", "params": {"kind": "rtsp", **params}})
         edges.append({"source": name, "target": "det"})
-    config = build_config(
-        {
-            "device": {"org_id": "acme", "device_id": "edge-1"},
-            "state_dir": str(tmp_path / "state"),
-            "model_path": str(model_path),
-            "apply": {"enabled": False, "start_timeout_s": 20},
-            "heartbeat_interval_s": 0.25,
-            "pipeline": {"name": "rtsp", "nodes": nodes, "edges": edges},
-        },
-        environ={},
+    config = agent_config(
+        tmp_path,
+        model_path,
+        {"name": "rtsp", "nodes": nodes, "edges": edges},
+        {"apply": {"enabled": False, "start_timeout_s": 20}, "heartbeat_interval_s": 0.25},
     )
     return Agent(
         config,

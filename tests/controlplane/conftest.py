@@ -6,8 +6,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
@@ -16,9 +17,11 @@ from litestar.testing import AsyncTestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aios.controlplane.app import create_app
 from aios.controlplane.db import migrate
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.settings import Settings
+from aios.controlplane.telemetry.ingest import IngestService
 
 T = TypeVar("T")
 
@@ -46,13 +49,77 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'aios.db'}"
 
 
+@asynccontextmanager
+async def migrated_engine(tmp_path: Path, database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on ``database_url``, migrated to the latest revision; disposed after."""
+    eng = create_engine(make_settings(tmp_path, AIOS_DATABASE_URL=database_url))
+    await migrate.upgrade(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+
+
 @pytest.fixture
 async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A migrated engine for ``database_url``."""
-    eng = create_engine(make_settings(tmp_path, AIOS_DATABASE_URL=database_url))
-    await migrate.upgrade(eng)
-    yield eng
-    await eng.dispose()
+    async with migrated_engine(tmp_path, database_url) as eng:
+        yield eng
+
+
+@pytest.fixture
+async def ingest(
+    engine: AsyncEngine, tmp_path: Path, mqtt_url: str, topic_prefix: str
+) -> AsyncIterator[IngestService]:
+    """The MQTT ingest on ``engine``, connected to Mosquitto under this test's topic prefix."""
+    settings = make_settings(
+        tmp_path,
+        AIOS_DATABASE_URL=str(engine.url.render_as_string(hide_password=False)),
+        AIOS_MQTT_URL=mqtt_url,
+        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
+    )
+    service = IngestService(settings, engine)
+    await service.start()
+    assert await service.subscriber.wait_connected(10), "ingest did not connect to Mosquitto"
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The app on ``engine``'s database, with no broker and no ingest (``api/`` has its own).
+
+    The test client runs the app on its own event loop, so the app builds its own engine."""
+    settings = make_settings(
+        tmp_path,
+        AIOS_DATABASE_URL=engine.url.render_as_string(hide_password=False),
+        AIOS_MQTT_URL="mqtt://127.0.0.1:1",
+        AIOS_INGEST_ENABLED="0",
+    )
+    async with AsyncTestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@asynccontextmanager
+async def sqlite_app_with_ingest(
+    tmp_path: Path, mqtt_url: str, topic_prefix: str, **env: str
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The whole app in one process on a migrated SQLite file, its ingest subscribed to
+    Mosquitto under ``topic_prefix``; ``env`` adds settings."""
+    settings = make_settings(
+        tmp_path,
+        AIOS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'aios.db'}",
+        AIOS_MQTT_URL=mqtt_url,
+        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
+        **env,
+    )
+    engine = create_engine(settings)
+    await migrate.upgrade(engine)
+    try:
+        async with AsyncTestClient(create_app(settings, engine=engine, run_ingest=True)) as client:
+            yield client
+    finally:
+        await engine.dispose()
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 15.0) -> T:

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aios.controlplane.app import create_app
 from aios.controlplane.mqtt.subscriber import Inbound
 from aios.controlplane.telemetry.records import Accepted, classify
 from aios.controlplane.telemetry.store import TelemetryStore
 from aios.shared.topics import Channel, build_topic
-from tests.controlplane.conftest import make_settings, register_and_login
+from tests.controlplane.conftest import register_and_login
 from tests.controlplane.messages import detection_batch
 
 T0 = 1_700_000_000.0
-
-
-@pytest.fixture
-async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=engine.url.render_as_string(hide_password=False),
-        AIOS_MQTT_URL="mqtt://127.0.0.1:1",
-        AIOS_INGEST_ENABLED="0",
-    )
-    # the test client runs the app on its own event loop: the app builds its own engine
-    app = create_app(settings)
-    async with AsyncTestClient(app) as c:
-        yield c
 
 
 async def _store(engine: AsyncEngine, org: str, device: str, seqs: range, stream: str) -> None:

@@ -6,8 +6,6 @@ Each test uses its own topic prefix, so concurrent runs never see each other's m
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,27 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aios.controlplane.db.models import DeadLetter, Detection, Device, IngestState
 from aios.controlplane.telemetry.ingest import IngestService
 from aios.shared.topics import Channel, build_topic
-from tests.controlplane.conftest import Publisher, eventually, make_settings
+from tests.controlplane.conftest import Publisher, eventually
 from tests.controlplane.messages import detection_batch, heartbeat
 
 pytestmark = [pytest.mark.mqtt]
-
-
-@pytest.fixture
-async def ingest(
-    engine: AsyncEngine, tmp_path: Path, mqtt_url: str, topic_prefix: str
-) -> AsyncIterator[IngestService]:
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=str(engine.url.render_as_string(hide_password=False)),
-        AIOS_MQTT_URL=mqtt_url,
-        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
-    )
-    service = IngestService(settings, engine)
-    await service.start()
-    assert await service.subscriber.wait_connected(10), "ingest did not connect to Mosquitto"
-    yield service
-    await service.stop()
 
 
 async def _scalar(engine: AsyncEngine, stmt: object) -> object:

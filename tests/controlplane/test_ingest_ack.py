@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -21,27 +20,10 @@ from aios.shared.codec import encode
 from aios.shared.messages import Event, Heartbeat, IngestAck, SeqAck
 from aios.shared.topics import Channel, build_topic
 from tests.agent.mqtt_capture import Collector
-from tests.controlplane.conftest import Publisher, eventually, make_settings
+from tests.controlplane.conftest import Publisher, eventually
 from tests.controlplane.messages import detection_batch
 
 pytestmark = [pytest.mark.mqtt]
-
-
-@pytest.fixture
-async def ingest(
-    engine: AsyncEngine, tmp_path: Path, mqtt_url: str, topic_prefix: str
-) -> AsyncIterator[IngestService]:
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=str(engine.url.render_as_string(hide_password=False)),
-        AIOS_MQTT_URL=mqtt_url,
-        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
-    )
-    service = IngestService(settings, engine)
-    await service.start()
-    assert await service.subscriber.wait_connected(10), "ingest did not connect to Mosquitto"
-    yield service
-    await service.stop()
 
 
 @pytest.fixture

@@ -71,6 +71,48 @@ async def test_upgrade_builds_the_orm_schema_and_downgrade_removes_it(
         await engine.dispose()
 
 
+def _schema(sync: Connection) -> dict[str, list[str]]:
+    """Every table's columns (type, nullability, default), keys, indexes and constraints."""
+    inspector = inspect(sync)
+    schema: dict[str, list[str]] = {}
+    for table in sorted(set(inspector.get_table_names()) - {"alembic_version"}):
+        columns = [
+            f"{c['name']} {c['type']} null={c['nullable']} default={c.get('default')}"
+            for c in inspector.get_columns(table)
+        ]
+        parts: list[object] = [
+            inspector.get_pk_constraint(table),
+            inspector.get_foreign_keys(table),
+            inspector.get_indexes(table),
+            inspector.get_unique_constraints(table),
+        ]
+        schema[table] = columns + sorted(repr(part) for part in parts)
+    return schema
+
+
+async def test_each_downgrade_restores_the_schema_before_its_upgrade(
+    empty_url: str, tmp_path: Path
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(migrate.alembic_config())
+    revisions = [script.revision for script in reversed(list(scripts.walk_revisions()))]
+    engine = create_engine(make_settings(tmp_path, AIOS_DATABASE_URL=empty_url))
+    try:
+        before: dict[str, dict[str, list[str]]] = {}
+        for revision in revisions:
+            async with engine.connect() as conn:
+                before[revision] = await conn.run_sync(_schema)
+            await migrate.upgrade(engine, revision)
+        for revision in reversed(revisions):
+            await migrate.downgrade(engine, "-1")
+            async with engine.connect() as conn:
+                after = await conn.run_sync(_schema)
+            assert after == before[revision], f"downgrade of {revision} left another schema"
+    finally:
+        await engine.dispose()
+
+
 async def test_first_revision_id_is_stable() -> None:
     from alembic.script import ScriptDirectory
 

@@ -15,16 +15,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from litestar.testing import AsyncTestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
 
-from aios.controlplane.app import create_app
-from aios.controlplane.db import migrate
-from aios.controlplane.db.engine import create_engine
 from aios.shared.codec import encode
 from aios.shared.messages import DeviceStatus
 from aios.shared.topics import Channel, build_topic
-from tests.controlplane.conftest import Publisher, make_settings, register_and_login
+from tests.controlplane.conftest import Publisher, register_and_login, sqlite_app_with_ingest
 from tests.controlplane.messages import detection_batch, heartbeat
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
@@ -50,17 +46,9 @@ async def _updates(ws: WebSocketTestSession, want: set[tuple[str, str]], timeout
 async def test_presence_jobs_ingest_and_websocket_never_stall(
     tmp_path: Path, mqtt_url: str, topic_prefix: str, mosquitto_publisher: Publisher
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'aios.db'}",
-        AIOS_MQTT_URL=mqtt_url,
-        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
-        AIOS_PRESENCE_DEBOUNCE_MS="0",
-    )
-    engine = create_engine(settings)
-    await migrate.upgrade(engine)
-    app = create_app(settings, engine=engine, run_ingest=True)
-    async with AsyncTestClient(app) as client:
+    async with sqlite_app_with_ingest(
+        tmp_path, mqtt_url, topic_prefix, AIOS_PRESENCE_DEBOUNCE_MS="0"
+    ) as client:
         org = await register_and_login(client)
         token = client.headers["Authorization"].removeprefix("Bearer ")
         devices = [f"dev-{uuid.uuid4().hex[:8]}" for _ in range(DEVICES)]
@@ -110,4 +98,3 @@ async def test_presence_jobs_ingest_and_websocket_never_stall(
         assert stalls, "the API was never called"
         worst = max(stalls)
         assert worst < MAX_STALL_S, f"an API call took {worst:.1f} s"
-    await engine.dispose()

@@ -17,8 +17,6 @@ import pytest
 from sqlalchemy import TableClause, column, func, insert, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aios.controlplane.db import migrate
-from aios.controlplane.db.engine import create_engine
 from aios.controlplane.db.models import (
     Detection,
     DetectionCount1h,
@@ -36,7 +34,7 @@ from aios.controlplane.telemetry.store import TelemetryStore
 from aios.shared.codec import encode
 from aios.shared.messages import Event, Message, PipelineReport
 from aios.shared.topics import Channel
-from tests.controlplane.conftest import make_settings
+from tests.controlplane.conftest import migrated_engine
 from tests.controlplane.messages import detection_batch
 from tests.controlplane.messages import inbound as _inbound
 
@@ -186,10 +184,8 @@ async def fresh_engine(
         await conn.execute(f'CREATE DATABASE "{name}"')
         await conn.close()
         url = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-    engine = create_engine(make_settings(tmp_path, AIOS_DATABASE_URL=url))
-    await migrate.upgrade(engine)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(tmp_path, url) as engine:
+        yield engine
     if admin:
         conn = await asyncpg.connect(admin)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

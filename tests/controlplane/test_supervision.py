@@ -21,7 +21,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aios.controlplane.app import create_app
 from aios.controlplane.db import migrate
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.db.models import DetectionBatchRecord
@@ -31,7 +30,13 @@ from aios.controlplane.runtime import Runtime
 from aios.controlplane.telemetry.ingest import IngestService
 from aios.shared.live import DeviceStatusUpdate
 from aios.shared.topics import Channel, build_topic
-from tests.controlplane.conftest import Publisher, eventually, make_settings, register_and_login
+from tests.controlplane.conftest import (
+    Publisher,
+    eventually,
+    make_settings,
+    register_and_login,
+    sqlite_app_with_ingest,
+)
 from tests.controlplane.messages import detection_batch
 
 pytestmark = [pytest.mark.mqtt]
@@ -41,18 +46,8 @@ pytestmark = [pytest.mark.mqtt]
 async def app_client(
     tmp_path: Path, mqtt_url: str, topic_prefix: str
 ) -> AsyncIterator[AsyncTestClient[Any]]:
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'aios.db'}",
-        AIOS_MQTT_URL=mqtt_url,
-        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
-    )
-    engine = create_engine(settings)
-    await migrate.upgrade(engine)
-    app = create_app(settings, engine=engine, run_ingest=True)
-    async with AsyncTestClient(app) as client:
+    async with sqlite_app_with_ingest(tmp_path, mqtt_url, topic_prefix) as client:
         yield client
-    await engine.dispose()
 
 
 def _runtime(client: AsyncTestClient[Any]) -> Runtime:

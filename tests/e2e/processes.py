@@ -12,14 +12,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
+from scripts.operator_http import register_owner, wait_ok
 from scripts.sample_video import make_sample_video
 
 BIN = Path(sys.executable).parent
@@ -60,17 +59,9 @@ def unused_port() -> int:
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     """Until ``url`` answers 200; fails (with the log) if ``proc`` exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"process exited with {proc.returncode}:\n{head_and_tail(log)}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} not ready after {timeout} s:\n{head_and_tail(log)}")
+    failure = wait_ok(url, proc, timeout)
+    if failure is not None:
+        pytest.fail(f"{failure}:\n{head_and_tail(log)}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -121,18 +112,6 @@ def control_plane(settings: Mapping[str, str], log: Path, port: int) -> Iterator
 def register_operator(base: str) -> tuple[str, dict[str, str]]:
     """Register an organization with its owner; returns its id and the owner's auth header."""
     email = f"ops-{uuid.uuid4().hex[:8]}@example.com"
-    password = "correct horse battery staple"
-    reg = httpx.post(
-        f"{base}/api/v1/auth/register",
-        json={"email": email, "password": password, "full_name": "Ops", "organization_name": "E2E"},
-        timeout=30,
+    return register_owner(
+        base, email, "correct horse battery staple", full_name="Ops", organization="E2E"
     )
-    assert reg.status_code == 202, reg.text
-    login = httpx.post(
-        f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=30
-    )
-    assert login.status_code == 200, login.text
-    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    me = httpx.get(f"{base}/api/v1/auth/me", headers=auth, timeout=30)
-    assert me.status_code == 200, me.text
-    return me.json()["organization"]["id"], auth

@@ -33,8 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from aios.agent.config import build_config
 from aios.agent.runtime import make_transport
 from aios.agent.transport.mqtt import MqttTransport
-from aios.controlplane.db import migrate
-from aios.controlplane.db.engine import create_engine
 from aios.controlplane.db.models import Detection, DetectionBatchRecord, EventRecord
 from aios.controlplane.telemetry.completeness import device_completeness
 from aios.controlplane.telemetry.ingest import IngestService
@@ -42,7 +40,7 @@ from aios.controlplane.tenancy import OrgScope
 from aios.shared.messages import Detection as WireDetection
 from aios.shared.messages import DetectionBatch, Event, FrameDetections
 from tests.agent.broker import PrivateBroker
-from tests.controlplane.conftest import eventually, make_settings
+from tests.controlplane.conftest import eventually, make_settings, migrated_engine
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.postgres, pytest.mark.slow]
 
@@ -54,10 +52,8 @@ EVENT_EVERY = 5
 
 @pytest.fixture
 async def engine(pg_sqlalchemy_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(make_settings(tmp_path, AIOS_DATABASE_URL=pg_sqlalchemy_url))
-    await migrate.upgrade(eng)
-    yield eng
-    await eng.dispose()
+    async with migrated_engine(tmp_path, pg_sqlalchemy_url) as eng:
+        yield eng
 
 
 class Producer:

@@ -205,15 +205,21 @@ def _same_load(page: Page) -> bool:
     return bool(page.evaluate("window.__sameLoad === true"))
 
 
-def _operator_page(s: Stack, browser: Browser) -> Page:
-    """A second operator, signed in on a page of their own."""
-    email = f"operator-{uuid.uuid4().hex[:6]}@example.com"
+def _add_member(s: Stack, role: str, full_name: str) -> str:
+    """A new member of the organization with ``role`` (password ``PASSWORD``): their email."""
+    email = f"{role}-{uuid.uuid4().hex[:6]}@example.com"
     s.api(
         "POST",
         "/api/v1/organizations/users",
-        {"email": email, "password": PASSWORD, "full_name": "Otto Operator", "role": "operator"},
+        {"email": email, "password": PASSWORD, "full_name": full_name, "role": role},
         201,
     )
+    return email
+
+
+def _operator_page(s: Stack, browser: Browser) -> Page:
+    """A second operator, signed in on a page of their own."""
+    email = _add_member(s, "operator", "Otto Operator")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _sign_in(page, s.base, email)
     return page
@@ -342,13 +348,7 @@ def test_operator_signs_in_watches_the_device_deploys_and_sees_events(
 @pytest.mark.slow
 def test_a_viewer_sees_no_write_controls(stack: Stack, page: Page) -> None:
     s = stack
-    email = f"viewer-{uuid.uuid4().hex[:6]}@example.com"
-    s.api(
-        "POST",
-        "/api/v1/organizations/users",
-        {"email": email, "password": PASSWORD, "full_name": "Vic Viewer", "role": "viewer"},
-        201,
-    )
+    email = _add_member(s, "viewer", "Vic Viewer")
     if not s.pipeline_id:
         s.pipeline_id = s.api(
             "POST",

@@ -333,6 +333,7 @@ def test_live_messages_round_trip(msg: LiveMessage) -> None:
     data = msgspec.json.encode(msg)
     doc = json.loads(data)
     assert doc["v"] == LIVE_SCHEMA_VERSION == 2
+    assert doc["type"] == type(msg).__struct_config__.tag
     assert doc["org_id"] == "org-1"
     assert msgspec.json.decode(data, type=LiveMessage) == msg
     doc["added_in_a_later_release"] = 1

@@ -44,18 +44,23 @@ def test_hungarian_matches_brute_force(seed: int, shape: tuple[int, int]) -> Non
     assert cost[np.arange(shape[0]), cols].sum() == pytest.approx(_brute_force_min(cost))
 
 
+def _assert_optimal(cost: npt.NDArray[np.float64], limit: float) -> None:
+    """Every row and column is matched (under ``limit``) or left alone, at the optimal total."""
+    matches, rows, cols = linear_assignment(cost, limit)
+    assert all(cost[r, c] < limit for r, c in matches)
+    assert sorted([*matches[:, 0].tolist(), *rows.tolist()]) == list(range(cost.shape[0]))
+    assert sorted([*matches[:, 1].tolist(), *cols.tolist()]) == list(range(cost.shape[1]))
+    total = float(sum(cost[r, c] for r, c in matches)) + limit * len(rows)
+    assert total == pytest.approx(_brute_force_limited(cost, limit))
+
+
 @pytest.mark.parametrize(
     ("seed", "shape"), [(s, sh) for s in range(6) for sh in [(2, 3), (4, 2), (4, 4)]]
 )
 def test_linear_assignment_with_cost_limit_is_optimal(seed: int, shape: tuple[int, int]) -> None:
     cost = np.random.default_rng(100 + seed).uniform(0, 1, shape)
     limit = 0.5
-    matches, rows, cols = linear_assignment(cost, limit)
-    assert all(cost[r, c] < limit for r, c in matches)
-    assert sorted([*matches[:, 0].tolist(), *rows.tolist()]) == list(range(shape[0]))
-    assert sorted([*matches[:, 1].tolist(), *cols.tolist()]) == list(range(shape[1]))
-    total = float(sum(cost[r, c] for r, c in matches)) + limit * len(rows)
-    assert total == pytest.approx(_brute_force_limited(cost, limit))
+    _assert_optimal(cost, limit)
 
 
 @pytest.mark.parametrize(
@@ -70,12 +75,7 @@ def test_linear_assignment_on_sparse_costs_is_optimal(
     rng = np.random.default_rng(200 + seed)
     limit = 0.8
     cost = np.where(rng.random(shape) < feasible, rng.uniform(0, limit, shape), 1.0)
-    matches, rows, cols = linear_assignment(cost, limit)
-    assert all(cost[r, c] < limit for r, c in matches)
-    assert sorted([*matches[:, 0].tolist(), *rows.tolist()]) == list(range(shape[0]))
-    assert sorted([*matches[:, 1].tolist(), *cols.tolist()]) == list(range(shape[1]))
-    total = float(sum(cost[r, c] for r, c in matches)) + limit * len(rows)
-    assert total == pytest.approx(_brute_force_limited(cost, limit))
+    _assert_optimal(cost, limit)
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ import onnxruntime as ort
 import pytest
 from scripts.provider_parity import as_wanted, reference_boxes, same_boxes
 
-from aios.agent.config import build_config
 from aios.agent.inference import Detector, session
 from aios.agent.inference.providers import ProviderName, intel_cpu
 from aios.agent.runtime import Agent, RunOptions
 from aios.agent.transport.memory import MemoryTransport
+from tests.agent.configs import agent_config
 from tests.agent.videos import make_sample_video
 
 IMAGES = ["bus.jpg", "zidane.jpg", "grace_hopper.jpg", "astronaut.png"]
@@ -93,16 +93,8 @@ async def test_the_heartbeat_reports_openvino(
         ],
         "edges": [{"source": "cam", "target": "det"}, {"source": "det", "target": "dets"}],
     }
-    config = build_config(
-        {
-            "device": {"org_id": "acme", "device_id": "edge-1"},
-            "state_dir": str(tmp_path / "state"),
-            "model_path": str(model_path),
-            "apply": {"enabled": False},
-            "heartbeat_interval_s": 0.2,
-            "pipeline": pipeline,
-        },
-        environ={},
+    config = agent_config(
+        tmp_path, model_path, pipeline, {"apply": {"enabled": False}, "heartbeat_interval_s": 0.2}
     )
     transport = MemoryTransport()
     agent = Agent(

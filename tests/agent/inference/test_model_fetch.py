@@ -104,6 +104,16 @@ def _env(tmp_path: Path, manifest: Path, exporter: str | None) -> dict[str, str]
     return env
 
 
+def _serve_pt(
+    tmp_path: Path, server: tuple[str, Served], model_path: Path, path: str = "/tiny.pt"
+) -> dict[str, str]:
+    """Serve a ``.pt`` at ``path``: the environment of an agent whose manifest points there and
+    whose exporter turns it into ``model_path``."""
+    url, served = server
+    served.files[path] = (200, PT_BYTES, len(PT_BYTES))
+    return _env(tmp_path, _manifest(tmp_path, url + path), _fake_exporter(tmp_path, model_path))
+
+
 def _leftovers(models: Path) -> list[str]:
     return (
         sorted(p.name for p in models.iterdir() if p.name.startswith("."))
@@ -115,11 +125,8 @@ def _leftovers(models: Path) -> list[str]:
 def test_fetch_downloads_exports_checks_and_records_a_sidecar(
     tmp_path: Path, server: tuple[str, Served], model_path: Path
 ) -> None:
-    url, served = server
-    served.files["/v8/tiny.pt"] = (200, PT_BYTES, len(PT_BYTES))
-    env = _env(
-        tmp_path, _manifest(tmp_path, url + "/v8/tiny.pt"), _fake_exporter(tmp_path, model_path)
-    )
+    served = server[1]
+    env = _serve_pt(tmp_path, server, model_path, "/v8/tiny.pt")
 
     path = resolve_model("tiny", env=read_environment(env), progress=False)
 
@@ -138,11 +145,8 @@ def test_fetch_downloads_exports_checks_and_records_a_sidecar(
 def test_a_corrupted_cache_file_is_detected_and_fetched_again(
     tmp_path: Path, server: tuple[str, Served], model_path: Path
 ) -> None:
-    url, served = server
-    served.files["/tiny.pt"] = (200, PT_BYTES, len(PT_BYTES))
-    env = _env(
-        tmp_path, _manifest(tmp_path, url + "/tiny.pt"), _fake_exporter(tmp_path, model_path)
-    )
+    served = server[1]
+    env = _serve_pt(tmp_path, server, model_path)
     path = resolve_model("tiny", env=read_environment(env), progress=False)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -255,11 +259,7 @@ def test_cli_fetch_runs_the_whole_path(
     model_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url, served = server
-    served.files["/tiny.pt"] = (200, PT_BYTES, len(PT_BYTES))
-    env = _env(
-        tmp_path, _manifest(tmp_path, url + "/tiny.pt"), _fake_exporter(tmp_path, model_path)
-    )
+    env = _serve_pt(tmp_path, server, model_path)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     result = CliRunner().invoke(app, ["model", "fetch", "tiny"])

@@ -37,6 +37,18 @@ async def setup_fleet(client: AsyncTestClient[Any], owner: Account) -> tuple[str
     return pipeline_id, devices
 
 
+async def execute(
+    client: AsyncTestClient[Any], owner: Account, pipeline_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Deploy the pipeline's current version; the new deployment."""
+    r = await client.post(
+        f"/api/v1/pipelines/{pipeline_id}/execute", headers=owner.headers, json=body
+    )
+    assert r.status_code == 201, r.text
+    deployment: dict[str, Any] = r.json()
+    return deployment
+
+
 def test_pick_canary_is_stable_and_at_least_one() -> None:
     ids = [f"d{i}" for i in range(10)]
     assert len(pick_canary("dep", ids, 0.25)) == 3
@@ -52,13 +64,12 @@ async def test_canary_promotes_after_it_applied_and_stayed_healthy(
     mqtt_url: str,
 ) -> None:
     pipeline_id, _ = await setup_fleet(client, owner)
-    r = await client.post(
-        f"/api/v1/pipelines/{pipeline_id}/execute",
-        headers=owner.headers,
-        json={"tags": ["rollout"], "canary": {"share": 0.5, "healthy_for_s": 0}},
+    deployment = await execute(
+        client,
+        owner,
+        pipeline_id,
+        {"tags": ["rollout"], "canary": {"share": 0.5, "healthy_for_s": 0}},
     )
-    assert r.status_code == 201, r.text
-    deployment = r.json()
     assert deployment["stage"] == "canary"
     canary = [t["device_id"] for t in deployment["targets"] if t["canary"]]
     rest = [t["device_id"] for t in deployment["targets"] if not t["canary"]]
@@ -85,13 +96,12 @@ async def test_canary_waits_for_the_health_period(
     client: AsyncTestClient[Any], owner: Account, engine: AsyncEngine
 ) -> None:
     pipeline_id, _ = await setup_fleet(client, owner)
-    deployment = (
-        await client.post(
-            f"/api/v1/pipelines/{pipeline_id}/execute",
-            headers=owner.headers,
-            json={"tags": ["rollout"], "canary": {"share": 0.25, "healthy_for_s": 3600}},
-        )
-    ).json()
+    deployment = await execute(
+        client,
+        owner,
+        pipeline_id,
+        {"tags": ["rollout"], "canary": {"share": 0.25, "healthy_for_s": 3600}},
+    )
     canary = [t["device_id"] for t in deployment["targets"] if t["canary"]]
     await report(engine, owner.org_id, deployment, canary[0], "applied")
     url = f"/api/v1/pipelines/{pipeline_id}/deployments/{deployment['id']}/advance"
@@ -108,25 +118,18 @@ async def test_failed_canary_aborts_and_rolls_back(
     mqtt_url: str,
 ) -> None:
     pipeline_id, devices = await setup_fleet(client, owner)
-    first = (
-        await client.post(
-            f"/api/v1/pipelines/{pipeline_id}/execute",
-            headers=owner.headers,
-            json={"tags": ["rollout"]},
-        )
-    ).json()
+    first = await execute(client, owner, pipeline_id, {"tags": ["rollout"]})
     for device in devices:
         await report(engine, owner.org_id, first, device, "applied")
     await client.patch(
         f"/api/v1/pipelines/{pipeline_id}", headers=owner.headers, json={"spec": with_conf(0.6)}
     )
-    second = (
-        await client.post(
-            f"/api/v1/pipelines/{pipeline_id}/execute",
-            headers=owner.headers,
-            json={"tags": ["rollout"], "canary": {"share": 0.25, "healthy_for_s": 0}},
-        )
-    ).json()
+    second = await execute(
+        client,
+        owner,
+        pipeline_id,
+        {"tags": ["rollout"], "canary": {"share": 0.25, "healthy_for_s": 0}},
+    )
     assert second["version"] == 2
     canary = next(t["device_id"] for t in second["targets"] if t["canary"])
     topic = build_topic(

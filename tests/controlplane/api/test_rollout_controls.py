@@ -9,20 +9,15 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.controlplane.api.conftest import Account, add_member
-from tests.controlplane.api.test_rollout import report, setup_fleet
+from tests.controlplane.api.test_rollout import execute, report, setup_fleet
 
 pytestmark = pytest.mark.mqtt
 
 
 async def _canary(client: AsyncTestClient[Any], owner: Account) -> tuple[str, dict[str, Any]]:
     pipeline_id, _ = await setup_fleet(client, owner)
-    r = await client.post(
-        f"/api/v1/pipelines/{pipeline_id}/execute",
-        headers=owner.headers,
-        json={"tags": ["rollout"], "canary": {"share": 0.5, "healthy_for_s": 3600}},
-    )
-    assert r.status_code == 201, r.text
-    return pipeline_id, r.json()
+    body = {"tags": ["rollout"], "canary": {"share": 0.5, "healthy_for_s": 3600}}
+    return pipeline_id, await execute(client, owner, pipeline_id, body)
 
 
 @pytest.mark.parametrize(

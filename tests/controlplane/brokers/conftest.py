@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from aios.controlplane.brokers.dynsec import DynsecEndpoint
-from aios.controlplane.settings import Secret
+from aios.controlplane.settings import Secret, Settings
+from tests.controlplane.conftest import make_settings
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 PLUGIN = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
@@ -44,6 +45,20 @@ def _wait_listening(proc: subprocess.Popen[bytes], port: int, log: Path) -> None
         pytest.fail(f"mosquitto did not listen on {port}:\n{log.read_text()}")
     if "Error" in log.read_text():  # e.g. the plugin could not load its state file
         pytest.fail(f"mosquitto started with errors:\n{log.read_text()}")
+
+
+def dynsec_settings(tmp_path: Path, broker: PrivateBroker, topic_prefix: str) -> Settings:
+    """A control plane that provisions devices on ``broker`` (no ingest, no jobs)."""
+    return make_settings(
+        tmp_path,
+        AIOS_MQTT_URL=f"mqtt://127.0.0.1:{broker.port}",
+        AIOS_MQTT_TOPIC_PREFIX=topic_prefix,
+        AIOS_MQTT_PROVISIONER="dynsec",
+        AIOS_MQTT_DYNSEC_ADMIN_USERNAME=ADMIN_USER,
+        AIOS_MQTT_DYNSEC_ADMIN_PASSWORD=broker.admin.password.get(),
+        AIOS_INGEST_ENABLED="false",
+        AIOS_JOBS_ENABLED="false",
+    )
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from aios.controlplane.db.engine import create_engine
 from aios.controlplane.settings import EMBEDDED_SERVICE_USERNAME, Settings
 from aios.shared.topics import Channel, build_topic, device_client_id
 from tests.agent.http_stub import http_stub
-from tests.controlplane.brokers.conftest import ADMIN_USER, PrivateBroker
+from tests.controlplane.brokers.conftest import PrivateBroker, dynsec_settings
 from tests.controlplane.brokers.probe import Probe
 from tests.controlplane.conftest import (
     Publisher,
@@ -95,18 +95,7 @@ async def test_mosquitto_dynsec_cuts_a_deleted_device(
     tmp_path: Path, dynsec_broker: PrivateBroker
 ) -> None:
     prefix = "t" + uuid.uuid4().hex[:8]
-    settings = await _migrated(
-        make_settings(
-            tmp_path,
-            AIOS_MQTT_URL=f"mqtt://127.0.0.1:{dynsec_broker.port}",
-            AIOS_MQTT_TOPIC_PREFIX=prefix,
-            AIOS_MQTT_PROVISIONER="dynsec",
-            AIOS_MQTT_DYNSEC_ADMIN_USERNAME=ADMIN_USER,
-            AIOS_MQTT_DYNSEC_ADMIN_PASSWORD=dynsec_broker.admin.password.get(),
-            AIOS_INGEST_ENABLED="false",
-            AIOS_JOBS_ENABLED="false",
-        )
-    )
+    settings = await _migrated(dynsec_settings(tmp_path, dynsec_broker, prefix))
     async with AsyncTestClient(create_app(settings)) as client:
         await register_and_login(client)
         device = await _enroll(client)

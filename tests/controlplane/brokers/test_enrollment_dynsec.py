@@ -21,9 +21,9 @@ from aios.controlplane.brokers.dynsec import MosquittoDynsecProvisioner
 from aios.controlplane.db import migrate
 from aios.controlplane.db.engine import create_engine
 from aios.shared.topics import Channel, build_topic, device_client_id, subscription
-from tests.controlplane.brokers.conftest import ADMIN_USER, PrivateBroker
+from tests.controlplane.brokers.conftest import ADMIN_USER, PrivateBroker, dynsec_settings
 from tests.controlplane.brokers.probe import Probe
-from tests.controlplane.conftest import make_settings, register_and_login
+from tests.controlplane.conftest import register_and_login
 
 pytestmark = pytest.mark.mqtt
 
@@ -35,16 +35,7 @@ async def test_enroll_provisions_and_delete_revokes(
     tmp_path: Path, dynsec_broker: PrivateBroker
 ) -> None:
     prefix = "t" + uuid.uuid4().hex[:8]
-    settings = make_settings(
-        tmp_path,
-        AIOS_MQTT_URL=f"mqtt://127.0.0.1:{dynsec_broker.port}",
-        AIOS_MQTT_TOPIC_PREFIX=prefix,
-        AIOS_MQTT_PROVISIONER="dynsec",
-        AIOS_MQTT_DYNSEC_ADMIN_USERNAME=ADMIN_USER,
-        AIOS_MQTT_DYNSEC_ADMIN_PASSWORD=dynsec_broker.admin.password.get(),
-        AIOS_INGEST_ENABLED="false",
-        AIOS_JOBS_ENABLED="false",
-    )
+    settings = dynsec_settings(tmp_path, dynsec_broker, prefix)
     engine = create_engine(settings)
     await migrate.upgrade(engine)
     await engine.dispose()

@@ -7,6 +7,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from tests.controlplane.api.conftest import Account, add_member
+from tests.controlplane.notifications.conftest import create_webhook
 
 BASE = "/api/v1/notifications/webhooks"
 
@@ -14,18 +15,7 @@ BASE = "/api/v1/notifications/webhooks"
 async def test_webhook_crud_is_scoped_to_the_organization(
     client: AsyncTestClient[Any], owner: Account, other_owner: Account
 ) -> None:
-    created = await client.post(
-        BASE,
-        headers=owner.headers,
-        json={
-            "name": "ops",
-            "url": "https://hooks.example.com/x",
-            "event_types": ["device_offline"],
-        },
-    )
-    assert created.status_code == 201, created.text
-    secret = created.json()["secret"]
-    hook_id = created.json()["webhook"]["id"]
+    hook_id, secret = await create_webhook(client, owner, ["device_offline"])
     assert secret.startswith("whsec_")
 
     listed = await client.get(BASE, headers=owner.headers)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -24,44 +23,28 @@ from aios.controlplane.notifications.delivery import (
 )
 from aios.controlplane.notifications.outbox import enqueue
 from aios.controlplane.notifications.schemas import Notification
+from tests.controlplane.notifications.receivers import WebhookServer
 
 SECRET = "s3cret-" + "x" * 20
 LOCAL_RECEIVERS = ("127.0.0.1/32",)
 """The receivers here listen on loopback, which the egress policy refuses unless allowed."""
 
 
-class Receiver:
-    """An HTTP server that checks signatures and fails the first ``fail_first`` requests."""
+class Receiver(WebhookServer):
+    """A webhook receiver that checks signatures and fails the first ``fail_first`` requests."""
 
     def __init__(self, fail_first: int) -> None:
         self.fail_first = fail_first
         self.requests: list[dict[str, Any]] = []
         self.bad_signatures = 0
-        receiver = self
+        super().__init__("127.0.0.1", self._answer)
+        self.url = f"http://127.0.0.1:{self.port}/hook"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if not verify_signature(SECRET, body, self.headers.get(SIGNATURE_HEADER, "")):
-                    receiver.bad_signatures += 1
-                receiver.requests.append(
-                    {"body": json.loads(body), "ts": self.headers.get(TIMESTAMP_HEADER)}
-                )
-                failing = len(receiver.requests) <= receiver.fail_first
-                self.send_response(503 if failing else 204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, headers: Message[str, str], body: bytes) -> tuple[int, dict[str, str]]:
+        if not verify_signature(SECRET, body, headers.get(SIGNATURE_HEADER, "")):
+            self.bad_signatures += 1
+        self.requests.append({"body": json.loads(body), "ts": headers.get(TIMESTAMP_HEADER)})
+        return (503 if len(self.requests) <= self.fail_first else 204), {}
 
 
 @pytest.fixture

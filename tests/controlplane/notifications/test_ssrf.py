@@ -11,7 +11,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from aios.controlplane.db.models import WebhookDelivery
 from aios.controlplane.notifications.delivery import WebhookDispatcher
 from aios.controlplane.notifications.outbox import enqueue
 from tests.controlplane.api.conftest import Account
+from tests.controlplane.notifications.receivers import WebhookServer
 from tests.controlplane.notifications.test_delivery import add_webhook, note
 
 BASE = "/api/v1/notifications/webhooks"
@@ -67,34 +68,18 @@ async def test_an_update_cannot_point_a_webhook_inside(
     assert moved.status_code == 400, moved.text
 
 
-class Recorder:
-    """An HTTP server on ``host`` that records requests and answers ``status``."""
+class Recorder(WebhookServer):
+    """A receiver on ``host`` that records each request's Host header and answers ``status``."""
 
     def __init__(self, host: str = "127.0.0.1", status: int = 204, location: str = "") -> None:
         self.requests: list[dict[str, str]] = []
-        recorder = self
+        self.status = status
+        self.headers = {"Location": location} if location else {}
+        super().__init__(host, self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                recorder.requests.append({"host": self.headers.get("Host", "")})
-                self.send_response(status)
-                if location:
-                    self.send_header("Location", location)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, headers: Message[str, str], body: bytes) -> tuple[int, dict[str, str]]:
+        self.requests.append({"host": headers.get("Host", "")})
+        return self.status, {**self.headers, "Content-Length": "0"}
 
 
 @pytest.fixture

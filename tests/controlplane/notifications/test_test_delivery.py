@@ -8,6 +8,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from tests.controlplane.api.conftest import Account, add_member
+from tests.controlplane.notifications.conftest import create_webhook
 
 BASE = "/api/v1/notifications/webhooks"
 
@@ -15,13 +16,7 @@ BASE = "/api/v1/notifications/webhooks"
 async def test_a_test_delivery_is_queued_and_logged(
     client: AsyncTestClient[Any], owner: Account, other_owner: Account
 ) -> None:
-    created = await client.post(
-        BASE,
-        headers=owner.headers,
-        json={"name": "ops", "url": "https://hooks.example.com/x", "event_types": ["intrusion"]},
-    )
-    assert created.status_code == 201, created.text
-    hook_id = created.json()["webhook"]["id"]
+    hook_id, _ = await create_webhook(client, owner, ["intrusion"])
     operator = await add_member(client, owner, "operator")
     assert (
         await client.post(f"{BASE}/{hook_id}/test", headers=operator.headers)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aios.agent.errors import ConfigError
+from aios.agent.registry import Registry
 from aios.agent.sources.camera import Camera
 from aios.agent.sources.file import FileCamera
 from aios.agent.sources.http import HttpMjpegCamera
@@ -27,24 +28,15 @@ class CameraOptions:
 CameraFactory = Callable[[SourceParams, CameraOptions], Camera]
 
 
-class CameraRegistry:
-    def __init__(self) -> None:
-        self._factories: dict[str, CameraFactory] = {}
-
-    def register(self, kind: str, factory: CameraFactory) -> None:
-        if kind in self._factories:
-            raise ValueError(f"camera kind {kind!r} is already registered")
-        self._factories[kind] = factory
+class CameraRegistry(Registry[CameraFactory]):
+    noun = "camera kind"
 
     def create(self, params: SourceParams, options: CameraOptions) -> Camera:
-        factory = self._factories.get(params.kind)
+        factory = self.lookup(params.kind)
         if factory is None:
-            known = ", ".join(sorted(self._factories))
+            known = ", ".join(self.kinds())
             raise ConfigError(f"source kind {params.kind!r} is not supported here (known: {known})")
         return factory(params, options)
-
-    def kinds(self) -> list[str]:
-        return sorted(self._factories)
 
 
 def _file(params: SourceParams, options: CameraOptions) -> Camera:

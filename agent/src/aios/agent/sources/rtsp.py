@@ -21,10 +21,9 @@ import threading
 from typing import Literal
 
 import cv2
-import numpy as np
-import numpy.typing as npt
 
 from aios.agent.errors import SourceError
+from aios.agent.sources.opencv_camera import OpenCvCamera
 from aios.agent.sources.redaction import redact, scrub
 
 Transport = Literal["tcp", "udp"]
@@ -75,14 +74,12 @@ def _allow_parallel_opens() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
 
 
-class RtspCamera:
-    live = True
-
+class RtspCamera(OpenCvCamera):
     def __init__(self, uri: str, *, transport: Transport = "tcp", timeout_s: float = 5.0) -> None:
+        super().__init__()
         self._uri = uri
         self._transport = transport
         self._timeout_ms = int(timeout_s * 1000)
-        self._cap: cv2.VideoCapture | None = None
         _allow_parallel_opens()
 
     @property
@@ -111,16 +108,3 @@ class RtspCamera:
             cap.release()
             raise SourceError(f"cannot connect to {self.name} over {self._transport.upper()}")
         self._cap = cap
-
-    def read(self) -> npt.NDArray[np.uint8] | None:
-        if self._cap is None:
-            raise SourceError(f"{self.name} is not open")
-        ok, image = self._cap.read()
-        if not ok or image is None:
-            return None
-        return np.ascontiguousarray(image, dtype=np.uint8)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None

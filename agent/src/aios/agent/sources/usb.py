@@ -5,20 +5,17 @@ from __future__ import annotations
 import sys
 
 import cv2
-import numpy as np
-import numpy.typing as npt
 
 from aios.agent.errors import SourceError
+from aios.agent.sources.opencv_camera import OpenCvCamera
 
 
-class UsbCamera:
-    live = True
-
+class UsbCamera(OpenCvCamera):
     def __init__(self, device: str, *, width: int | None = None, height: int | None = None) -> None:
+        super().__init__()
         self._device = device
         self._width = width
         self._height = height
-        self._cap: cv2.VideoCapture | None = None
 
     @property
     def name(self) -> str:
@@ -40,16 +37,3 @@ class UsbCamera:
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._height)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self._cap = cap
-
-    def read(self) -> npt.NDArray[np.uint8] | None:
-        if self._cap is None:
-            raise SourceError(f"{self.name} is not open")
-        ok, image = self._cap.read()
-        if not ok or image is None:
-            return None
-        return np.ascontiguousarray(image, dtype=np.uint8)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None

@@ -1,91 +1,67 @@
-"""Organizations, devices and telemetry (detections, batches, ingest state, dead letters).
-
-Revision ID: 0001_telemetry
-Revises:
-Create Date: 2025-11-25
-"""
+"""Organizations, devices and telemetry (detections, batches, ingest state, dead letters)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from aios.controlplane.db.migrations import columns as col
 
 revision: str = "0001_telemetry"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-UTC_DATETIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
     op.create_table(
         "organizations",
-        sa.Column("id", sa.String(64), nullable=False),
-        sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_organizations")),
+        col.string("id"),
+        col.string("name", 200),
+        *col.timestamps(),
+        col.primary_key("organizations", "id"),
     )
     op.create_table(
         "devices",
-        sa.Column("id", sa.String(64), nullable=False),
-        sa.Column("org_id", sa.String(64), nullable=False),
-        sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("last_seen_at", UTC_DATETIME, nullable=True),
-        sa.Column("agent_version", sa.String(256), nullable=True),
-        sa.Column("last_heartbeat", JSON, nullable=True),
-        sa.Column("tags", JSON, nullable=False),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_devices_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_devices")),
+        col.string("id"),
+        col.string("org_id"),
+        col.string("name", 200),
+        col.string("status", 16),
+        sa.Column("last_seen_at", col.UTC_DATETIME, nullable=True),
+        col.string("agent_version", 256, nullable=True),
+        sa.Column("last_heartbeat", col.JSON, nullable=True),
+        sa.Column("tags", col.JSON, nullable=False),
+        *col.timestamps(),
+        col.org_fk("devices"),
+        col.primary_key("devices", "id"),
     )
     op.create_index("ix_devices_org_id_name", "devices", ["org_id", "name"])
 
     op.create_table(
         "detections",
-        sa.Column("device_id", sa.String(64), nullable=False),
+        col.string("device_id"),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("idx", sa.Integer(), nullable=False),
-        sa.Column("ts", UTC_DATETIME, nullable=False),
-        sa.Column("org_id", sa.String(64), nullable=False),
-        sa.Column("stream_id", sa.String(64), nullable=False),
+        sa.Column("ts", col.UTC_DATETIME, nullable=False),
+        col.string("org_id"),
+        col.string("stream_id"),
         sa.Column("frame_index", sa.BigInteger(), nullable=False),
         sa.Column("class_id", sa.Integer(), nullable=False),
-        sa.Column("label", sa.String(256), nullable=False),
-        sa.Column("confidence", sa.Float(), nullable=False),
-        sa.Column("x1", sa.Float(), nullable=False),
-        sa.Column("y1", sa.Float(), nullable=False),
-        sa.Column("x2", sa.Float(), nullable=False),
-        sa.Column("y2", sa.Float(), nullable=False),
+        col.string("label", 256),
+        *col.required(sa.Float(), "confidence", "x1", "y1", "x2", "y2"),
         sa.Column("track_id", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("device_id", "seq", "idx", "ts", name=op.f("pk_detections")),
+        col.primary_key("detections", "device_id", "seq", "idx", "ts"),
     )
     op.create_index("ix_detections_org_id_ts", "detections", ["org_id", "ts"])
     op.create_index("ix_detections_device_id_ts", "detections", ["device_id", "ts"])
 
     op.create_table(
         "detection_batches",
-        sa.Column("device_id", sa.String(64), nullable=False),
+        col.string("device_id"),
         sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("org_id", sa.String(64), nullable=False),
-        sa.Column("stream_id", sa.String(64), nullable=False),
-        sa.Column("pipeline_version", sa.Integer(), nullable=False),
-        sa.Column("frames", sa.Integer(), nullable=False),
-        sa.Column("objects", sa.Integer(), nullable=False),
-        sa.Column("received_at", UTC_DATETIME, nullable=False),
-        sa.PrimaryKeyConstraint("device_id", "seq", name=op.f("pk_detection_batches")),
+        col.string("org_id"),
+        col.string("stream_id"),
+        *col.required(sa.Integer(), "pipeline_version", "frames", "objects"),
+        sa.Column("received_at", col.UTC_DATETIME, nullable=False),
+        col.primary_key("detection_batches", "device_id", "seq"),
     )
     op.create_index(
         "ix_detection_batches_org_id_received_at", "detection_batches", ["org_id", "received_at"]
@@ -93,49 +69,39 @@ def upgrade() -> None:
 
     op.create_table(
         "ingest_state",
-        sa.Column("device_id", sa.String(64), nullable=False),
-        sa.Column("org_id", sa.String(64), nullable=False),
-        sa.Column("first_seq", sa.BigInteger(), nullable=False),
-        sa.Column("contiguous_seq", sa.BigInteger(), nullable=False),
-        sa.Column("max_seq", sa.BigInteger(), nullable=False),
-        sa.Column("received", sa.BigInteger(), nullable=False),
-        sa.Column("duplicates", sa.BigInteger(), nullable=False),
-        sa.Column("gaps", JSON, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.PrimaryKeyConstraint("device_id", name=op.f("pk_ingest_state")),
+        col.string("device_id"),
+        col.string("org_id"),
+        *col.required(
+            sa.BigInteger(), "first_seq", "contiguous_seq", "max_seq", "received", "duplicates"
+        ),
+        sa.Column("gaps", col.JSON, nullable=False),
+        sa.Column("updated_at", col.UTC_DATETIME, nullable=False),
+        col.primary_key("ingest_state", "device_id"),
     )
-    op.create_index(op.f("ix_ingest_state_org_id"), "ingest_state", ["org_id"])
+    col.column_indexes("ingest_state", "org_id")
 
     op.create_table(
         "dead_letters",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("received_at", UTC_DATETIME, nullable=False),
-        sa.Column("reason", sa.String(32), nullable=False),
-        sa.Column("detail", sa.String(1024), nullable=False),
-        sa.Column("topic", sa.String(512), nullable=False),
-        sa.Column("org_id", sa.String(64), nullable=True),
-        sa.Column("device_id", sa.String(64), nullable=True),
+        sa.Column("id", col.BIGINT_PK, autoincrement=True, nullable=False),
+        sa.Column("received_at", col.UTC_DATETIME, nullable=False),
+        col.string("reason", 32),
+        col.string("detail", 1024),
+        col.string("topic", 512),
+        col.string("org_id", nullable=True),
+        col.string("device_id", nullable=True),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("payload_size", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letters")),
+        col.primary_key("dead_letters", "id"),
     )
-    op.create_index(op.f("ix_dead_letters_org_id"), "dead_letters", ["org_id"])
-    op.create_index(op.f("ix_dead_letters_reason"), "dead_letters", ["reason"])
-    op.create_index(op.f("ix_dead_letters_received_at"), "dead_letters", ["received_at"])
+    col.column_indexes("dead_letters", "org_id", "reason", "received_at")
 
 
 def downgrade() -> None:
-    for table in (
+    col.drop_tables(
         "dead_letters",
         "ingest_state",
         "detection_batches",
         "detections",
         "devices",
         "organizations",
-    ):
-        op.drop_table(table)
+    )

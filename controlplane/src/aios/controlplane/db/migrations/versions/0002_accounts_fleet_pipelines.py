@@ -1,316 +1,175 @@
 """Users, refresh tokens, enrollment tokens, device credentials, pipelines, deployments and
 the live (WebSocket) outbox.
-
-Revision ID: 0002_accounts_fleet_pipelines
-Revises: 0001_telemetry
-Create Date: 2025-11-25
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from aios.controlplane.db.migrations import columns as col
 
 revision: str = "0002_accounts_fleet_pipelines"
 down_revision: str | None = "0001_telemetry"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-UTC_DATETIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
     op.create_table(
         "live_messages",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("message", JSON, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_live_messages")),
+        sa.Column("id", col.BIGINT_PK, autoincrement=True, nullable=False),
+        col.string("org_id"),
+        sa.Column("created_at", col.UTC_DATETIME, nullable=False),
+        sa.Column("message", col.JSON, nullable=False),
+        col.primary_key("live_messages", "id"),
     )
-    with op.batch_alter_table("live_messages", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_live_messages_org_id"), ["org_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_live_messages_created_at"), ["created_at"], unique=False
-        )
+    col.column_indexes("live_messages", "org_id", "created_at")
 
     op.create_table(
         "enrollment_tokens",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        col.string("id"),
+        col.string("org_id"),
+        col.string("name", 200),
+        col.string("token_hash"),
         sa.Column("max_uses", sa.Integer(), nullable=True),
         sa.Column("uses", sa.Integer(), nullable=False),
-        sa.Column("tags", JSON, nullable=False),
-        sa.Column("expires_at", UTC_DATETIME, nullable=False),
-        sa.Column("revoked_at", UTC_DATETIME, nullable=True),
-        sa.Column("created_by", sa.String(length=64), nullable=True),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_enrollment_tokens_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollment_tokens")),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_enrollment_tokens_token_hash")),
+        sa.Column("tags", col.JSON, nullable=False),
+        sa.Column("expires_at", col.UTC_DATETIME, nullable=False),
+        sa.Column("revoked_at", col.UTC_DATETIME, nullable=True),
+        col.string("created_by", nullable=True),
+        *col.timestamps(),
+        col.org_fk("enrollment_tokens"),
+        col.primary_key("enrollment_tokens", "id"),
+        col.unique("enrollment_tokens", "token_hash"),
     )
-    with op.batch_alter_table("enrollment_tokens", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_enrollment_tokens_org_id"), ["org_id"], unique=False)
+    col.column_indexes("enrollment_tokens", "org_id")
 
     op.create_table(
         "pipelines",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=128), nullable=False),
-        sa.Column("description", sa.String(length=2000), nullable=False),
+        col.string("id"),
+        col.string("org_id"),
+        col.string("name", 128),
+        col.string("description", 2000),
         sa.Column("current_version", sa.Integer(), nullable=False),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_pipelines_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_pipelines")),
+        *col.timestamps(),
+        col.org_fk("pipelines"),
+        col.primary_key("pipelines", "id"),
     )
-    with op.batch_alter_table("pipelines", schema=None) as batch_op:
-        batch_op.create_index("ix_pipelines_org_id_name", ["org_id", "name"], unique=False)
+    op.create_index("ix_pipelines_org_id_name", "pipelines", ["org_id", "name"])
 
     op.create_table(
         "users",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("email", sa.String(length=320), nullable=False),
-        sa.Column("full_name", sa.String(length=200), nullable=False),
-        sa.Column("password_hash", sa.String(length=256), nullable=False),
-        sa.Column("role", sa.String(length=16), nullable=False),
+        col.string("id"),
+        col.string("org_id"),
+        col.string("email", 320),
+        col.string("full_name", 200),
+        col.string("password_hash", 256),
+        col.string("role", 16),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_users_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
-        sa.UniqueConstraint("email", name=op.f("uq_users_email")),
+        *col.timestamps(),
+        col.org_fk("users"),
+        col.primary_key("users", "id"),
+        col.unique("users", "email"),
     )
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_users_org_id"), ["org_id"], unique=False)
+    col.column_indexes("users", "org_id")
 
     op.create_table(
         "deployments",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("pipeline_id", sa.String(length=64), nullable=False),
+        col.string("id"),
+        col.string("org_id"),
+        col.string("pipeline_id"),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("selector", JSON, nullable=False),
-        sa.Column("created_by", sa.String(length=64), nullable=True),
-        sa.Column("stage", sa.String(length=16), nullable=False),
+        sa.Column("selector", col.JSON, nullable=False),
+        col.string("created_by", nullable=True),
+        col.string("stage", 16),
         sa.Column("canary_share", sa.Float(), nullable=True),
         sa.Column("healthy_for_s", sa.Integer(), nullable=True),
-        sa.Column("stage_reason", sa.String(length=1024), nullable=True),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_deployments_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["pipeline_id"],
-            ["pipelines.id"],
-            name=op.f("fk_deployments_pipeline_id_pipelines"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_deployments")),
+        col.string("stage_reason", 1024, nullable=True),
+        *col.timestamps(),
+        col.org_fk("deployments"),
+        col.cascade_fk("deployments", "pipeline_id", "pipelines"),
+        col.primary_key("deployments", "id"),
     )
-    with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_deployments_org_id"), ["org_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_deployments_stage"), ["stage"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_deployments_pipeline_id"), ["pipeline_id"], unique=False
-        )
+    col.column_indexes("deployments", "org_id", "stage", "pipeline_id")
 
     op.create_table(
         "device_credentials",
-        sa.Column("device_id", sa.String(length=64), nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("mqtt_username", sa.String(length=128), nullable=False),
-        sa.Column("password_hash", sa.String(length=256), nullable=False),
-        sa.Column("enrollment_token_id", sa.String(length=64), nullable=True),
-        sa.Column("hardware", JSON, nullable=False),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["device_id"],
-            ["devices.id"],
-            name=op.f("fk_device_credentials_device_id_devices"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_device_credentials_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("device_id", name=op.f("pk_device_credentials")),
-        sa.UniqueConstraint("mqtt_username", name=op.f("uq_device_credentials_mqtt_username")),
+        col.string("device_id"),
+        col.string("org_id"),
+        col.string("mqtt_username", 128),
+        col.string("password_hash", 256),
+        col.string("enrollment_token_id", nullable=True),
+        sa.Column("hardware", col.JSON, nullable=False),
+        *col.timestamps(),
+        col.device_fk("device_credentials"),
+        col.org_fk("device_credentials"),
+        col.primary_key("device_credentials", "device_id"),
+        col.unique("device_credentials", "mqtt_username"),
     )
-    with op.batch_alter_table("device_credentials", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_device_credentials_org_id"), ["org_id"], unique=False)
+    col.column_indexes("device_credentials", "org_id")
 
     op.create_table(
         "pipeline_versions",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("pipeline_id", sa.String(length=64), nullable=False),
+        col.string("id"),
+        col.string("org_id"),
+        col.string("pipeline_id"),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("spec", JSON, nullable=False),
-        sa.Column("created_by", sa.String(length=64), nullable=True),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_pipeline_versions_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["pipeline_id"],
-            ["pipelines.id"],
-            name=op.f("fk_pipeline_versions_pipeline_id_pipelines"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_pipeline_versions")),
-        sa.UniqueConstraint(
-            "pipeline_id", "version", name=op.f("uq_pipeline_versions_pipeline_id")
-        ),
+        sa.Column("spec", col.JSON, nullable=False),
+        col.string("created_by", nullable=True),
+        *col.timestamps(),
+        col.org_fk("pipeline_versions"),
+        col.cascade_fk("pipeline_versions", "pipeline_id", "pipelines"),
+        col.primary_key("pipeline_versions", "id"),
+        col.unique("pipeline_versions", "pipeline_id", "version"),
     )
-    with op.batch_alter_table("pipeline_versions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_pipeline_versions_org_id"), ["org_id"], unique=False)
+    col.column_indexes("pipeline_versions", "org_id")
 
     op.create_table(
         "refresh_tokens",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("user_id", sa.String(length=64), nullable=False),
-        sa.Column("family_id", sa.String(length=64), nullable=False),
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("expires_at", UTC_DATETIME, nullable=False),
-        sa.Column("revoked_at", UTC_DATETIME, nullable=True),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_refresh_tokens_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_refresh_tokens_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_tokens_token_hash")),
+        col.string("id"),
+        col.string("org_id"),
+        col.string("user_id"),
+        col.string("family_id"),
+        col.string("token_hash"),
+        sa.Column("expires_at", col.UTC_DATETIME, nullable=False),
+        sa.Column("revoked_at", col.UTC_DATETIME, nullable=True),
+        *col.timestamps(),
+        col.org_fk("refresh_tokens"),
+        col.cascade_fk("refresh_tokens", "user_id", "users"),
+        col.primary_key("refresh_tokens", "id"),
+        col.unique("refresh_tokens", "token_hash"),
     )
-    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_refresh_tokens_family_id"), ["family_id"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_refresh_tokens_org_id"), ["org_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_refresh_tokens_user_id"), ["user_id"], unique=False)
+    col.column_indexes("refresh_tokens", "family_id", "org_id", "user_id")
 
     op.create_table(
         "deployment_targets",
-        sa.Column("deployment_id", sa.String(length=64), nullable=False),
-        sa.Column("device_id", sa.String(length=64), nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
+        col.string("deployment_id"),
+        col.string("device_id"),
+        col.string("org_id"),
+        col.string("status", 16),
         sa.Column("canary", sa.Boolean(), nullable=False),
-        sa.Column("error", sa.String(length=1024), nullable=True),
-        sa.Column("node", sa.String(length=64), nullable=True),
-        sa.Column("field", sa.String(length=256), nullable=True),
+        col.string("error", 1024, nullable=True),
+        col.string("node", nullable=True),
+        col.string("field", 256, nullable=True),
         sa.Column("active_version", sa.Integer(), nullable=True),
-        sa.Column("reported_at", UTC_DATETIME, nullable=True),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["deployment_id"],
-            ["deployments.id"],
-            name=op.f("fk_deployment_targets_deployment_id_deployments"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["device_id"],
-            ["devices.id"],
-            name=op.f("fk_deployment_targets_device_id_devices"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_deployment_targets_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("deployment_id", "device_id", name=op.f("pk_deployment_targets")),
+        sa.Column("reported_at", col.UTC_DATETIME, nullable=True),
+        *col.timestamps(),
+        col.cascade_fk("deployment_targets", "deployment_id", "deployments"),
+        col.device_fk("deployment_targets"),
+        col.org_fk("deployment_targets"),
+        col.primary_key("deployment_targets", "deployment_id", "device_id"),
     )
-    with op.batch_alter_table("deployment_targets", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_deployment_targets_org_id"), ["org_id"], unique=False)
+    col.column_indexes("deployment_targets", "org_id")
 
 
 def downgrade() -> None:
-    op.drop_table("live_messages")
-    with op.batch_alter_table("deployment_targets", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_deployment_targets_org_id"))
-
-    op.drop_table("deployment_targets")
-    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_refresh_tokens_user_id"))
-        batch_op.drop_index(batch_op.f("ix_refresh_tokens_org_id"))
-        batch_op.drop_index(batch_op.f("ix_refresh_tokens_family_id"))
-
-    op.drop_table("refresh_tokens")
-    with op.batch_alter_table("pipeline_versions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_pipeline_versions_org_id"))
-
-    op.drop_table("pipeline_versions")
-    with op.batch_alter_table("device_credentials", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_device_credentials_org_id"))
-
-    op.drop_table("device_credentials")
-    with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_deployments_stage"))
-        batch_op.drop_index(batch_op.f("ix_deployments_pipeline_id"))
-        batch_op.drop_index(batch_op.f("ix_deployments_org_id"))
-
-    op.drop_table("deployments")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_users_org_id"))
-
-    op.drop_table("users")
-    with op.batch_alter_table("pipelines", schema=None) as batch_op:
-        batch_op.drop_index("ix_pipelines_org_id_name")
-
-    op.drop_table("pipelines")
-    with op.batch_alter_table("enrollment_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_enrollment_tokens_org_id"))
-
-    op.drop_table("enrollment_tokens")
+    col.drop_tables(
+        "live_messages",
+        "deployment_targets",
+        "refresh_tokens",
+        "pipeline_versions",
+        "device_credentials",
+        "deployments",
+        "users",
+        "pipelines",
+        "enrollment_tokens",
+    )

@@ -4,22 +4,17 @@ On PostgreSQL with TimescaleDB available, ``detections`` and ``events`` become h
 compression, retention and continuous aggregates (:mod:`aios.controlplane.db.storage.timescale`);
 on plain PostgreSQL ``detections`` becomes a table partitioned by day (data kept;
 :mod:`aios.controlplane.db.storage.partitions`); SQLite gets the tables only.
-
-Revision ID: 0003_storage
-Revises: 0002_accounts_fleet_pipelines
-Create Date: 2025-11-26
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
+from aios.controlplane.db.migrations import columns as col
 from aios.controlplane.db.storage import partitions, timescale
 from aios.controlplane.db.storage.backend import (
     StoragePolicy,
@@ -29,26 +24,20 @@ from aios.controlplane.db.storage.backend import (
 
 revision: str = "0003_storage"
 down_revision: str | None = "0002_accounts_fleet_pipelines"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-UTC_DATETIME = sa.DateTime(timezone=True)
 log = logging.getLogger("alembic.runtime.migration")
 
 
 def _rollup(name: str) -> None:
     op.create_table(
         name,
-        sa.Column("org_id", sa.String(64), nullable=False),
-        sa.Column("bucket", UTC_DATETIME, nullable=False),
-        sa.Column("device_id", sa.String(64), nullable=False),
-        sa.Column("stream_id", sa.String(64), nullable=False),
-        sa.Column("label", sa.String(256), nullable=False),
+        col.string("org_id"),
+        sa.Column("bucket", col.UTC_DATETIME, nullable=False),
+        col.string("device_id"),
+        col.string("stream_id"),
+        col.string("label", 256),
         sa.Column("count", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "org_id", "bucket", "device_id", "stream_id", "label", name=op.f(f"pk_{name}")
-        ),
+        col.primary_key(name, "org_id", "bucket", "device_id", "stream_id", "label"),
     )
 
 
@@ -57,45 +46,35 @@ def upgrade() -> None:
     _rollup("detection_counts_1h")
     op.create_table(
         "events",
-        sa.Column("device_id", sa.String(64), nullable=False),
-        sa.Column("id", sa.String(64), nullable=False),
-        sa.Column("org_id", sa.String(64), nullable=False),
-        sa.Column("stream_id", sa.String(64), nullable=False),
-        sa.Column("event_type", sa.String(64), nullable=False),
-        sa.Column("severity", sa.String(16), nullable=False),
-        sa.Column("phase", sa.String(16), nullable=False),
-        sa.Column("started_at", UTC_DATETIME, nullable=False),
-        sa.Column("last_ts", UTC_DATETIME, nullable=False),
-        sa.Column("ended_at", UTC_DATETIME, nullable=True),
-        sa.Column("rule_id", sa.String(128), nullable=True),
-        sa.Column("zone_id", sa.String(128), nullable=True),
-        sa.Column("line_id", sa.String(128), nullable=True),
-        sa.Column("track_ids", JSON, nullable=False),
-        sa.Column("attributes", JSON, nullable=False),
-        sa.Column("snapshot", sa.String(512), nullable=True),
+        *col.required(sa.String(64), "device_id", "id", "org_id", "stream_id", "event_type"),
+        *col.required(sa.String(16), "severity", "phase"),
+        sa.Column("started_at", col.UTC_DATETIME, nullable=False),
+        sa.Column("last_ts", col.UTC_DATETIME, nullable=False),
+        sa.Column("ended_at", col.UTC_DATETIME, nullable=True),
+        *col.optional(sa.String(128), "rule_id", "zone_id", "line_id"),
+        sa.Column("track_ids", col.JSON, nullable=False),
+        sa.Column("attributes", col.JSON, nullable=False),
+        col.string("snapshot", 512, nullable=True),
         sa.Column("pipeline_version", sa.Integer(), nullable=True),
-        sa.Column("received_at", UTC_DATETIME, nullable=False),
-        sa.PrimaryKeyConstraint("device_id", "id", name=op.f("pk_events")),
+        sa.Column("received_at", col.UTC_DATETIME, nullable=False),
+        col.primary_key("events", "device_id", "id"),
     )
     op.create_index("ix_events_org_id_started_at", "events", ["org_id", "started_at"])
     op.create_index("ix_events_device_id_started_at", "events", ["device_id", "started_at"])
     op.create_table(
         "pipeline_reports",
-        sa.Column("device_id", sa.String(64), nullable=False),
-        sa.Column("pipeline_id", sa.String(64), nullable=False),
+        col.string("device_id"),
+        col.string("pipeline_id"),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("ts", UTC_DATETIME, nullable=False),
-        sa.Column("org_id", sa.String(64), nullable=False),
-        sa.Column("deployment_id", sa.String(64), nullable=True),
+        col.string("status", 16),
+        sa.Column("ts", col.UTC_DATETIME, nullable=False),
+        col.string("org_id"),
+        col.string("deployment_id", nullable=True),
         sa.Column("active_version", sa.Integer(), nullable=True),
-        sa.Column("error", sa.String(2048), nullable=True),
-        sa.Column("node", sa.String(128), nullable=True),
-        sa.Column("field", sa.String(128), nullable=True),
-        sa.Column("received_at", UTC_DATETIME, nullable=False),
-        sa.PrimaryKeyConstraint(
-            "device_id", "pipeline_id", "version", "status", "ts", name=op.f("pk_pipeline_reports")
-        ),
+        col.string("error", 2048, nullable=True),
+        *col.optional(sa.String(128), "node", "field"),
+        sa.Column("received_at", col.UTC_DATETIME, nullable=False),
+        col.primary_key("pipeline_reports", "device_id", "pipeline_id", "version", "status", "ts"),
     )
     op.create_index(
         "ix_pipeline_reports_org_id_received_at", "pipeline_reports", ["org_id", "received_at"]
@@ -148,7 +127,4 @@ def downgrade() -> None:
         elif partitions.is_partitioned(bind):
             for sql in partitions.convert_to_plain_sql():
                 bind.exec_driver_sql(sql)
-    op.drop_table("pipeline_reports")
-    op.drop_table("events")
-    op.drop_table("detection_counts_1h")
-    op.drop_table("detection_counts_1m")
+    col.drop_tables("pipeline_reports", "events", "detection_counts_1h", "detection_counts_1m")

@@ -1,53 +1,28 @@
-"""Event acknowledgements and heartbeat history (what the operator's console shows).
-
-Revision ID: 0009_console
-Revises: 0004_presence_jobs_notifications
-Create Date: 2026-12-01
-"""
+"""Event acknowledgements and heartbeat history (what the operator's console shows)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
+from aios.controlplane.db.migrations import columns as col
+
 revision: str = "0009_console"
 down_revision: str | None = "0008_accounts_security"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-UTC_DATETIME = sa.DateTime(timezone=True)
-
-
-def _fks(table: str) -> list[sa.ForeignKeyConstraint]:
-    return [
-        sa.ForeignKeyConstraint(
-            ["device_id"],
-            ["devices.id"],
-            name=op.f(f"fk_{table}_device_id_devices"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f(f"fk_{table}_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
-    ]
 
 
 def upgrade() -> None:
     op.create_table(
         "event_acknowledgements",
-        sa.Column("device_id", sa.String(length=64), nullable=False),
-        sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("user_id", sa.String(length=64), nullable=True),
-        sa.Column("user_name", sa.String(length=200), nullable=False),
-        sa.Column("acknowledged_at", UTC_DATETIME, nullable=False),
-        *_fks("event_acknowledgements"),
-        sa.PrimaryKeyConstraint("device_id", "event_id", name=op.f("pk_event_acknowledgements")),
+        col.string("device_id"),
+        col.string("event_id"),
+        col.string("org_id"),
+        col.string("user_id", nullable=True),
+        col.string("user_name", 200),
+        sa.Column("acknowledged_at", col.UTC_DATETIME, nullable=False),
+        col.device_fk("event_acknowledgements"),
+        col.org_fk("event_acknowledgements"),
+        col.primary_key("event_acknowledgements", "device_id", "event_id"),
     )
     op.create_index(
         "ix_event_acknowledgements_org_id_acknowledged_at",
@@ -56,21 +31,18 @@ def upgrade() -> None:
     )
     op.create_table(
         "heartbeat_samples",
-        sa.Column("device_id", sa.String(length=64), nullable=False),
-        sa.Column("ts", UTC_DATETIME, nullable=False),
-        sa.Column("org_id", sa.String(length=64), nullable=False),
-        sa.Column("cpu_percent", sa.Float(), nullable=True),
-        sa.Column("mem_percent", sa.Float(), nullable=True),
-        sa.Column("temperature_c", sa.Float(), nullable=True),
-        sa.Column("inference_ms_p50", sa.Float(), nullable=True),
-        sa.Column("inference_ms_p95", sa.Float(), nullable=True),
-        sa.Column("fps", sa.Float(), nullable=True),
+        col.string("device_id"),
+        sa.Column("ts", col.UTC_DATETIME, nullable=False),
+        col.string("org_id"),
+        *col.optional(sa.Float(), "cpu_percent", "mem_percent", "temperature_c"),
+        *col.optional(sa.Float(), "inference_ms_p50", "inference_ms_p95", "fps"),
         sa.Column("spool_depth", sa.Integer(), nullable=True),
-        *_fks("heartbeat_samples"),
-        sa.PrimaryKeyConstraint("device_id", "ts", name=op.f("pk_heartbeat_samples")),
+        col.device_fk("heartbeat_samples"),
+        col.org_fk("heartbeat_samples"),
+        col.primary_key("heartbeat_samples", "device_id", "ts"),
     )
     op.create_index("ix_heartbeat_samples_ts", "heartbeat_samples", ["ts"])
-    op.create_index(op.f("ix_heartbeat_samples_org_id"), "heartbeat_samples", ["org_id"])
+    col.column_indexes("heartbeat_samples", "org_id")
 
 
 def downgrade() -> None:
