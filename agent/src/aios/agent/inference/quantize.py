@@ -131,11 +131,10 @@ def sppf_nodes(graph: GraphProto) -> list[str]:
                     out.update(dict.fromkeys([conv.name, *_silu(conv, consumers)]))
         mul = producer.get(pool.input[0])
         if mul is not None and mul.op_type == "Mul":
-            conv = next(
-                (producer[i] for i in mul.input if producer.get(i, mul).op_type == "Conv"), None
-            )
-            if conv is not None:
-                out.update(dict.fromkeys([conv.name, *_silu(conv, consumers)]))
+            feeding = [producer[i] for i in mul.input if i in producer]
+            for before in feeding:
+                if before.op_type == "Conv":
+                    out.update(dict.fromkeys([before.name, *_silu(before, consumers)]))
     return list(out)
 
 
