@@ -128,3 +128,30 @@ def test_blocks_before_the_head_are_the_branches_conv_silu_blocks(
         for k in convs
     }
     assert {n for n in names if n.endswith("/Conv")} == expected
+
+
+def test_sppf_nodes_are_the_pooling_block(model_path: Path) -> None:
+    """``fp32_sppf``: YOLOv8's SPPF block (``/model.9/``): its two convs with their SiLU, the
+    three chained max-pools and the concat that joins them, found by structure."""
+    import onnx
+
+    from aios.agent.inference.quantize import sppf_nodes
+
+    graph = onnx.load(str(model_path)).graph
+    names = set(sppf_nodes(graph))
+    expected = {n.name for n in graph.node if n.name.startswith("/model.9/")}
+    assert names == expected
+    assert len(names) == 10
+
+
+def test_the_sppf_block_stays_float32(int8_path: Path) -> None:
+    """The quantized model has no quantize/dequantize pair inside the SPPF block: the inputs
+    of its max-pools and concat come straight from float nodes."""
+    import onnx
+
+    graph = onnx.load(str(int8_path)).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    pools = [n for n in graph.node if n.op_type == "MaxPool"]
+    assert len(pools) == 3
+    for pool in pools:
+        assert producer[pool.input[0]].op_type != "DequantizeLinear"

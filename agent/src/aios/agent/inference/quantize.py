@@ -54,8 +54,19 @@ class QuantizeOptions:
     fp32_head_blocks: int = 0
     """Also keep this many Conv+SiLU blocks before each of those convolutions in float32."""
     fp32_first_conv: bool = True
+    fp32_sppf: bool = True
+    """Keep the SPPF block (a conv, three chained max-pools concatenated with their input, a
+    conv) in float32: the concat forces one int8 scale on four differently pooled maps, and
+    it cost 1 of every 100 boxes (95.96% agreement with it float32, 94.95% without, on 30
+    video frames; speed 1.7x instead of 1.9x fp32)."""
     symmetric_activations: bool = False
     quantize_bias: bool = True
+    op_types: str = ""
+    """ONNX op types to quantize, joined by ``+`` (``Conv+Mul``); empty: every type ONNX Runtime
+    can."""
+    fp32_prefixes: str = ""
+    """Keep the nodes whose names start with one of these, joined by ``+``, in float32
+    (``/model.22/cv3`` is YOLOv8's class branch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +100,42 @@ def blocks_before(graph: GraphProto, convs: list[str], depth: int) -> list[str]:
             out += [n.name for n in parents] + [mul.name]
             node = conv
     return out
+
+
+def _silu(conv: NodeProto, consumers: dict[str, list[NodeProto]]) -> list[str]:
+    """The ``Sigmoid`` and ``Mul`` of the SiLU after ``conv`` (none if it has no SiLU)."""
+    after = consumers.get(conv.output[0], [])
+    sigmoids = [n for n in after if n.op_type == "Sigmoid"]
+    muls = [n for n in after if n.op_type == "Mul"]
+    return [n.name for n in sigmoids + muls] if sigmoids and muls else []
+
+
+def sppf_nodes(graph: GraphProto) -> list[str]:
+    """The nodes of YOLOv8's SPPF block: the max-pools, the ``Concat`` joining them with their
+    input, the conv (and SiLU) feeding the first pool and the one after the concat; empty for a
+    graph without max-pools."""
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list[NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    pools = [node for node in graph.node if node.op_type == "MaxPool"]
+    out: dict[str, None] = dict.fromkeys(node.name for node in pools)
+    for pool in pools:
+        for concat in consumers.get(pool.output[0], []):
+            if concat.op_type != "Concat":
+                continue
+            out[concat.name] = None
+            for conv in consumers.get(concat.output[0], []):
+                if conv.op_type == "Conv":
+                    out.update(dict.fromkeys([conv.name, *_silu(conv, consumers)]))
+        mul = producer.get(pool.input[0])
+        if mul is not None and mul.op_type == "Mul":
+            feeding = [producer[i] for i in mul.input if i in producer]
+            for before in feeding:
+                if before.op_type == "Conv":
+                    out.update(dict.fromkeys([before.name, *_silu(before, consumers)]))
+    return list(out)
 
 
 def head_nodes(graph: GraphProto) -> tuple[list[str], list[str]]:
@@ -168,6 +215,11 @@ def quantize(
     decode, head_convs = head_nodes(model.graph)
     exclude = decode + (head_convs if opts.fp32_head_convs else [])
     exclude += blocks_before(model.graph, head_convs, opts.fp32_head_blocks)
+    prefixes = tuple(p for p in opts.fp32_prefixes.split("+") if p)
+    if prefixes:
+        exclude += [n.name for n in model.graph.node if n.name.startswith(prefixes)]
+    if opts.fp32_sppf:
+        exclude += sppf_nodes(model.graph)
     if opts.fp32_first_conv:
         exclude.append(next(n.name for n in model.graph.node if n.op_type == "Conv"))
     reader = _FrameReader(info.input.name, letterboxed(frames, *info.imgsz))
@@ -197,6 +249,7 @@ def quantize(
                 activation_type=act_type,
                 weight_type=QuantType.QInt8,
                 nodes_to_exclude=exclude,
+                op_types_to_quantize=[t for t in opts.op_types.split("+") if t] or None,
                 calibrate_method=method,
                 extra_options=extra,
             )
