@@ -105,6 +105,8 @@ async def test_latest_heartbeat_of_a_device(
             "reconnects": 0,
             "down_since": None,
             "last_gap_s": None,
+            "latency_ms_p50": None,
+            "latency_ms_p95": None,
         }
     ]
     assert (await client.get(url, headers=other_owner.headers)).status_code == 404
