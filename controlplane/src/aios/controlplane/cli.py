@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -113,9 +114,27 @@ def serve(
     # After uvicorn configured its loggers: the WebSocket's token is in its URL.
     log_redaction.install()
     server = uvicorn.Server(config)
+    _stop_signals_exit_zero()
     server.run()
     if not server.started:  # as uvicorn.run does: the application failed to start
         raise typer.Exit(3)
+
+
+def _stop_signals_exit_zero() -> None:
+    """Make SIGINT and SIGTERM, once uvicorn has shut down because of them, end the process
+    with status 0.
+
+    uvicorn handles both while it serves, then raises the signal again to the handler that was
+    in place before it started: Python's defaults would kill a process that has just shut down
+    cleanly with that signal (status -15, or a ``KeyboardInterrupt`` traceback), which
+    supervisors report as a crash. An operator's stop is the expected way to end.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stopped)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """The handler uvicorn's re-raised stop signal reaches: the server is already down."""
 
 
 async def _check_database(settings: Settings, *, schema: bool) -> None:
