@@ -21,35 +21,9 @@ import pytest
 import yaml
 from websockets.sync.client import ClientConnection, connect
 
-from tests.e2e.processes import (
-    BIN,
-    control_plane,
-    register_operator,
-    sample_video,
-    start,
-    stop,
-    tail,
-    unused_port,
-)
+from tests.e2e import processes as proc
 
 pytestmark = pytest.mark.slow
-
-
-def _settings(kind: str, tmp_path: Path, mqtt_url: str, topic_prefix: str) -> dict[str, str]:
-    env = {
-        "AIOS_DATA_DIR": str(tmp_path / "cp"),
-        "AIOS_SECRET_KEY": "e2e-" + uuid.uuid4().hex,
-        "AIOS_MQTT_CLIENT_ID": "e2e-exit-" + uuid.uuid4().hex[:8],
-        "AIOS_MQTT_TOPIC_PREFIX": topic_prefix,
-        "AIOS_REGISTRATION": "open",  # the PostgreSQL setup shares the session database
-    }
-    if kind == "sqlite+embedded":
-        env["AIOS_MQTT_URL"] = "embedded"
-        env["AIOS_EMBEDDED_MQTT_PORT"] = str(unused_port())
-        env["AIOS_EMBEDDED_MQTT_ANONYMOUS"] = "true"
-    else:
-        env["AIOS_MQTT_URL"] = mqtt_url
-    return env
 
 
 def _agent_config(
@@ -87,11 +61,11 @@ def _wait_for_detections(base: str, auth: dict[str, str], device_id: str, agent_
         if page.json()["items"]:
             return
         time.sleep(0.5)
-    pytest.fail(f"no detections reached the API:\n{tail(agent_log)}")
+    pytest.fail(f"no detections reached the API:\n{proc.tail(agent_log)}")
 
 
 @pytest.mark.parametrize(
-    ("kind", "sig"),
+    ("backend", "sig"),
     [
         ("sqlite+embedded", signal.SIGINT),
         ("sqlite+embedded", signal.SIGTERM),
@@ -99,10 +73,11 @@ def _wait_for_detections(base: str, auth: dict[str, str], device_id: str, agent_
         ("postgres", signal.SIGINT),
         ("postgres", signal.SIGTERM),
     ],
+    indirect=["backend"],
+    ids=lambda value: value.name if isinstance(value, signal.Signals) else str(value),
 )
 def test_a_busy_control_plane_and_agent_exit_cleanly(
-    request: pytest.FixtureRequest,
-    kind: str,
+    backend: dict[str, str],
     sig: signal.Signals,
     tmp_path: Path,
     mqtt_url: str,
@@ -110,21 +85,19 @@ def test_a_busy_control_plane_and_agent_exit_cleanly(
     model_path: Path,
     testdata_dir: Path,
 ) -> None:
-    settings = _settings(kind, tmp_path, mqtt_url, topic_prefix)
-    if kind == "postgres":
-        settings["AIOS_DATABASE_URL"] = request.getfixturevalue("pg_sqlalchemy_url")
+    settings = {**backend, "AIOS_MQTT_TOPIC_PREFIX": topic_prefix}
     embedded = settings["AIOS_MQTT_URL"] == "embedded"
     broker = f"mqtt://127.0.0.1:{settings['AIOS_EMBEDDED_MQTT_PORT']}" if embedded else mqtt_url
-    video = sample_video(tmp_path / "sample.mp4", testdata_dir)
+    video = proc.sample_video(tmp_path / "sample.mp4", testdata_dir)
     agent_log = tmp_path / "agent.log"
-    port = unused_port()
+    port = proc.unused_port()
     ws: ClientConnection | None = None
     agent: subprocess.Popen[bytes] | None = None
     try:
         # Leaving this block stops the control plane and asserts its clean exit, with the
         # WebSocket subscriber connected and the agent still publishing.
-        with control_plane(settings, tmp_path / "controlplane.log", port, sig=sig) as base:
-            org_id, auth = register_operator(base)
+        with proc.control_plane(settings, tmp_path / "controlplane.log", port, sig=sig) as base:
+            org_id, auth = proc.register_operator(base)
             config = _agent_config(
                 org_id,
                 broker,
@@ -135,14 +108,14 @@ def test_a_busy_control_plane_and_agent_exit_cleanly(
                 topic_prefix,
             )
             (tmp_path / "agent.yaml").write_text(yaml.safe_dump(config))
-            agent = start(
-                [BIN / "aios-agent", "run", "--config", tmp_path / "agent.yaml"], agent_log
+            agent = proc.start(
+                [proc.BIN / "aios-agent", "run", "--config", tmp_path / "agent.yaml"], agent_log
             )
             _wait_for_detections(base, auth, config["device"]["device_id"], agent_log)
             token = auth["Authorization"].removeprefix("Bearer ")
             ws = connect(f"ws://127.0.0.1:{port}/api/v1/ws?token={token}", open_timeout=10)
             time.sleep(1)  # the hub polls for this subscriber
-        stop(agent, agent_log, sig=sig)
+        proc.stop(agent, agent_log, sig=sig)
     finally:
         if ws is not None:
             ws.close()

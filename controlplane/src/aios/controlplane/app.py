@@ -53,6 +53,7 @@ from aios.controlplane.jobs.scheduler import Job
 from aios.controlplane.live import controllers as live
 from aios.controlplane.live.hub import LiveHub
 from aios.controlplane.live.outbox import PresenceToLive, purge_live
+from aios.controlplane.log_setup import LogContextMiddleware
 from aios.controlplane.notifications import controllers as notifications
 from aios.controlplane.notifications import test_delivery
 from aios.controlplane.openapi import StrictStructSchemaPlugin, document_errors
@@ -165,7 +166,7 @@ def create_app(
             **emqx_dependencies(emqx_policy),
             "broker_credentials": Provide(provide_broker_credentials),
         },
-        middleware=[auth_middleware(codec, principals)],
+        middleware=[auth_middleware(codec, principals), LogContextMiddleware],
         plugins=[
             StrictStructSchemaPlugin(),
             SQLAlchemyPlugin(

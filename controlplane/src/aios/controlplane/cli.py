@@ -11,7 +11,6 @@ Heavy modules (SQLAlchemy, Alembic, Litestar) are imported inside the commands, 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -62,14 +61,9 @@ def _settings() -> Settings:
         settings = Settings.from_env(os.environ)
     except ControlPlaneError as exc:
         raise fail(exc) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Libraries that log every tick or state transition at INFO: keep them to warnings unless
-    # the operator asked for DEBUG.
-    if settings.log_level != "DEBUG":
-        for noisy in ("apscheduler", "transitions", "amqtt", "alembic.runtime.plugins"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    from aios.controlplane import log_setup
+
+    log_setup.configure(settings.log_level, settings.log_format)
     return settings
 
 
@@ -108,6 +102,7 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # its loggers go through ours (log_setup), access log included
         proxy_headers=bool(trusted),
         forwarded_allow_ips=",".join(trusted) if trusted else "",
     )

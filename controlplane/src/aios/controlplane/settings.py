@@ -51,6 +51,8 @@ AIOS_INGEST_STALL_AFTER_S       ``/health`` fails when no commit for this long w
 AIOS_AUTO_REGISTER_DEVICES      unknown devices are created under the topic's org      dev: true
                                 (else their messages are dead-lettered)                prod: false
 AIOS_LOG_LEVEL                  ``DEBUG``, ``INFO``...                                 ``INFO``
+AIOS_LOG_FORMAT                 ``console`` (key=value text) or ``json`` (one object   console
+                                per line, for a log shipper)
 AIOS_ACCESS_TOKEN_TTL_MIN       lifetime of a JWT access token, minutes                ``60``
 AIOS_REFRESH_TOKEN_TTL_DAYS     lifetime of a refresh token, days                      ``30``
 AIOS_REGISTRATION               who may register an organization: ``first-user`` (the  first-user
@@ -105,6 +107,7 @@ Environment = Literal["dev", "production"]
 MqttProtocol = Literal["5", "3.1.1"]
 Provisioner = Literal["none", "dynsec"]
 RegistrationMode = Literal["first-user", "invite", "open"]
+LogFormat = Literal["console", "json"]
 REGISTRATION_MODES: tuple[RegistrationMode, ...] = ("first-user", "invite", "open")
 EMBEDDED_SERVICE_USERNAME = "aios-control-plane"
 """The control plane's own login on the embedded broker (its password is generated per run)."""
@@ -177,6 +180,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_stall_after_s: int = 30
     auto_register_devices: bool = True
     log_level: str = "INFO"
+    log_format: LogFormat = "console"
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 30 * 86400
     trusted_proxies: tuple[str, ...] = ()
@@ -334,6 +338,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             auto_register_devices=read.boolean(environ, "AIOS_AUTO_REGISTER_DEVICES", env == "dev"),
             log_level=read.choice(
                 environ, "AIOS_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
+            ),
+            log_format=read.choice(  # type: ignore[arg-type]
+                environ, "AIOS_LOG_FORMAT", ("console", "json"), "console"
             ),
             access_token_ttl_s=60
             * read.integer(environ, "AIOS_ACCESS_TOKEN_TTL_MIN", 60, 1, 24 * 60),
