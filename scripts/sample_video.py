@@ -80,7 +80,7 @@ def make_sample_video(
     total = max(1, int(seconds * fps))
     per_image = max(1, total // len(stills))
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {out}")
     try:

@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
@@ -15,6 +16,8 @@ from paho.mqtt.properties import Properties
 
 from aios.shared.codec import Rejection, decode_message
 from aios.shared.messages import Message
+
+M = TypeVar("M", bound=Message)
 
 
 class Collector:
@@ -35,7 +38,7 @@ class Collector:
         self._client.reconnect_delay_set(min_delay=1, max_delay=2)
         properties = None
         if persistent:  # a session that queues QoS 1 messages while this client is away
-            properties = Properties(PacketTypes.CONNECT)
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = 3600
         self._client.connect(
             parts.hostname or "127.0.0.1",
@@ -55,7 +58,7 @@ class Collector:
                 self.messages.append((msg.topic, decoded, bool(msg.retain)))
             self._cond.notify_all()
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type[M]) -> list[M]:
         with self._cond:
             return [m for _, m, _ in self.messages if isinstance(m, kind)]
 

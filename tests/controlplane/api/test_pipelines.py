@@ -165,7 +165,7 @@ async def _retained_config(mqtt_url: str, topic: str) -> PipelineConfig:
         async with asyncio.timeout(10):
             async for message in sub.messages:
                 assert message.retain
-                decoded = decode_message(bytes(message.payload), channel=Channel.CONFIG_DESIRED)  # type: ignore[arg-type]
+                decoded = decode_message(bytes(message.payload), channel=Channel.CONFIG_DESIRED)
                 assert isinstance(decoded, PipelineConfig), decoded
                 return decoded
     raise AssertionError("no retained config")
