@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from aios.controlplane.notifications.delivery import (
 )
 from aios.controlplane.notifications.outbox import enqueue
 from aios.controlplane.notifications.schemas import Notification
+from tests.controlplane.notifications.http_receiver import JoiningHTTPServer
 
 SECRET = "s3cret-" + "x" * 20
 LOCAL_RECEIVERS = ("127.0.0.1/32",)
@@ -54,7 +55,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = JoiningHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -11,7 +11,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from aios.controlplane.db.models import WebhookDelivery
 from aios.controlplane.notifications.delivery import WebhookDispatcher
 from aios.controlplane.notifications.outbox import enqueue
 from tests.controlplane.api.conftest import Account
+from tests.controlplane.notifications.http_receiver import JoiningHTTPServer
 from tests.controlplane.notifications.test_delivery import add_webhook, note
 
 BASE = "/api/v1/notifications/webhooks"
@@ -87,7 +88,7 @@ class Recorder:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = JoiningHTTPServer((host, 0), Handler)
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

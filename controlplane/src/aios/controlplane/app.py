@@ -118,6 +118,11 @@ def create_app(
             yield
         finally:
             await runtime.stop()
+            # Last: the SQLAlchemy plugin's lifespan ends before this one and disposes the
+            # engine while the ingest and the jobs still run; connections they opened since
+            # would outlive the app (an aiosqlite connection is a thread that keeps the
+            # process from exiting).
+            await engine.dispose()
 
     codec = token_codec(settings)
     principals = PrincipalLookup(engine)
