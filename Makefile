@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo     run the control plane (SQLite, embedded broker) and an agent on a sample video"
 	@echo "make test     install, start PostgreSQL + Mosquitto if needed, run the whole test suite"
-	@echo "make lint     ruff and mypy (strict) on all three packages"
+	@echo "make lint     ruff and mypy (strict) on all three packages, the tests and the scripts"
 	@echo "make bench    print the benchmark figures (JSON)"
 	@echo "make sample-video  data/samples/sample.mp4 for docker/compose.yaml's agent"
 	@echo "make proof    fault-injection scenarios + 10 min load run (20-45 min), writes docs/proof.md"
@@ -37,6 +37,7 @@ lint: install
 	$(UV) run --locked ruff check .
 	$(UV) run --locked ruff format --check .
 	$(UV) run --locked mypy shared/src agent/src controlplane/src
+	$(UV) run --locked mypy tests scripts
 
 # The sample video of docker/compose.yaml's agent (and of agent/examples/pipeline.yaml when
 # copied there): pans over the test images (AIOS_TEST_DATA/images, default ../shared/testdata).

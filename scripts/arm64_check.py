@@ -46,6 +46,7 @@ import cv2
 import msgspec
 import numpy as np
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from aios.agent.detections import Detections
 from aios.agent.inference import Detector
@@ -205,7 +206,7 @@ class Listener:
         self.heartbeats: list[Heartbeat] = []
         self._topics: set[str] = set()
         self._lock = threading.Lock()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"arm64-{prefix}")
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"arm64-{prefix}")
         self._client.on_message = self._on_message
         self._client.connect(host, int(port or 1883))
         self._client.subscribe(f"{prefix}/#", qos=1)
@@ -310,6 +311,7 @@ def main() -> int:
             h, n = same_boxes(refs[name], got)
             ref_hits, ref_total = ref_hits + h, ref_total + max(n, len(got))
             picture = cv2.imread(str(args.testdata / "images" / name), cv2.IMREAD_UNCHANGED)
+            assert picture is not None, name
             ours = x86.detect(picture)
             h, _ = same_boxes(as_wanted(ours), got)
             x86_hits, x86_total = x86_hits + h, x86_total + max(len(ours), len(got))

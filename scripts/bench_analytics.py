@@ -39,7 +39,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.db import migrate

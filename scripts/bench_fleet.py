@@ -31,7 +31,7 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import msgspec
 import paho.mqtt.client as paho
 import psutil

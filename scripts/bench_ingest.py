@@ -50,7 +50,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.db import migrate

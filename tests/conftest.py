@@ -8,6 +8,8 @@ the ``shared/`` folder beside the repository), never copied into the repository.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import socket
 import uuid
@@ -16,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import structlog
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -133,10 +136,11 @@ def _clear_retained_messages() -> Iterator[None]:
     import time
 
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     parts = urlsplit(url)
     retained: set[str] = set()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"cleanup-{uuid.uuid4().hex}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"cleanup-{uuid.uuid4().hex}")
     client.on_message = lambda _c, _u, msg: retained.add(msg.topic) if msg.retain else None
     client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
     client.loop_start()
@@ -156,3 +160,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """A stream for a test to configure the process's logging onto (``log_setup``); the root
+    logger, the levels of named loggers and structlog's configuration are restored after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
+    stream = io.StringIO()
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        for name, saved in levels.items():
+            logging.getLogger(name).setLevel(saved)
+        structlog.reset_defaults()

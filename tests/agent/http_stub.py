@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,7 +35,7 @@ class Stub:
 
 
 @contextmanager
-def http_stub(port: int, answers: list[tuple[int, object]] | None = None) -> Iterator[Stub]:
+def http_stub(port: int, answers: Sequence[tuple[int, object]] | None = None) -> Iterator[Stub]:
     stub = Stub(url=f"http://127.0.0.1:{port}", answers=list(answers or []))
 
     class Handler(BaseHTTPRequestHandler):

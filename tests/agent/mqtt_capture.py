@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
@@ -15,6 +16,8 @@ from paho.mqtt.properties import Properties
 
 from aios.shared.codec import Rejection, decode_message
 from aios.shared.messages import Message
+
+M = TypeVar("M", bound=Message)
 
 
 def subscriber(
@@ -71,7 +74,7 @@ class Collector:
                 self.messages.append((msg.topic, decoded, bool(msg.retain)))
             self._cond.notify_all()
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type[M]) -> list[M]:
         with self._cond:
             return [m for _, m, _ in self.messages if isinstance(m, kind)]
 

@@ -90,7 +90,7 @@ class RtspServer:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGKILL)
             self._proc.wait(10)
-        self._proc = None
+        self._forget()
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -100,6 +100,12 @@ class RtspServer:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(10)
+        self._forget()
+
+    def _forget(self) -> None:
+        """Close the ended process's pipe to us (left open, it is a leaked file)."""
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
         self._proc = None
 
 

@@ -71,6 +71,7 @@ def server(testdata_dir: Path) -> Iterator[MjpegServer]:
     frames = []
     for name in ("bus.jpg", "zidane.jpg", "grace_hopper.jpg", "bus.jpg"):
         image = cv2.imread(str(testdata_dir / "images" / name))
+        assert image is not None, name
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         assert ok
         frames.append(jpeg.tobytes())

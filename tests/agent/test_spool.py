@@ -22,6 +22,7 @@ def test_messages_survive_reopen_and_leave_only_when_acked(tmp_path: Path) -> No
     spool.ack(ids[1])
     spool.ack(ids[1])  # a duplicate PUBACK is harmless
     assert [m.id for m in spool.pending()] == [ids[0], ids[2]]
+    assert ids[0] is not None
     assert [m.id for m in spool.pending(after_id=ids[0])] == [ids[2]]
     # a numbered message waits for the control plane (tests/agent/test_spool_ack.py); with
     # none ever seen confirming, it is forgotten after the timeout

@@ -115,7 +115,7 @@ def test_sigkill_then_restart_replays_the_spool(
     proc = subprocess.Popen(
         [agent_bin, "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         spool = tmp_path / "state" / "spool.sqlite"

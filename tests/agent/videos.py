@@ -9,14 +9,19 @@ import numpy as np
 
 
 def make_sample_video(
-    images_dir: Path, out: Path, *, seconds: float = 4.0, fps: float = 10.0, size=(640, 480)
+    images_dir: Path,
+    out: Path,
+    *,
+    seconds: float = 4.0,
+    fps: float = 10.0,
+    size: tuple[int, int] = (640, 480),
 ) -> Path:
     """Pans and zooms across each test image in turn, written with the 'mp4v' codec."""
     width, height = size
-    pictures = [cv2.imread(str(p)) for p in sorted(images_dir.glob("*.jpg"))]
-    pictures = [p for p in pictures if p is not None]
+    read = [cv2.imread(str(p)) for p in sorted(images_dir.glob("*.jpg"))]
+    pictures = [p for p in read if p is not None]
     assert pictures, f"no test images in {images_dir}"
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
     assert writer.isOpened(), "cv2.VideoWriter could not open an mp4v writer"
     total = int(seconds * fps)
     per_image = max(1, total // len(pictures))

@@ -31,7 +31,8 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 def make_settings(tmp_path: Path, **env: str) -> Settings:
     base = {
         "AIOS_DATA_DIR": str(tmp_path / "data"),
-        "AIOS_SECRET_KEY": "test-" + uuid.uuid4().hex,
+        # 64 bytes or more: PyJWT warns about a shorter key for HS512
+        "AIOS_SECRET_KEY": "test-" + uuid.uuid4().hex + uuid.uuid4().hex,
         "AIOS_MQTT_CLIENT_ID": "test-ingest-" + uuid.uuid4().hex[:8],
         "AIOS_INGEST_FLUSH_INTERVAL_MS": "50",
         # Tests sign up many organizations in one database; the default is first-user.

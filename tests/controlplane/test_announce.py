@@ -14,7 +14,8 @@ from aios.controlplane.db.models import LiveMessageRecord, Webhook, WebhookDeliv
 from aios.shared.codec import encode
 from aios.shared.messages import PipelineReport
 from aios.shared.topics import Channel
-from tests.controlplane.test_storage import NOW, _event, _inbound, _write
+from tests.controlplane.messages import inbound as _inbound
+from tests.controlplane.test_storage import NOW, _event, _write
 
 
 async def _live(engine: AsyncEngine, org: str) -> list[tuple[str, str, str]]:

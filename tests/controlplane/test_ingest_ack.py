@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from aios.controlplane.telemetry.completeness import device_completeness
+from aios.controlplane.telemetry.completeness import Completeness, device_completeness
 from aios.controlplane.telemetry.ingest import IngestService
 from aios.controlplane.tenancy import OrgScope
 from aios.shared.codec import encode
@@ -99,7 +99,7 @@ async def test_each_commit_is_acknowledged_with_what_is_stored(
     assert ack.events == SeqAck(first=0, contiguous=0, upto=2, missing=[(1, 1)])
     assert [ack.detections.stored(s) for s in range(6)] == [1, 1, 0, 1, 1, 0]
 
-    async def tail() -> object:
+    async def tail() -> Completeness | None:
         async with AsyncSession(engine) as session:
             c = await device_completeness(session, OrgScope.single(org), device)
         return c if c.latest_seq == 6 and c.events and c.events.latest_seq == 3 else None

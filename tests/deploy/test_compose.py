@@ -49,7 +49,7 @@ def dockerfile(service: dict[str, Any]) -> Path | None:
     build = service.get("build")
     if build is None:
         return None
-    return (DOCKER / build["context"] / build["dockerfile"]).resolve()
+    return (DOCKER / str(build["context"]) / str(build["dockerfile"])).resolve()
 
 
 def side(service: dict[str, Any]) -> str | None:

@@ -1,8 +1,9 @@
 """Real processes for the end-to-end tests: ``aios serve`` and ``aios-agent`` as subprocesses,
 bounded waits on them, and an operator account on the running control plane.
 
-Every wait has a deadline and fails with the tail of the process's log; :func:`stop` ends a
-process with SIGTERM, then SIGKILL if it does not exit within 20 s.
+Every wait has a deadline and fails with the tail of the process's log. :func:`stop` asks a
+process to end (SIGTERM, or SIGINT as a terminal's Ctrl-C) and fails the test unless it exits
+cleanly (status 0) within :data:`CLEAN_EXIT_S`; a process that hangs is killed first.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from scripts.operator_http import register_owner, wait_ok
 from scripts.sample_video import make_sample_video
 
 BIN = Path(sys.executable).parent
+CLEAN_EXIT_S = 10.0
+"""How long a stopped process may take to exit (a clean shutdown takes a second or two)."""
 VIDEO_SIZE = (960, 540)
 """The sample video's frame size (bus.jpg then zidane.jpg, letterboxed into it)."""
 
@@ -64,14 +67,37 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
         pytest.fail(f"{failure}:\n{head_and_tail(log)}")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(
+    proc: subprocess.Popen[bytes],
+    log: Path | None = None,
+    *,
+    sig: signal.Signals = signal.SIGTERM,
+    within: float = CLEAN_EXIT_S,
+) -> None:
+    """Send ``sig`` to ``proc`` and fail unless it exits with status 0 within ``within``
+    seconds (a hung process is killed, and its log is in the failure). A process that already
+    exited must have exited with 0 too."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         try:
-            proc.wait(20)
+            proc.wait(within)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+            pytest.fail(
+                f"{_name(proc)} still running {within} s after {sig.name}; killed"
+                + (f":\n{tail(log)}" if log else "")
+            )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"{_name(proc)} exited with {proc.returncode} after {sig.name}"
+            + (f":\n{tail(log)}" if log else "")
+        )
+
+
+def _name(proc: subprocess.Popen[bytes]) -> str:
+    args = proc.args
+    return Path(str(args[0])).name if isinstance(args, list | tuple) and args else "process"
 
 
 def start(
@@ -95,9 +121,12 @@ def embedded_settings(data_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def control_plane(settings: Mapping[str, str], log: Path, port: int) -> Iterator[str]:
+def control_plane(
+    settings: Mapping[str, str], log: Path, port: int, *, sig: signal.Signals = signal.SIGTERM
+) -> Iterator[str]:
     """``aios db upgrade`` then ``aios serve`` with ``settings`` (``AIOS_*``) on ``port``;
-    yields the base URL once ``/health`` answers, stops the server after."""
+    yields the base URL once ``/health`` answers; after, stops the server with ``sig`` and
+    fails the test unless it exits cleanly (:func:`stop`)."""
     env = {**os.environ, **settings}
     subprocess.run([BIN / "aios", "db", "upgrade"], env=env, check=True, timeout=120)
     proc = start([BIN / "aios", "serve", "--host", "127.0.0.1", "--port", str(port)], log, env)
@@ -106,7 +135,7 @@ def control_plane(settings: Mapping[str, str], log: Path, port: int) -> Iterator
         wait_http(f"{base}/health", proc, log)
         yield base
     finally:
-        stop(proc)
+        stop(proc, log, sig=sig)
 
 
 def register_operator(base: str) -> tuple[str, dict[str, str]]:

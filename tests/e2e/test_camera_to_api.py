@@ -28,7 +28,6 @@ from tests.e2e.processes import (
     register_operator,
     sample_video,
     tail,
-    unused_port,
 )
 
 
@@ -43,30 +42,6 @@ def _iou(a: list[float], b: list[float]) -> float:
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory, testdata_dir: Path) -> Path:
     return sample_video(tmp_path_factory.mktemp("video") / "sample.mp4", testdata_dir)
-
-
-@pytest.fixture
-def backend(request: pytest.FixtureRequest, tmp_path: Path, mqtt_url: str) -> dict[str, str]:
-    """Control-plane environment for one of the three setups."""
-    kind: str = request.param
-    env = {
-        "AIOS_DATA_DIR": str(tmp_path / "cp"),
-        "AIOS_SECRET_KEY": "e2e-" + uuid.uuid4().hex,
-        "AIOS_MQTT_CLIENT_ID": "e2e-ingest-" + uuid.uuid4().hex[:8],
-        "AIOS_LOG_LEVEL": "INFO",
-        "AIOS_REGISTRATION": "open",  # the PostgreSQL setup shares the session database
-    }
-    if kind == "postgres":
-        env["AIOS_DATABASE_URL"] = request.getfixturevalue("pg_sqlalchemy_url")
-    if kind == "sqlite+embedded":
-        env["AIOS_MQTT_URL"] = "embedded"
-        # not ``free_port``: that one is the HTTP port of the same process
-        env["AIOS_EMBEDDED_MQTT_PORT"] = str(unused_port())
-        # configured by hand (the documented escape hatch); test_ota_deploy enrolls one
-        env["AIOS_EMBEDDED_MQTT_ANONYMOUS"] = "true"
-    else:
-        env["AIOS_MQTT_URL"] = mqtt_url
-    return env
 
 
 @pytest.fixture

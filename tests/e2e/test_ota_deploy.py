@@ -28,6 +28,7 @@ import httpx
 import paho.mqtt.client as paho
 import pytest
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 from aios.shared.topics import Channel, build_topic
 from tests.e2e.conftest import FAILED
@@ -121,7 +122,7 @@ def _clear_retained(mqtt_url: str, topics: list[str]) -> None:
     if not topics:
         return
     parts = urlsplit(mqtt_url)
-    client = paho.Client(callback_api_version=paho.CallbackAPIVersion.VERSION2)
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2)
     client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
     client.loop_start()
     try:

@@ -178,7 +178,7 @@ def test_class_flicker_keeps_the_track_and_its_class(
     track, lost for that frame, is found again with its id on the next."""
     tracker = ByteTracker(TrackParams(), class_groups=class_groups)
     obj = Obj(0, (100.0, 200.0), (4.0, 0.0))
-    classes = []
+    classes: list[int] = []
     for f in range(40):
         flicker = f % 5 == 4
         det = Detections.from_arrays([obj.box(f)], [0.9], [1 if flicker else 0])

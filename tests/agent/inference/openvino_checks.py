@@ -14,7 +14,7 @@ import pytest
 from scripts.provider_parity import as_wanted, reference_boxes, same_boxes
 
 from aios.agent.inference import Detector, session
-from aios.agent.inference.providers import ProviderName, intel_cpu
+from aios.agent.inference.providers import ProviderName, intel_cpu, provider_options
 from aios.agent.runtime import Agent, RunOptions
 from aios.agent.transport.memory import MemoryTransport
 from tests.agent.configs import agent_config
@@ -64,7 +64,7 @@ def test_openvino_that_cannot_load_falls_back_to_cpu(
 ) -> None:
     """OpenVINO asked for a device this machine lacks (an NPU) fails to start; ONNX Runtime
     then hands back a CPU session, and the agent says so and runs on the CPU provider."""
-    real = session.provider_options
+    real = provider_options  # what the session module calls, replaced below
 
     def on_missing_npu(name: ProviderName, model: Path, cache_root: Path) -> dict[str, str]:
         return {"device_type": "NPU"} if name == "openvino" else real(name, model, cache_root)

@@ -57,6 +57,7 @@ def test_quantized_model_finds_the_people_on_the_bus(
     model_path: Path, int8_path: Path, testdata_dir: Path
 ) -> None:
     image = cv2.imread(str(testdata_dir / "images" / "bus.jpg"))
+    assert image is not None
     ref = Detector.load(model_path, provider="cpu").detect(image)
     got = Detector.load(int8_path, provider="cpu").detect(image)
     people = ref.xyxy[ref.class_id == PERSON]

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.console.routes import STATIC_DIR
@@ -89,7 +90,7 @@ async def test_latest_heartbeat_of_a_device(
     )
     async with engine.begin() as conn:
         await conn.execute(
-            Device.__table__.update()
+            update(Device)
             .where(Device.id == device_id)
             .values(last_heartbeat=msgspec.to_builtins(beat))
         )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.models import EventRecord
@@ -51,7 +52,7 @@ async def insert_events(
             }
         )
     async with engine.begin() as conn:
-        await conn.execute(EventRecord.__table__.insert(), rows)
+        await conn.execute(insert(EventRecord), rows)
     return [r["id"] for r in rows]
 
 

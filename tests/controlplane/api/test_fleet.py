@@ -7,7 +7,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aios.controlplane.db.models import Device, DeviceCredential, EnrollmentToken
@@ -84,7 +84,7 @@ async def test_summary_reports_unhealthy_streams(
     }
     async with engine.begin() as conn:
         await conn.execute(
-            Device.__table__.update().where(Device.id == device_id).values(last_heartbeat=heartbeat)
+            update(Device).where(Device.id == device_id).values(last_heartbeat=heartbeat)
         )
     summary = (await client.get("/api/v1/fleet/summary", headers=owner.headers)).json()
     assert summary["streams_by_state"] == {"streaming": 1, "failed": 1}
@@ -186,7 +186,7 @@ async def test_expired_token_is_refused(
         from datetime import UTC, datetime, timedelta
 
         await conn.execute(
-            EnrollmentToken.__table__.update()
+            update(EnrollmentToken)
             .where(EnrollmentToken.id == token_id)
             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
@@ -206,7 +206,7 @@ async def test_summary_counts_an_offline_devices_cameras_as_offline(
     async with engine.begin() as conn:
         for device_id, status in ((online, "online"), (offline, "offline")):
             await conn.execute(
-                Device.__table__.update()
+                update(Device)
                 .where(Device.id == device_id)
                 .values(last_heartbeat=heartbeat, status=status)
             )

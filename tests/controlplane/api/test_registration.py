@@ -142,7 +142,7 @@ async def test_aios_invite_prints_a_working_invitation(fresh_instance: Any, tmp_
     async with await fresh_instance(AIOS_REGISTRATION="invite") as client:
         env = {
             "AIOS_DATA_DIR": str(tmp_path / "data"),
-            "AIOS_SECRET_KEY": "k" * 40,
+            "AIOS_SECRET_KEY": "k" * 64,
             "AIOS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
         }
         printed = await asyncio.to_thread(

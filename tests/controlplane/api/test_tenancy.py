@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aios.controlplane.db.models import Detection, Device, User
@@ -126,7 +126,7 @@ async def test_lists_filters_and_summaries_do_not_leak(
     b = await populate(client, other_owner, "b")
     async with engine.begin() as conn:
         await conn.execute(
-            Detection.__table__.insert().values(
+            insert(Detection).values(
                 device_id=a.device_id,
                 seq=1,
                 idx=0,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.controlplane.notifications.http_receiver import JoiningHTTPServer
 
 Answer = Callable[["Message[str, str]", bytes], tuple[int, dict[str, str]]]
 """A POST's headers (looked up case-insensitively) and body in; the status and the response
@@ -28,7 +30,7 @@ class WebhookServer:
             def log_message(self, format: str, *args: object) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = JoiningHTTPServer((host, 0), Handler)
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -13,6 +13,8 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from structlog.contextvars import bound_contextvars
+
 from aios.agent.config import AgentConfig
 from aios.agent.pipeline.last_good import LastGoodStore
 from aios.agent.pipeline.metrics import InferenceListener, PipelineMetrics
@@ -132,8 +134,13 @@ class Agent:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set, the duration passes, a signal arrives, or (with a finite
-        source and ``exit_when_streams_end``) every stream ends. Always shuts down cleanly."""
-        stop = stop or asyncio.Event()
+        source and ``exit_when_streams_end``) every stream ends. Always shuts down cleanly.
+        Every log line of the run (its tasks' too) names the device."""
+        device = self.config.device
+        with bound_contextvars(org_id=device.org_id, device_id=device.device_id):
+            await self._run(stop or asyncio.Event())
+
+    async def _run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         if self.options.install_signal_handlers:
             for sig in (signal.SIGINT, signal.SIGTERM):

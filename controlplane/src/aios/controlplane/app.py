@@ -54,6 +54,7 @@ from aios.controlplane.jobs.scheduler import Job
 from aios.controlplane.live import controllers as live
 from aios.controlplane.live.hub import LiveHub
 from aios.controlplane.live.outbox import PresenceToLive, purge_live
+from aios.controlplane.log_setup import LogContextMiddleware
 from aios.controlplane.notifications import controllers as notifications
 from aios.controlplane.notifications import test_delivery
 from aios.controlplane.openapi import StrictStructSchemaPlugin, document_errors
@@ -121,6 +122,11 @@ def create_app(
             yield
         finally:
             await runtime.stop()
+            # Last: the SQLAlchemy plugin's lifespan ends before this one and disposes the
+            # engine while the ingest and the jobs still run; connections they opened since
+            # would outlive the app (an aiosqlite connection is a thread that keeps the
+            # process from exiting).
+            await engine.dispose()
 
     codec = token_codec(settings)
     principals = PrincipalLookup(engine)
@@ -173,7 +179,7 @@ def create_app(
             **emqx_dependencies(emqx_policy),
             "broker_credentials": Provide(provide_broker_credentials),
         },
-        middleware=[metrics.middleware(), auth_middleware(codec, principals)],
+        middleware=[metrics.middleware(), auth_middleware(codec, principals), LogContextMiddleware],
         plugins=[
             StrictStructSchemaPlugin(),
             SQLAlchemyPlugin(

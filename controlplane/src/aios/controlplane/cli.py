@@ -11,10 +11,10 @@ Heavy modules (SQLAlchemy, Alembic, Litestar) are imported inside the commands, 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -61,14 +61,9 @@ def _settings() -> Settings:
         settings = Settings.from_env(os.environ)
     except ControlPlaneError as exc:
         raise fail(exc) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Libraries that log every tick or state transition at INFO: keep them to warnings unless
-    # the operator asked for DEBUG.
-    if settings.log_level != "DEBUG":
-        for noisy in ("apscheduler", "transitions", "amqtt", "alembic.runtime.plugins"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    from aios.controlplane import log_setup
+
+    log_setup.configure(settings.log_level, settings.log_format)
     return settings
 
 
@@ -107,15 +102,34 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # its loggers go through ours (log_setup), access log included
         proxy_headers=bool(trusted),
         forwarded_allow_ips=",".join(trusted) if trusted else "",
     )
     # After uvicorn configured its loggers: the WebSocket's token is in its URL.
     log_redaction.install()
     server = uvicorn.Server(config)
+    _stop_signals_exit_zero()
     server.run()
     if not server.started:  # as uvicorn.run does: the application failed to start
         raise typer.Exit(3)
+
+
+def _stop_signals_exit_zero() -> None:
+    """Make SIGINT and SIGTERM, once uvicorn has shut down because of them, end the process
+    with status 0.
+
+    uvicorn handles both while it serves, then raises the signal again to the handler that was
+    in place before it started: Python's defaults would kill a process that has just shut down
+    cleanly with that signal (status -15, or a ``KeyboardInterrupt`` traceback), which
+    supervisors report as a crash. An operator's stop is the expected way to end.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stopped)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """The handler uvicorn's re-raised stop signal reaches: the server is already down."""
 
 
 async def _check_database(settings: Settings, *, schema: bool) -> None:

@@ -2,12 +2,19 @@
 (``/api/v1/ws?token=...``), and uvicorn logs every request's path with its query string (the
 access log, and the ``WebSocket ... [accepted]`` lines). :class:`RedactTokens` rewrites such
 values to ``[redacted]`` in those records before any handler formats them.
+
+:func:`redact_event` is the structlog processor every log line goes through
+(:mod:`aios.controlplane.log_setup`): it redacts the message the same way, replaces the value
+of a secret key bound to an event (``password``, ``token``...) and never lets raw bytes (a
+payload, an image) into a line.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import MutableMapping
+from typing import Any
 
 SECRET_PARAMETERS = ("token", "access_token", "refresh_token", "password")
 _PATTERN = re.compile(
@@ -15,6 +22,9 @@ _PATTERN = re.compile(
 )
 REDACTED = "[redacted]"
 UVICORN_LOGGERS = ("uvicorn.access", "uvicorn.error")
+SECRET_KEYS = frozenset(
+    (*SECRET_PARAMETERS, "secret", "secret_key", "authorization", "api_key", "api_secret")
+)
 
 
 def redact(text: str) -> str:
@@ -37,3 +47,18 @@ def install(loggers: tuple[str, ...] = UVICORN_LOGGERS) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())
+
+
+def redact_event(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: secret query parameters out of the message, secret keys' values
+    replaced, bytes shown by their length only."""
+    for key, value in event.items():
+        if key.lower() in SECRET_KEYS:
+            event[key] = REDACTED
+        elif isinstance(value, str) and "=" in value:
+            event[key] = redact(value)
+        elif isinstance(value, bytes | bytearray | memoryview):
+            event[key] = f"<{len(value)} bytes>"
+    return event

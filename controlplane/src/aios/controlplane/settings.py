@@ -50,6 +50,7 @@ Environment = Literal["dev", "production"]
 MqttProtocol = Literal["5", "3.1.1"]
 Provisioner = Literal["none", "dynsec"]
 RegistrationMode = Literal["first-user", "invite", "open"]
+LogFormat = Literal["console", "json"]
 REGISTRATION_MODES: tuple[RegistrationMode, ...] = ("first-user", "invite", "open")
 EMBEDDED_SERVICE_USERNAME = "aios-control-plane"
 """The control plane's own login on the embedded broker (its password is generated per run)."""
@@ -123,6 +124,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_stall_after_s: Annotated[int, describe("`/health` fails when no commit for this long while messages wait", ge=1, le=3600)] = 30
     auto_register_devices: Annotated[bool, describe("unknown devices are created under the topic's org (else their messages are dead-lettered)", default_doc="true in dev, false in production")] = True
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], describe("log level (any case)")] = "INFO"
+    log_format: Annotated[LogFormat, describe("`console` (key=value text) or `json` (one object per line)")] = "console"
     access_token_ttl_min: Annotated[int, describe("lifetime of a JWT access token, minutes", ge=1, le=24 * 60)] = 60
     refresh_token_ttl_days: Annotated[int, describe("lifetime of a refresh token, days", ge=1, le=365)] = 30
     trusted_proxies: Annotated[tuple[str, ...], describe("comma-separated IPs/CIDRs of reverse proxies whose `X-Forwarded-For`/`-Proto` `aios serve` believes (the client address of rate limits); none: the TCP peer", parse=parse.networks)] = ()

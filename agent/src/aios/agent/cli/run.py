@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +11,12 @@ import typer
 
 from aios.agent.cli.state_dir import CONFIG_HELP, process_environment, resolve_config
 from aios.agent.errors import AgentError
+from aios.agent.log_setup import FORMAT_ENV, setup_logging
+
+
+class LogFormatChoice(str, enum.Enum):
+    console = "console"
+    json = "json"
 
 
 def run(
@@ -22,11 +28,13 @@ def run(
         bool, typer.Option("--fast", help="Read video files as fast as possible, not at their fps.")
     ] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
+    log_format: Annotated[
+        LogFormatChoice,
+        typer.Option("--log-format", envvar=FORMAT_ENV, help="console (text) or json lines."),
+    ] = LogFormatChoice.console,
 ) -> None:
     """Run the agent: cameras -> detection -> MQTT, with heartbeats, until SIGINT/SIGTERM."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(log_level, log_format.value)
     try:
         from aios.agent.runtime import Agent, RunOptions
 

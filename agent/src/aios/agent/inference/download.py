@@ -69,6 +69,8 @@ def download_verified(url: str, target: Path, sha256: str, *, progress: bool = T
             )
         os.replace(tmp, target)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        if isinstance(exc, urllib.error.HTTPError):
+            exc.close()  # an HTTP error status keeps its response, and the socket, open
         raise ModelError(f"download of {url} failed: {_reason(exc)}") from exc
     finally:
         tmp.unlink(missing_ok=True)

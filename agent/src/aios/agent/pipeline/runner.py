@@ -15,6 +15,8 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from structlog.contextvars import bind_contextvars
+
 from aios.agent.errors import AgentError
 from aios.agent.pipeline.node import BuildContext, RuntimeNode, StreamEvent
 from aios.agent.pipeline.nodes.sink import DetectionSinkRuntime
@@ -109,6 +111,7 @@ class PipelineRunner:
         return [n for n in self._order if n in seen and n != source_id]
 
     async def _drive(self, source: SourceRuntime) -> None:
+        bind_contextvars(stream=source.node_id)  # this task's log lines name its stream
         order = self._reachable(source.node_id)
         inputs = {node_id: self.spec.inputs(node_id) for node_id in order}
         while True:

@@ -13,11 +13,14 @@ was without frames and ``reconnects`` counts such returns.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from structlog.contextvars import bind_contextvars
 
 from aios.agent.errors import SourceError
 from aios.agent.sources.camera import Camera, StreamState
@@ -112,8 +115,11 @@ class CaptureWorker:
         loop = asyncio.get_running_loop()
         self._slot = FrameSlot(loop, overwrite=self._camera.live)
         self._stop.clear()
+        # The thread logs in a copy of this context (the device) with its stream bound.
+        context = contextvars.copy_context()
+        context.run(bind_contextvars, stream=self.stream_id)
         self._thread = threading.Thread(
-            target=self._run, name=f"capture-{self.stream_id}", daemon=True
+            target=context.run, args=(self._run,), name=f"capture-{self.stream_id}", daemon=True
         )
         self._thread.start()
 

@@ -27,6 +27,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from structlog.contextvars import bound_contextvars
+
 from aios.controlplane.errors import (
     BatchRefusedError,
     ControlPlaneError,
@@ -102,11 +104,8 @@ class FlushWriter:
             return
         if accepted:  # one message the database refuses: it becomes a dead letter
             (a,) = accepted
-            log.warning(
-                "dead-lettered a message of device %s the database refused: %s",
-                a.device_id,
-                refusal.reason,
-            )
+            with bound_contextvars(org_id=a.org_id, device_id=a.device_id):
+                log.warning("dead-lettered a message the database refused: %s", refusal.reason)
             out.refused += 1
             out.settled.append(a)
             letter = replace(
