@@ -1,0 +1,100 @@
+"""Keyset pagination, newest first, for the listings of time-stamped rows (events, detections).
+
+A page is the rows strictly before the cursor on a key whose first column is the row's time;
+the cursor is that key of the page's last row, msgpack-encoded (the time in microseconds) and
+URL-safe base64 without padding. Each listing names its key columns and a cursor struct (its
+first field the time in microseconds) that types the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
+
+from aios.controlplane.errors import InvalidRequestError
+
+RowT = TypeVar("RowT")
+SelectT = TypeVar("SelectT", bound=Select[Any])
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+CursorT = TypeVar("CursorT", bound=msgspec.Struct)
+
+
+class Window(msgspec.Struct, frozen=True, kw_only=True):
+    """What every listing filters on: a device, a stream, and times in ``[since, until)``."""
+
+    device_id: str | None = None
+    stream_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def where_window(
+    stmt: SelectT,
+    window: Window,
+    *,
+    device: Column,
+    stream: Column,
+    ts: Column,
+    equal: Sequence[tuple[Column, object]] = (),
+) -> SelectT:
+    """``stmt`` restricted to ``window``, and each column of ``equal`` to its value when given."""
+    pairs = [(device, window.device_id), (stream, window.stream_id), *equal]
+    for column, value in pairs:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if window.since is not None:
+        stmt = stmt.where(ts >= window.since)
+    if window.until is not None:
+        stmt = stmt.where(ts < window.until)
+    return stmt
+
+
+def micros(ts: datetime) -> int:
+    """``ts`` as whole microseconds since the epoch (a cursor's time)."""
+    return round(ts.timestamp() * 1_000_000)
+
+
+def _encode(cursor: msgspec.Struct) -> str:
+    raw = msgspec.msgpack.encode(cursor)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, kind: type[CursorT]) -> CursorT:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return msgspec.msgpack.decode(raw, type=kind)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise InvalidRequestError(
+            "is not a cursor returned by this endpoint", field="cursor"
+        ) from None
+
+
+async def newest_first(
+    session: AsyncSession,
+    stmt: Select[Any],
+    key: Sequence[Column],
+    *,
+    cursor_of: Callable[[RowT], CursorT],
+    cursor_type: type[CursorT],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[RowT], str | None]:
+    """Up to ``limit`` rows of ``stmt`` after ``cursor``, newest first on ``key``, and the cursor
+    of the next page (``None`` on the last one). ``session`` must already be scoped."""
+    if cursor is not None:
+        after = msgspec.structs.astuple(_decode(cursor, cursor_type))
+        ts = datetime.fromtimestamp(after[0] / 1_000_000, UTC)
+        stmt = stmt.where(tuple_(*key) < tuple_(ts, *after[1:]))
+    stmt = stmt.order_by(*(column.desc() for column in key)).limit(limit + 1)
+    rows: list[RowT] = list((await session.scalars(stmt)).all())
+    if len(rows) <= limit or limit < 1:
+        return rows[:limit], None
+    return rows[:limit], _encode(cursor_of(rows[limit - 1]))
