@@ -23,10 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aios.controlplane.db.bulk import update_rows
 from aios.controlplane.db.models import Device, IngestAckState, IngestState
 from aios.controlplane.db.scoped_session import system_transaction
 from aios.controlplane.telemetry.records import Accepted
@@ -253,12 +254,5 @@ class AckTracker:
         ]
         if new:
             await conn.execute(insert(IngestAckState), new)
-        old = [{"b_device_id": d, **values(d, t)} for d, t in sorted(tracked.items()) if not t.new]
-        if old:
-            columns = values("", next(t for t in tracked.values() if not t.new))
-            await conn.execute(
-                update(IngestAckState)
-                .where(IngestAckState.device_id == bindparam("b_device_id"))
-                .values({c: bindparam(c) for c in columns}),
-                old,
-            )
+        old = [{"device_id": d, **values(d, t)} for d, t in sorted(tracked.items()) if not t.new]
+        await update_rows(conn, IngestAckState, ["device_id"], old)

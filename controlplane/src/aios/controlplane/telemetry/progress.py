@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aios.controlplane.db.bulk import update_rows
 from aios.controlplane.db.models import IngestState
 from aios.controlplane.db.storage.dialect import conflict_insert
 from aios.controlplane.telemetry import pg_statements
@@ -49,21 +50,13 @@ async def track_progress(
     if driver is not None:
         await pg_statements.save_ingest_state(driver, progress, now)
         return
-    await conn.execute(
-        update(IngestState)
-        .where(IngestState.device_id == bindparam("b_device_id"))
-        .values(
-            first_seq=bindparam("first_seq"),
-            contiguous_seq=bindparam("contiguous_seq"),
-            max_seq=bindparam("max_seq"),
-            received=bindparam("received"),
-            duplicates=bindparam("duplicates"),
-            gaps=bindparam("gaps"),
-            updated_at=bindparam("updated_at"),
-        ),
+    await update_rows(
+        conn,
+        IngestState,
+        ["device_id"],
         [
             {
-                "b_device_id": d,
+                "device_id": d,
                 "first_seq": p.first_seq,
                 "contiguous_seq": p.contiguous_seq,
                 "max_seq": p.max_seq,
