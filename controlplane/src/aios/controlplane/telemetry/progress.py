@@ -10,10 +10,10 @@ The arithmetic is :class:`~aios.controlplane.telemetry.sequence.SeqProgress`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aios.controlplane.db.bulk import update_rows
@@ -106,27 +106,21 @@ async def _lock_progress(
         ],
     )
     rows = await conn.execute(
-        select(
-            IngestState.device_id,
-            IngestState.first_seq,
-            IngestState.contiguous_seq,
-            IngestState.max_seq,
-            IngestState.received,
-            IngestState.duplicates,
-            IngestState.gaps,
-        )
-        .where(IngestState.device_id.in_(devices))
-        .order_by(IngestState.device_id)
-        .with_for_update()
+        stored_progress(devices).order_by(IngestState.device_id).with_for_update()
     )
-    return {
-        r.device_id: SeqProgress(
-            first_seq=r.first_seq,
-            contiguous_seq=r.contiguous_seq,
-            max_seq=r.max_seq,
-            received=r.received,
-            duplicates=r.duplicates,
-            gaps=[list(g) for g in r.gaps],
-        )
-        for r in rows
-    }
+    return {r.device_id: SeqProgress.stored(r) for r in rows}
+
+
+def stored_progress(
+    devices: Collection[str],
+) -> Select[str, int, int, int, int, int, list[list[int]]]:
+    """The device id and stored detection-sequence progress of each of ``devices``."""
+    return select(
+        IngestState.device_id,
+        IngestState.first_seq,
+        IngestState.contiguous_seq,
+        IngestState.max_seq,
+        IngestState.received,
+        IngestState.duplicates,
+        IngestState.gaps,
+    ).where(IngestState.device_id.in_(devices))
