@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.dashboard.schemas import EventItem, EventPage
-from aios.controlplane.db.keyset import Window, micros, newest_first, where_window
+from aios.controlplane.db.keyset import Window, newest_first, where_window
 from aios.controlplane.db.models import EventRecord
 from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import NotFoundError
@@ -23,16 +23,6 @@ MAX_LIMIT = 500
 class EventFilter(Window, frozen=True, kw_only=True):
     event_type: str | None = None
     severity: str | None = None
-
-
-class _Cursor(msgspec.Struct, array_like=True, frozen=True):
-    ts_us: int
-    device_id: str
-    id: str
-
-
-def _cursor_of(row: EventRecord) -> _Cursor:
-    return _Cursor(micros(row.started_at), row.device_id, row.id)
 
 
 def to_item(row: EventRecord, *, has_snapshot: bool | None = None) -> EventItem:
@@ -58,12 +48,13 @@ async def list_events(
             (EventRecord.severity, filters.severity),
         ],
     )
+    rows: list[EventRecord]
     rows, next_cursor = await newest_first(
         bind_scope(session, scope),
         stmt,
         (EventRecord.started_at, EventRecord.device_id, EventRecord.id),
-        cursor_of=_cursor_of,
-        cursor_type=_Cursor,
+        key_of=lambda r: (r.started_at, r.device_id, r.id),
+        key_types=(str, str),
         limit=limit,
         cursor=cursor,
     )

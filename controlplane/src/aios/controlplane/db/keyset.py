@@ -1,9 +1,9 @@
 """Keyset pagination, newest first, for the listings of time-stamped rows (events, detections).
 
 A page is the rows strictly before the cursor on a key whose first column is the row's time;
-the cursor is that key of the page's last row, msgpack-encoded (the time in microseconds) and
-URL-safe base64 without padding. Each listing names its key columns and a cursor struct (its
-first field the time in microseconds) that types the rest.
+the cursor is that key of the page's last row, a msgpack array (the time in microseconds) in
+URL-safe base64 without padding. Each listing names its key columns and the types of the key
+after the time (a cursor that does not decode to them is refused).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from aios.controlplane.errors import InvalidRequestError
 RowT = TypeVar("RowT")
 SelectT = TypeVar("SelectT", bound=Select[Any])
 Column = ColumnElement[Any] | QueryableAttribute[Any]
-CursorT = TypeVar("CursorT", bound=msgspec.Struct)
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,15 +61,17 @@ def micros(ts: datetime) -> int:
     return round(ts.timestamp() * 1_000_000)
 
 
-def _encode(cursor: msgspec.Struct) -> str:
-    raw = msgspec.msgpack.encode(cursor)
+def _encode(key: tuple[Any, ...]) -> str:
+    raw = msgspec.msgpack.encode((micros(key[0]), *key[1:]))
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, kind: type[CursorT]) -> CursorT:
+def _decode(cursor: str, types: tuple[type, ...]) -> tuple[Any, ...]:
+    shape: Any = tuple  # a tuple of exactly these types: (int, *types)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.msgpack.decode(raw, type=kind)
+        key: tuple[Any, ...] = msgspec.msgpack.decode(raw, type=shape[(int, *types)])
+        return key
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise InvalidRequestError(
             "is not a cursor returned by this endpoint", field="cursor"
@@ -82,19 +83,20 @@ async def newest_first(
     stmt: Select[Any],
     key: Sequence[Column],
     *,
-    cursor_of: Callable[[RowT], CursorT],
-    cursor_type: type[CursorT],
+    key_of: Callable[[RowT], tuple[Any, ...]],
+    key_types: tuple[type, ...],
     limit: int,
     cursor: str | None,
 ) -> tuple[list[RowT], str | None]:
     """Up to ``limit`` rows of ``stmt`` after ``cursor``, newest first on ``key``, and the cursor
-    of the next page (``None`` on the last one). ``session`` must already be scoped."""
+    of the next page (``None`` on the last one). ``key_of``: a row's values of ``key`` (its time
+    first); ``key_types``: the types of the others. ``session`` must already be scoped."""
     if cursor is not None:
-        after = msgspec.structs.astuple(_decode(cursor, cursor_type))
+        after = _decode(cursor, key_types)
         ts = datetime.fromtimestamp(after[0] / 1_000_000, UTC)
         stmt = stmt.where(tuple_(*key) < tuple_(ts, *after[1:]))
     stmt = stmt.order_by(*(column.desc() for column in key)).limit(limit + 1)
     rows: list[RowT] = list((await session.scalars(stmt)).all())
     if len(rows) <= limit or limit < 1:
         return rows[:limit], None
-    return rows[:limit], _encode(cursor_of(rows[limit - 1]))
+    return rows[:limit], _encode(key_of(rows[limit - 1]))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aios.controlplane.db.keyset import Window, micros, newest_first, where_window
+from aios.controlplane.db.keyset import Window, newest_first, where_window
 from aios.controlplane.db.models import Detection
 from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import InvalidRequestError
@@ -23,13 +22,6 @@ class DetectionFilter(Window, frozen=True, kw_only=True):
     class_id: int | None = None
 
 
-class _Cursor(msgspec.Struct, array_like=True, frozen=True):
-    ts_us: int
-    device_id: str
-    seq: int
-    idx: int
-
-
 def parse_time(value: str, *, field: str) -> datetime:
     """ISO 8601 (naive means UTC) or Unix seconds, as an aware UTC datetime."""
     try:
@@ -41,10 +33,6 @@ def parse_time(value: str, *, field: str) -> datetime:
     except ValueError:
         raise InvalidRequestError("must be an ISO 8601 time or Unix seconds", field=field) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _cursor_of(row: Detection) -> _Cursor:
-    return _Cursor(micros(row.ts), row.device_id, row.seq, row.idx)
 
 
 async def list_detections(
@@ -66,12 +54,13 @@ async def list_detections(
         ts=Detection.ts,
         equal=[(Detection.label, filters.label), (Detection.class_id, filters.class_id)],
     )
+    rows: list[Detection]
     rows, next_cursor = await newest_first(
         bind_scope(session, scope),
         stmt,
         (Detection.ts, Detection.device_id, Detection.seq, Detection.idx),
-        cursor_of=_cursor_of,
-        cursor_type=_Cursor,
+        key_of=lambda r: (r.ts, r.device_id, r.seq, r.idx),
+        key_types=(str, int, int),
         limit=limit,
         cursor=cursor,
     )
