@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.dashboard.schemas import EventItem, EventPage
-from aios.controlplane.db.keyset import Window, newest_first, where_window
+from aios.controlplane.db.keyset import Window, newest_first, select_window
 from aios.controlplane.db.models import EventRecord
 from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import NotFoundError
@@ -23,6 +23,9 @@ MAX_LIMIT = 500
 class EventFilter(Window, frozen=True, kw_only=True):
     event_type: str | None = None
     severity: str | None = None
+
+
+_KEY = (EventRecord.started_at, EventRecord.device_id, EventRecord.id)
 
 
 def to_item(row: EventRecord, *, has_snapshot: bool | None = None) -> EventItem:
@@ -37,26 +40,9 @@ def to_item(row: EventRecord, *, has_snapshot: bool | None = None) -> EventItem:
 async def list_events(
     session: AsyncSession, scope: Scope, filters: EventFilter, *, limit: int, cursor: str | None
 ) -> EventPage:
-    stmt = where_window(
-        select(EventRecord),
-        filters,
-        device=EventRecord.device_id,
-        stream=EventRecord.stream_id,
-        ts=EventRecord.started_at,
-        equal=[
-            (EventRecord.event_type, filters.event_type),
-            (EventRecord.severity, filters.severity),
-        ],
-    )
-    rows: list[EventRecord]
+    stmt = select_window(EventRecord, filters, EventRecord.started_at)
     rows, next_cursor = await newest_first(
-        bind_scope(session, scope),
-        stmt,
-        (EventRecord.started_at, EventRecord.device_id, EventRecord.id),
-        key_of=lambda r: (r.started_at, r.device_id, r.id),
-        key_types=(str, str),
-        limit=limit,
-        cursor=cursor,
+        bind_scope(session, scope), stmt, _KEY, limit=limit, cursor=cursor
     )
     return EventPage(items=[to_item(r) for r in rows], next_cursor=next_cursor)
 

@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from aios.controlplane.errors import InvalidRequestError
 
 RowT = TypeVar("RowT")
-SelectT = TypeVar("SelectT", bound=Select[Any])
 Column = ColumnElement[Any] | QueryableAttribute[Any]
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):
-    """What every listing filters on: a device, a stream, and times in ``[since, until)``."""
+    """What every listing filters on: times in ``[since, until)``, and each other field (a
+    subclass adds its own) equal to the column of its name when given."""
 
     device_id: str | None = None
     stream_id: str | None = None
@@ -35,20 +35,13 @@ class Window(msgspec.Struct, frozen=True, kw_only=True):
     until: datetime | None = None
 
 
-def where_window(
-    stmt: SelectT,
-    window: Window,
-    *,
-    device: Column,
-    stream: Column,
-    ts: Column,
-    equal: Sequence[tuple[Column, object]] = (),
-) -> SelectT:
-    """``stmt`` restricted to ``window``, and each column of ``equal`` to its value when given."""
-    pairs = [(device, window.device_id), (stream, window.stream_id), *equal]
-    for column, value in pairs:
-        if value is not None:
-            stmt = stmt.where(column == value)
+def select_window(entity: type[RowT], window: Window, ts: Column) -> Select[RowT]:
+    """The rows of ``entity`` in ``window``, whose time column is ``ts``."""
+    stmt: Select[Any] = select(entity)
+    for name in window.__struct_fields__:
+        value = getattr(window, name)
+        if value is not None and name not in ("since", "until"):
+            stmt = stmt.where(getattr(entity, name) == value)
     if window.since is not None:
         stmt = stmt.where(ts >= window.since)
     if window.until is not None:
@@ -80,23 +73,22 @@ def _decode(cursor: str, types: tuple[type, ...]) -> tuple[Any, ...]:
 
 async def newest_first(
     session: AsyncSession,
-    stmt: Select[Any],
-    key: Sequence[Column],
+    stmt: Select[RowT],
+    key: Sequence[QueryableAttribute[Any]],
     *,
-    key_of: Callable[[RowT], tuple[Any, ...]],
-    key_types: tuple[type, ...],
     limit: int,
     cursor: str | None,
 ) -> tuple[list[RowT], str | None]:
     """Up to ``limit`` rows of ``stmt`` after ``cursor``, newest first on ``key``, and the cursor
-    of the next page (``None`` on the last one). ``key_of``: a row's values of ``key`` (its time
-    first); ``key_types``: the types of the others. ``session`` must already be scoped."""
+    of the next page (``None`` on the last one). ``key``: the time column first; a cursor is
+    refused unless the rest of it has these columns' types. ``session`` must already be scoped."""
     if cursor is not None:
-        after = _decode(cursor, key_types)
+        after = _decode(cursor, tuple(column.type.python_type for column in key[1:]))
         ts = datetime.fromtimestamp(after[0] / 1_000_000, UTC)
         stmt = stmt.where(tuple_(*key) < tuple_(ts, *after[1:]))
     stmt = stmt.order_by(*(column.desc() for column in key)).limit(limit + 1)
     rows: list[RowT] = list((await session.scalars(stmt)).all())
     if len(rows) <= limit or limit < 1:
         return rows[:limit], None
-    return rows[:limit], _encode(key_of(rows[limit - 1]))
+    last = rows[limit - 1]
+    return rows[:limit], _encode(tuple(getattr(last, column.key) for column in key))

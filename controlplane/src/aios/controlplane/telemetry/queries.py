@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aios.controlplane.db.keyset import Window, newest_first, where_window
+from aios.controlplane.db.keyset import Window, newest_first, select_window
 from aios.controlplane.db.models import Detection
 from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.errors import InvalidRequestError
@@ -20,6 +19,9 @@ MAX_LIMIT = 1000
 class DetectionFilter(Window, frozen=True, kw_only=True):
     label: str | None = None
     class_id: int | None = None
+
+
+_KEY = (Detection.ts, Detection.device_id, Detection.seq, Detection.idx)
 
 
 def parse_time(value: str, *, field: str) -> datetime:
@@ -46,23 +48,9 @@ async def list_detections(
     """A page of ``scope``'s detections matching ``filters``, newest first."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequestError(f"must be between 1 and {MAX_LIMIT}", field="limit")
-    stmt = where_window(
-        select(Detection),
-        filters,
-        device=Detection.device_id,
-        stream=Detection.stream_id,
-        ts=Detection.ts,
-        equal=[(Detection.label, filters.label), (Detection.class_id, filters.class_id)],
-    )
-    rows: list[Detection]
+    stmt = select_window(Detection, filters, Detection.ts)
     rows, next_cursor = await newest_first(
-        bind_scope(session, scope),
-        stmt,
-        (Detection.ts, Detection.device_id, Detection.seq, Detection.idx),
-        key_of=lambda r: (r.ts, r.device_id, r.seq, r.idx),
-        key_types=(str, int, int),
-        limit=limit,
-        cursor=cursor,
+        bind_scope(session, scope), stmt, _KEY, limit=limit, cursor=cursor
     )
     return DetectionPage(
         items=[

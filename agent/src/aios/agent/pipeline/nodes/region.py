@@ -36,6 +36,7 @@ class RegionRuntime(Lifecycle, Generic[SpecT, RegionT]):
         lost_buffer_s: float | None = None,
     ) -> None:
         self._spec: SpecT = spec
+        self._class_ids = class_ids
         self._regions = PerStream(lambda: self.make_region(spec, class_ids))
         self.names = names
         self.lost_buffer_s = lost_buffer_s

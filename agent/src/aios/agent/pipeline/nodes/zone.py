@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -23,16 +24,6 @@ from aios.shared.pipeline import ZoneNode
 class ZoneRuntime(RegionRuntime[ZoneNode, PolygonZone]):
     kind: ClassVar[str] = "zone"
 
-    def __init__(
-        self,
-        spec: ZoneNode,
-        class_ids: frozenset[int] | None,
-        names: Sequence[str],
-        lost_buffer_s: float | None = None,
-    ) -> None:
-        super().__init__(spec, class_ids, names, lost_buffer_s)
-        self._shape = PolygonZone.from_params(spec.params, class_ids)  # stateless membership
-
     @staticmethod
     def make_region(spec: ZoneNode, class_ids: frozenset[int] | None) -> PolygonZone:
         return PolygonZone.from_params(spec.params, class_ids)
@@ -41,6 +32,11 @@ class ZoneRuntime(RegionRuntime[ZoneNode, PolygonZone]):
     def counts(self) -> dict[str, int]:
         """Detections in the zone on each stream's last frame."""
         return {stream_id: zone.current_count for stream_id, zone in self._regions.items()}
+
+    @cached_property
+    def _shape(self) -> PolygonZone:
+        """The zone without state: membership only, for :meth:`selects`."""
+        return self.make_region(self._spec, self._class_ids)
 
     def selects(self, packet: Packet) -> npt.NDArray[np.bool_]:
         """Which of ``packet``'s detections this zone selects (no count updated): how a
