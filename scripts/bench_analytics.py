@@ -28,17 +28,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +47,8 @@ from aios.controlplane.db.storage import partitions
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.analytics import AnalyticsQuery, GroupBy, detection_analytics
 from aios.controlplane.tenancy import OrgScope
+from scripts.bench_database import database_bench_parser, fresh_database, sqlalchemy_url
+from scripts.figures import print_json
 
 ORGS, DEVICES_PER_ORG, STREAMS, BATCH = 4, 10, 2, 20
 LABELS = ("person", "car", "truck", "bicycle", "dog")
@@ -101,17 +102,16 @@ async def load(conn: asyncpg.Connection, rows: int, days: int, end: datetime) ->
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    admin = args.database_url
-    name = f"aios_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    db_url = admin.rsplit("/", 1)[0] + f"/{name}"
+    async with fresh_database(args.database_url) as db_url:
+        return await run_on(args, db_url)
+
+
+async def run_on(args: argparse.Namespace, db_url: str) -> dict[str, object]:
     settings = Settings.from_env(
         {
             "AIOS_DATA_DIR": tempfile.mkdtemp(),
             "AIOS_SECRET_KEY": "bench",
-            "AIOS_DATABASE_URL": db_url.replace("postgresql://", "postgresql+asyncpg://", 1),
+            "AIOS_DATABASE_URL": sqlalchemy_url(db_url),
         }
     )
     engine = create_engine(settings)
@@ -136,9 +136,6 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             await raw.close()
     finally:
         await engine.dispose()
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
 
 
 async def measure(
@@ -191,24 +188,16 @@ async def measure(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("AIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="asyncpg URL of a maintenance database on the server (a fresh one is created)",
-    )
+    parser = database_bench_parser(__doc__)
     parser.add_argument("--mqtt-url", default=None, help="unused (no broker involved)")
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=200, help="requests timed (rollups)")
     parser.add_argument("--naive-repeat", type=int, default=20, help="raw queries timed")
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    print_json(asyncio.run(run(args)), as_json=args.json)
     return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.exit(main())

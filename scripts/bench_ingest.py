@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -62,7 +61,9 @@ from aios.shared.codec import encode
 from aios.shared.messages import Detection as WireDetection
 from aios.shared.messages import DetectionBatch, FrameDetections
 from aios.shared.topics import Channel, build_topic
+from scripts.bench_database import database_bench_parser, fresh_database, sqlalchemy_url
 from scripts.bench_mqtt import Publishers, private_broker, publish_all
+from scripts.figures import print_json
 
 LABELS = ("person", "car", "truck", "bicycle", "dog")
 ORG = "benchorg"
@@ -118,16 +119,17 @@ def start_ingest(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 async def run(args: argparse.Namespace, mqtt_url: str, workdir: Path) -> dict[str, float]:
-    admin = args.database_url
-    name = f"aios_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    db_url = admin.rsplit("/", 1)[0] + f"/{name}"
+    async with fresh_database(args.database_url) as db_url:
+        return await run_on(args, db_url, mqtt_url, workdir)
+
+
+async def run_on(
+    args: argparse.Namespace, db_url: str, mqtt_url: str, workdir: Path
+) -> dict[str, float]:
     env = {
         "AIOS_DATA_DIR": str(workdir),
         "AIOS_SECRET_KEY": "bench",
-        "AIOS_DATABASE_URL": db_url.replace("postgresql://", "postgresql+asyncpg://", 1),
+        "AIOS_DATABASE_URL": sqlalchemy_url(db_url),
         "AIOS_MQTT_URL": mqtt_url,
         "AIOS_MQTT_TOPIC_PREFIX": f"aiosbench/{uuid.uuid4().hex[:10]}",
         "AIOS_MQTT_CLIENT_ID": "bench-ingest-" + uuid.uuid4().hex[:8],
@@ -142,7 +144,7 @@ async def run(args: argparse.Namespace, mqtt_url: str, workdir: Path) -> dict[st
     ingest: subprocess.Popen[bytes] | None = None
     try:
         await migrate.upgrade(engine)
-        ingest = start_ingest(env, workdir / f"ingest-{name}.log")
+        ingest = start_ingest(env, workdir / f"ingest-{db_url.rsplit('/', 1)[1]}.log")
         conn = await asyncpg.connect(db_url)
         try:
             return await measure(args, settings, conn, db_url, mqtt_url)
@@ -153,9 +155,6 @@ async def run(args: argparse.Namespace, mqtt_url: str, workdir: Path) -> dict[st
             ingest.terminate()
             ingest.wait(30)
         await engine.dispose()
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
 
 
 async def measure(
@@ -344,13 +343,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("AIOS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="asyncpg URL of a maintenance database on the server (a fresh one is created)",
-    )
+    parser = database_bench_parser(__doc__)
     parser.add_argument(
         "--mqtt-url",
         default="private",
@@ -369,11 +362,9 @@ def main() -> int:
     parser.add_argument("--flush-ms", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3, help="report the median of this many")
     args = parser.parse_args()
-    result = asyncio.run(main_async(args))
-    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    print_json(asyncio.run(main_async(args)), as_json=args.json)
     return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.exit(main())

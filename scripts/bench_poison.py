@@ -17,14 +17,14 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aios.controlplane.db import migrate
 from aios.controlplane.db.engine import create_engine
 from aios.controlplane.mqtt.subscriber import Inbound
@@ -35,6 +35,7 @@ from aios.controlplane.telemetry.writer import FlushWriter
 from aios.shared.codec import encode
 from aios.shared.messages import Detection, DetectionBatch, FrameDetections
 from aios.shared.topics import Channel, build_topic
+from scripts.bench_database import DEFAULT_SERVER, fresh_database, sqlalchemy_url
 
 
 class CountingStore(TelemetryStore):
@@ -110,7 +111,7 @@ async def _run(url: str, flush: int, runs: int) -> dict[str, object]:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database-url", default=DEFAULT_SERVER)
     parser.add_argument("--flush", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
@@ -119,15 +120,8 @@ async def main() -> None:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
             print(json.dumps(await _run(url, args.flush, args.runs)))
         return
-    name = f"aios_bench_poison_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(args.database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        base = args.database_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        print(json.dumps(await _run(f"{base}/{name}", args.flush, args.runs)))
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database(args.database_url, "aios_bench_poison") as url:
+        print(json.dumps(await _run(sqlalchemy_url(url), args.flush, args.runs)))
 
 
 if __name__ == "__main__":

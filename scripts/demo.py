@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scripts.operator_http import register_owner, wait_ok
+from scripts.sample_pipeline import FULL_FRAME, person_present_pipeline
 from scripts.sample_video import DEFAULT_IMAGES, frames_bar, make_sample_video
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,41 +92,14 @@ def _enroll(base: str, auth: dict[str, str], state_dir: Path) -> str:
 def demo_pipeline(video: str, model: str) -> dict[str, Any]:
     """Detections of every object, and a ``person_present`` event (with a snapshot) when a
     person is in the ``frame`` zone (the whole picture), at most every 15 s."""
-    return {
-        "name": "demo",
-        "nodes": [
-            {"id": "cam", "type": "source", "params": {"kind": "file", "uri": video, "loop": True}},
-            {"id": "det", "type": "detect", "params": {"model": model, "every_n": 3}},
-            {"id": "out", "type": "sink", "params": {"kind": "mqtt_detections"}},
-            {"id": "trk", "type": "track"},
-            {
-                "id": "frame",
-                "type": "zone",
-                "params": {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "classes": ["person"]},
-            },
-            {
-                "id": "present",
-                "type": "rule",
-                "params": {
-                    "event_type": "person_present",
-                    "condition": "count",
-                    "classes": ["person"],
-                    "severity": "warning",
-                    "cooldown_s": 15,
-                    "snapshot": True,
-                },
-            },
-            {"id": "evt", "type": "sink", "params": {"kind": "mqtt_events"}},
-        ],
-        "edges": [
-            {"source": "cam", "target": "det"},
-            {"source": "det", "target": "out"},
-            {"source": "det", "target": "trk"},
-            {"source": "trk", "target": "frame"},
-            {"source": "frame", "target": "present"},
-            {"source": "present", "target": "evt"},
-        ],
-    }
+    return person_present_pipeline(
+        "demo",
+        video,
+        detect={"model": model, "every_n": 3},
+        detections={},
+        zone=("frame", {"polygon": FULL_FRAME, "classes": ["person"]}),
+        rule={"condition": "count", "severity": "warning", "cooldown_s": 15, "snapshot": True},
+    )
 
 
 def main() -> None:

@@ -14,3 +14,8 @@ def print_figures(result: Mapping[str, object], *, as_json: bool, width: int) ->
         return
     for key, value in result.items():
         print(f"{key:>{width}}: {value}")
+
+
+def print_json(result: Mapping[str, object], *, as_json: bool) -> None:
+    """``result`` as one JSON line (``--json``), or indented for reading."""
+    print(json.dumps(result) if as_json else json.dumps(result, indent=2))

@@ -18,6 +18,7 @@ from tests.agent.mqtt_capture import persistent_session, subscriber
 from aios.shared.codec import decode_message
 from aios.shared.messages import DetectionBatch, Event
 from scripts.proof.rig import BIN, PREFIX, RigError, end
+from scripts.sample_pipeline import person_present_pipeline
 
 
 @dataclass
@@ -52,44 +53,15 @@ class Agent:
             "state_dir": str(self.state),
             "model_path": str(self.model),
             "spool": {"max_bytes": self.spool_bytes},
-            "pipeline": {
-                "name": "proof",
-                "nodes": [
-                    {
-                        "id": "cam",
-                        "type": "source",
-                        "params": {"kind": "file", "uri": str(self.video), "loop": True},
-                    },
-                    {"id": "det", "type": "detect", "params": {"every_n": 2}},
-                    {
-                        "id": "out",
-                        "type": "sink",
-                        "params": {
-                            "kind": "mqtt_detections",
-                            "flush_interval_s": 0.5,
-                            "max_frames_per_batch": 2,
-                        },
-                    },
-                    {
-                        "id": "crowd",
-                        "type": "rule",
-                        "params": {
-                            "event_type": "person_present",
-                            "condition": "count",
-                            "classes": ["person"],
-                            "cooldown_s": 1.0,
-                            "snapshot": False,
-                        },
-                    },
-                    {"id": "alerts", "type": "sink", "params": {"kind": "mqtt_events"}},
-                ],
-                "edges": [
-                    {"source": "cam", "target": "det"},
-                    {"source": "det", "target": "out"},
-                    {"source": "det", "target": "crowd"},
-                    {"source": "crowd", "target": "alerts"},
-                ],
-            },
+            "pipeline": person_present_pipeline(
+                "proof",
+                str(self.video),
+                detect={"every_n": 2},
+                detections={"flush_interval_s": 0.5, "max_frames_per_batch": 2},
+                rule={"condition": "count", "cooldown_s": 1.0, "snapshot": False},
+                rule_id="crowd",
+                sink_id="alerts",
+            ),
         }
         self.workdir.mkdir(parents=True, exist_ok=True)
         path = self.workdir / "agent.yaml"

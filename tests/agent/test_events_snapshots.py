@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scripts.sample_pipeline import FULL_FRAME, person_present_pipeline
 
 from aios.agent.config import build_config
 from aios.agent.detections import Detections
@@ -29,38 +30,14 @@ def events_config(video: Path, model: Path, state: Path, control_plane: str | No
         "mqtt": {"username": "edge-1", "password": PASSWORD},
         "state_dir": str(state),
         "model_path": str(model),
-        "pipeline": {
-            "name": "people",
-            "nodes": [
-                {"id": "cam", "type": "source", "params": {"kind": "file", "uri": str(video)}},
-                {"id": "det", "type": "detect", "params": {"classes": ["person"]}},
-                {"id": "trk", "type": "track"},
-                {
-                    "id": "lobby",
-                    "type": "zone",
-                    "params": {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]},
-                },
-                {
-                    "id": "present",
-                    "type": "rule",
-                    "params": {
-                        "event_type": "person_present",
-                        "condition": "occupancy",
-                        "classes": ["person"],
-                        "severity": "info",
-                        "snapshot": True,
-                    },
-                },
-                {"id": "evt", "type": "sink", "params": {"kind": "mqtt_events"}},
-            ],
-            "edges": [
-                {"source": "cam", "target": "det"},
-                {"source": "det", "target": "trk"},
-                {"source": "trk", "target": "lobby"},
-                {"source": "lobby", "target": "present"},
-                {"source": "present", "target": "evt"},
-            ],
-        },
+        "pipeline": person_present_pipeline(
+            "people",
+            str(video),
+            loop=False,
+            detect={"classes": ["person"]},
+            zone=("lobby", {"polygon": FULL_FRAME}),
+            rule={"condition": "occupancy", "severity": "info", "snapshot": True},
+        ),
     }
     if control_plane is not None:
         data["control_plane_url"] = control_plane

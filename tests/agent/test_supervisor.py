@@ -10,7 +10,8 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -125,6 +126,18 @@ def make_config(tmp_path: Path, model_path: Path) -> AgentConfig:
     )
 
 
+@asynccontextmanager
+async def running(agent: Agent) -> AsyncIterator[None]:
+    """``agent`` running for the block, then stopped (within 20 s)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
 async def until(condition: Callable[[], bool], timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -153,9 +166,7 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
     transport = MemoryTransport()
     config = make_config(tmp_path, model_path)
     agent = synthetic_agent(config, transport)
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
+    async with running(agent):
         await until(lambda: bool(transport.batches()))
         assert transport.batches()[0].pipeline_version == 0
 
@@ -200,21 +211,13 @@ async def test_apply_reject_fail_rollback_and_persist(tmp_path: Path, model_path
         assert "tracker exploded" in (report.error or "")
         assert agent.supervisor.describe()[1] == 2
         assert len(final_reports(transport)) == 4
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
 
     # The last good config (v2) survives a restart.
     transport2 = MemoryTransport()
     agent2 = synthetic_agent(config, transport2, duration_s=30)
-    stop2 = asyncio.Event()
-    task2 = asyncio.create_task(agent2.run(stop2))
-    try:
+    async with running(agent2):
         await until(lambda: bool(transport2.batches()))
         assert transport2.batches()[0].pipeline_version == 2
-    finally:
-        stop2.set()
-        await asyncio.wait_for(task2, 20)
 
 
 @pytest.mark.slow
@@ -225,9 +228,7 @@ async def test_a_broken_first_deployment_rolls_back_to_the_local_pipeline(
     broken deployment must bring it back, not leave the device running nothing."""
     transport = MemoryTransport()
     agent = synthetic_agent(make_config(tmp_path, model_path), transport)
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
+    async with running(agent):
         await until(lambda: bool(transport.batches()))
         transport.deliver_config(desired(1, spec(uri="missing.mp4")))
         report = await next_report(transport, 1)
@@ -235,9 +236,6 @@ async def test_a_broken_first_deployment_rolls_back_to_the_local_pipeline(
         n = len(transport.batches())
         await until(lambda: len(transport.batches()) > n)
         assert transport.batches()[-1].pipeline_version == 0
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
 
 
 async def test_a_file_that_does_not_exist_fails_naming_the_camera(
@@ -277,8 +275,6 @@ async def test_a_crashing_pipeline_restarts_with_growing_pauses_even_without_con
         environ={},
     )
     agent = synthetic_agent(config, MemoryTransport())
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
     runners: list[object] = []
 
     def restarted_twice() -> bool:
@@ -288,11 +284,8 @@ async def test_a_crashing_pipeline_restarts_with_growing_pauses_even_without_con
         return len(runners) >= 3
 
     caplog.set_level(logging.ERROR, logger="aios.agent.pipeline.supervisor")
-    try:
+    async with running(agent):
         await until(restarted_twice, timeout=40)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
     pauses = [
         float(m.group(1))
         for r in caplog.records
@@ -311,9 +304,7 @@ async def test_the_old_pipeline_runs_until_the_new_one_has_started(
     keeps capturing and sending; when the new one fails to start, nothing had to restart."""
     transport = MemoryTransport()
     agent = synthetic_agent(make_config(tmp_path, model_path), transport)
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
+    async with running(agent):
         await until(lambda: bool(transport.batches()))
         asked = time.time()
         # A camera that never answers: the start waits for it (3 s), then gives up.
@@ -331,9 +322,6 @@ async def test_the_old_pipeline_runs_until_the_new_one_has_started(
             if asked + 1.0 < f.ts < answered - 0.5
         ]
         assert during, "the running pipeline stopped while the new one was starting"
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
 
 
 @pytest.mark.parametrize(

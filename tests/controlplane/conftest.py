@@ -86,9 +86,11 @@ async def ingest(
     await service.stop()
 
 
-@pytest.fixture
-async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The app on ``engine``'s database, with no broker and no ingest (``api/`` has its own).
+@asynccontextmanager
+async def offline_client(
+    engine: AsyncEngine, tmp_path: Path, **env: str
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The app on ``engine``'s database, with no broker and no ingest, and ``env`` settings.
 
     The test client runs the app on its own event loop, so the app builds its own engine."""
     settings = make_settings(
@@ -96,8 +98,16 @@ async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTest
         AIOS_DATABASE_URL=engine.url.render_as_string(hide_password=False),
         AIOS_MQTT_URL="mqtt://127.0.0.1:1",
         AIOS_INGEST_ENABLED="0",
+        **env,
     )
     async with AsyncTestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+    """:func:`offline_client` (``api/`` has its own client)."""
+    async with offline_client(engine, tmp_path) as test_client:
         yield test_client
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -16,28 +14,15 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aios.controlplane.app import create_app
 from aios.controlplane.db.models import Detection as DetectionRecord
 from aios.controlplane.db.models import DetectionZoneCount1m
 from aios.controlplane.db.storage.backend import Storage, StorageKind, StoragePolicy, detect_kind
 from aios.shared.codec import encode
 from aios.shared.messages import Detection, DetectionBatch, Event, FrameDetections
-from tests.controlplane.conftest import make_settings, register_and_login
+from tests.controlplane.conftest import register_and_login
 from tests.controlplane.messages import detection_batch, store
 
 T0 = (time.time() // 3600) * 3600 - 7200  # two hours ago, on the hour
-
-
-@pytest.fixture
-async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=engine.url.render_as_string(hide_password=False),
-        AIOS_MQTT_URL="mqtt://127.0.0.1:1",
-        AIOS_INGEST_ENABLED="0",
-    )
-    async with AsyncTestClient(create_app(settings)) as c:
-        yield c
 
 
 async def _ingest(engine: AsyncEngine, org: str, device: str, seqs: list[int]) -> None:

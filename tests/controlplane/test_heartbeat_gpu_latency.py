@@ -14,26 +14,18 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aios.controlplane.app import create_app
 from aios.controlplane.mqtt.subscriber import Inbound
 from aios.controlplane.telemetry.records import Accepted, classify
 from aios.controlplane.telemetry.store import TelemetryStore
 from aios.shared.codec import encode
 from aios.shared.messages import Heartbeat, StreamHealth
 from aios.shared.topics import Channel, build_topic
-from tests.controlplane.conftest import make_settings, register_and_login
+from tests.controlplane.conftest import offline_client, register_and_login
 
 
 @pytest.fixture
 async def client(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
-    settings = make_settings(
-        tmp_path,
-        AIOS_DATABASE_URL=engine.url.render_as_string(hide_password=False),
-        AIOS_MQTT_URL="mqtt://127.0.0.1:1",
-        AIOS_INGEST_ENABLED="0",
-        AIOS_JOBS_ENABLED="0",
-    )
-    async with AsyncTestClient(create_app(settings)) as c:
+    async with offline_client(engine, tmp_path, AIOS_JOBS_ENABLED="0") as c:
         yield c
 
 

@@ -6,6 +6,7 @@ Each test uses its own topic prefix, so concurrent runs never see each other's m
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -53,14 +54,19 @@ async def test_batches_stored_once_gaps_tracked_bad_input_dead_lettered(
 
     assert await eventually(dead_letters) == {"not_json": 1, "device_mismatch": 1}
 
-    async def state() -> IngestState | None:
-        async with engine.connect() as conn:
-            row = (
-                await conn.execute(select(IngestState).where(IngestState.device_id == device))
-            ).first()
-        return row if row is not None and row.received == 3 else None  # type: ignore[return-value]
+    def received(n: int) -> Callable[[], Awaitable[IngestState | None]]:
+        """The device's ingest state once ``n`` batches were received."""
 
-    st = await eventually(state)
+        async def state() -> IngestState | None:
+            async with engine.connect() as conn:
+                row = (
+                    await conn.execute(select(IngestState).where(IngestState.device_id == device))
+                ).first()
+            return row if row is not None and row.received == n else None  # type: ignore[return-value]
+
+        return state
+
+    st = await eventually(received(3))
     assert (st.contiguous_seq, st.max_seq, st.duplicates, st.gaps) == (1, 3, 1, [[2, 2]])
     count = await _scalar(
         engine, select(func.count()).select_from(Detection).where(Detection.device_id == device)
@@ -77,14 +83,7 @@ async def test_batches_stored_once_gaps_tracked_bad_input_dead_lettered(
     # ingest keeps working after the bad input: the missing batch fills the gap
     mosquitto_publisher.publish(det_topic, detection_batch(device, 2, objects=1))
 
-    async def filled() -> IngestState | None:
-        async with engine.connect() as conn:
-            row = (
-                await conn.execute(select(IngestState).where(IngestState.device_id == device))
-            ).first()
-        return row if row is not None and row.received == 4 else None  # type: ignore[return-value]
-
-    st = await eventually(filled)
+    st = await eventually(received(4))
     assert (st.contiguous_seq, st.gaps) == (3, [])
     assert ingest.stats.write_errors == 0
 

@@ -27,6 +27,7 @@ import httpx
 import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect
+from scripts.sample_pipeline import FULL_FRAME, person_present_pipeline
 
 from tests.e2e.browser import chromium
 from tests.e2e.conftest import FAILED
@@ -71,40 +72,14 @@ class Stack:
 
 def pipeline_spec(video: Path, model: Path, every_n: int = 2) -> dict[str, Any]:
     """Detections, and a ``person_present`` event (instant, with a snapshot) every 2 s."""
-    return {
-        "name": "console",
-        "nodes": [
-            {
-                "id": "cam",
-                "type": "source",
-                "params": {"kind": "file", "uri": str(video), "loop": True},
-            },
-            {"id": "det", "type": "detect", "params": {"model": str(model), "every_n": every_n}},
-            {"id": "out", "type": "sink", "params": {"kind": "mqtt_detections"}},
-            {"id": "trk", "type": "track"},
-            {"id": "hall", "type": "zone", "params": {"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}},
-            {
-                "id": "present",
-                "type": "rule",
-                "params": {
-                    "event_type": "person_present",
-                    "condition": "count",
-                    "classes": ["person"],
-                    "cooldown_s": 2,
-                    "snapshot": True,
-                },
-            },
-            {"id": "evt", "type": "sink", "params": {"kind": "mqtt_events"}},
-        ],
-        "edges": [
-            {"source": "cam", "target": "det"},
-            {"source": "det", "target": "out"},
-            {"source": "det", "target": "trk"},
-            {"source": "trk", "target": "hall"},
-            {"source": "hall", "target": "present"},
-            {"source": "present", "target": "evt"},
-        ],
-    }
+    return person_present_pipeline(
+        "console",
+        str(video),
+        detect={"model": str(model), "every_n": every_n},
+        detections={},
+        zone=("hall", {"polygon": FULL_FRAME}),
+        rule={"condition": "count", "cooldown_s": 2, "snapshot": True},
+    )
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from argon2 import extract_parameters
 from litestar.testing import AsyncTestClient
@@ -126,6 +127,15 @@ async def test_login_failures_slow_down_the_caller(
     assert int(blocked.headers["retry-after"]) >= 1
 
 
+async def update_user(
+    client: AsyncTestClient[Any], by: Account, user: Account, body: dict[str, Any]
+) -> httpx.Response:
+    """``by`` changes ``user`` (role, name, active); the response, unchecked."""
+    return await client.patch(
+        f"/api/v1/organizations/users/{user.user_id}", headers=by.headers, json=body
+    )
+
+
 async def test_admin_manages_users_and_roles(client: AsyncTestClient[Any], owner: Account) -> None:
     admin = await add_member(client, owner, "admin")
     viewer = await add_member(client, admin, "viewer")
@@ -135,33 +145,17 @@ async def test_admin_manages_users_and_roles(client: AsyncTestClient[Any], owner
     assert {owner.email, admin.email, viewer.email} <= emails
     assert listing.json()["total"] == 3
 
-    promoted = await client.patch(
-        f"/api/v1/organizations/users/{viewer.user_id}",
-        headers=admin.headers,
-        json={"role": "operator"},
-    )
+    promoted = await update_user(client, admin, viewer, {"role": "operator"})
     assert promoted.status_code == 200
     assert promoted.json()["role"] == "operator"
 
     # An admin cannot create or touch an owner.
-    grab = await client.patch(
-        f"/api/v1/organizations/users/{viewer.user_id}",
-        headers=admin.headers,
-        json={"role": "owner"},
-    )
+    grab = await update_user(client, admin, viewer, {"role": "owner"})
     assert grab.status_code == 403
-    demote = await client.patch(
-        f"/api/v1/organizations/users/{owner.user_id}",
-        headers=admin.headers,
-        json={"role": "viewer"},
-    )
+    demote = await update_user(client, admin, owner, {"role": "viewer"})
     assert demote.status_code == 403
     # The last owner cannot demote themselves.
-    self_demote = await client.patch(
-        f"/api/v1/organizations/users/{owner.user_id}",
-        headers=owner.headers,
-        json={"role": "admin"},
-    )
+    self_demote = await update_user(client, owner, owner, {"role": "admin"})
     assert self_demote.status_code == 409
 
     gone = await client.delete(
@@ -175,11 +169,7 @@ async def test_admin_manages_users_and_roles(client: AsyncTestClient[Any], owner
 
 async def test_disabled_user_cannot_log_in(client: AsyncTestClient[Any], owner: Account) -> None:
     member = await add_member(client, owner, "viewer")
-    r = await client.patch(
-        f"/api/v1/organizations/users/{member.user_id}",
-        headers=owner.headers,
-        json={"is_active": False},
-    )
+    r = await update_user(client, owner, member, {"is_active": False})
     assert r.status_code == 200
     again = await client.post(
         "/api/v1/auth/login", json={"email": member.email, "password": PASSWORD}

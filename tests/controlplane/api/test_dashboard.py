@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
@@ -116,6 +117,13 @@ async def test_events_filters_and_keyset_pages(
     )
     assert bad_cursor.status_code == 400
     assert bad_cursor.json()["field"] == "cursor"
+    # a well-formed cursor of the detections listing (time, device, seq, idx) is not an events one
+    foreign = base64.urlsafe_b64encode(msgspec.msgpack.encode([1, "d", 2, 3])).decode()
+    wrong_key = await client.get(
+        "/api/v1/dashboard/events", headers=owner.headers, params={"cursor": foreign}
+    )
+    assert wrong_key.status_code == 400
+    assert wrong_key.json()["field"] == "cursor"
 
 
 async def enroll(client: AsyncTestClient[Any], owner: Account) -> dict[str, Any]:

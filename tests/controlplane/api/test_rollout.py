@@ -49,6 +49,25 @@ async def execute(
     return deployment
 
 
+async def canary_rollout(
+    client: AsyncTestClient[Any], owner: Account, pipeline_id: str, share: float, healthy_for_s: int
+) -> dict[str, Any]:
+    """A canary rollout of the pipeline's current version to the ``rollout`` devices."""
+    body = {"tags": ["rollout"], "canary": {"share": share, "healthy_for_s": healthy_for_s}}
+    return await execute(client, owner, pipeline_id, body)
+
+
+async def advance(
+    client: AsyncTestClient[Any], owner: Account, deployment: dict[str, Any]
+) -> dict[str, Any]:
+    """Ask the rollout to move on; the deployment after."""
+    path = f"/api/v1/pipelines/{deployment['pipeline_id']}/deployments/{deployment['id']}"
+    r = await client.post(f"{path}/advance", headers=owner.headers)
+    assert r.is_success, r.text
+    after: dict[str, Any] = r.json()
+    return after
+
+
 def test_pick_canary_is_stable_and_at_least_one() -> None:
     ids = [f"d{i}" for i in range(10)]
     assert len(pick_canary("dep", ids, 0.25)) == 3
@@ -64,25 +83,19 @@ async def test_canary_promotes_after_it_applied_and_stayed_healthy(
     mqtt_url: str,
 ) -> None:
     pipeline_id, _ = await setup_fleet(client, owner)
-    deployment = await execute(
-        client,
-        owner,
-        pipeline_id,
-        {"tags": ["rollout"], "canary": {"share": 0.5, "healthy_for_s": 0}},
-    )
+    deployment = await canary_rollout(client, owner, pipeline_id, 0.5, 0)
     assert deployment["stage"] == "canary"
     canary = [t["device_id"] for t in deployment["targets"] if t["canary"]]
     rest = [t["device_id"] for t in deployment["targets"] if not t["canary"]]
     assert len(canary) == 2
     assert deployment["counts"] == {"pending": 2, "waiting": 2}
-    url = f"/api/v1/pipelines/{pipeline_id}/deployments/{deployment['id']}/advance"
 
     await report(engine, owner.org_id, deployment, canary[0], "applied")
-    waiting = (await client.post(url, headers=owner.headers)).json()
+    waiting = await advance(client, owner, deployment)
     assert waiting["stage"] == "canary"  # one canary device has not applied yet
 
     await report(engine, owner.org_id, deployment, canary[1], "applied")
-    promoted = (await client.post(url, headers=owner.headers)).json()
+    promoted = await advance(client, owner, deployment)
     assert promoted["stage"] == "full", promoted
     assert promoted["counts"] == {"applied": 2, "pending": 2}
     topic = build_topic(
@@ -96,16 +109,10 @@ async def test_canary_waits_for_the_health_period(
     client: AsyncTestClient[Any], owner: Account, engine: AsyncEngine
 ) -> None:
     pipeline_id, _ = await setup_fleet(client, owner)
-    deployment = await execute(
-        client,
-        owner,
-        pipeline_id,
-        {"tags": ["rollout"], "canary": {"share": 0.25, "healthy_for_s": 3600}},
-    )
+    deployment = await canary_rollout(client, owner, pipeline_id, 0.25, 3600)
     canary = [t["device_id"] for t in deployment["targets"] if t["canary"]]
     await report(engine, owner.org_id, deployment, canary[0], "applied")
-    url = f"/api/v1/pipelines/{pipeline_id}/deployments/{deployment['id']}/advance"
-    still = (await client.post(url, headers=owner.headers)).json()
+    still = await advance(client, owner, deployment)
     assert still["stage"] == "canary"
     assert still["counts"] == {"applied": 1, "waiting": 3}
 
@@ -124,12 +131,7 @@ async def test_failed_canary_aborts_and_rolls_back(
     await client.patch(
         f"/api/v1/pipelines/{pipeline_id}", headers=owner.headers, json={"spec": with_conf(0.6)}
     )
-    second = await execute(
-        client,
-        owner,
-        pipeline_id,
-        {"tags": ["rollout"], "canary": {"share": 0.25, "healthy_for_s": 0}},
-    )
+    second = await canary_rollout(client, owner, pipeline_id, 0.25, 0)
     assert second["version"] == 2
     canary = next(t["device_id"] for t in second["targets"] if t["canary"])
     topic = build_topic(
@@ -138,8 +140,7 @@ async def test_failed_canary_aborts_and_rolls_back(
     assert (await _retained_config(mqtt_url, topic)).version == 2
 
     await report(engine, owner.org_id, second, canary, "rolled_back")
-    url = f"/api/v1/pipelines/{pipeline_id}/deployments/{second['id']}/advance"
-    aborted = (await client.post(url, headers=owner.headers)).json()
+    aborted = await advance(client, owner, second)
     assert aborted["stage"] == "aborted"
     assert "rolled_back" in aborted["stage_reason"]
     assert aborted["counts"] == {"rolled_back": 1, "cancelled": 3}

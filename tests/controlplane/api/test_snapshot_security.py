@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
@@ -30,6 +31,17 @@ def stored_files(settings: Settings) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
+async def upload(
+    client: AsyncTestClient[Any], device: dict[str, Any], event_id: str, jpeg: bytes
+) -> httpx.Response:
+    """``device`` (as enrolled) uploads ``jpeg`` as ``event_id``'s snapshot; unchecked."""
+    return await client.put(
+        f"/api/v1/events/{event_id}/snapshot",
+        headers=basic(device["device_id"], device["mqtt"]["password"]),
+        content=jpeg,
+    )
+
+
 async def test_an_upload_must_name_an_event_of_the_uploading_device(
     client: AsyncTestClient[Any],
     owner: Account,
@@ -43,19 +55,12 @@ async def test_an_upload_must_name_an_event_of_the_uploading_device(
     (ev_b,) = await insert_events(engine, owner.org_id, b["device_id"], 1)
     jpeg = real_jpeg()
 
-    def put(device: dict[str, Any], event_id: str) -> Any:
-        return client.put(
-            f"/api/v1/events/{event_id}/snapshot",
-            headers=basic(device["device_id"], device["mqtt"]["password"]),
-            content=jpeg,
-        )
-
     for device, event_id in [(a, "no-such-event"), (a, ev_b), (stranger, ev_a)]:
-        refused = await put(device, event_id)
+        refused = await upload(client, device, event_id, jpeg)
         # "not yet": the agent may upload before its event is ingested, and retries
         assert refused.status_code == 425, refused.text
     assert stored_files(api_settings) == []
-    assert (await put(a, ev_a)).status_code == 201
+    assert (await upload(client, a, ev_a, jpeg)).status_code == 201
     assert [p.name for p in stored_files(api_settings)] == [f"{ev_a}.jpg"]
 
 
@@ -96,11 +101,7 @@ async def test_only_decodable_jpegs_are_stored(
 ) -> None:
     device = await enroll(client, owner)
     (event_id,) = await insert_events(engine, owner.org_id, device["device_id"], 1)
-    response = await client.put(
-        f"/api/v1/events/{event_id}/snapshot",
-        headers=basic(device["device_id"], device["mqtt"]["password"]),
-        content=body,
-    )
+    response = await upload(client, device, event_id, body)
     assert response.status_code == 400, response.text
     assert response.json()["field"] == "body"
     assert stored_files(api_settings) == []
@@ -111,11 +112,7 @@ async def test_snapshots_and_api_answers_carry_nosniff(
 ) -> None:
     device = await enroll(client, owner)
     (event_id,) = await insert_events(engine, owner.org_id, device["device_id"], 1)
-    uploaded = await client.put(
-        f"/api/v1/events/{event_id}/snapshot",
-        headers=basic(device["device_id"], device["mqtt"]["password"]),
-        content=real_jpeg(),
-    )
+    uploaded = await upload(client, device, event_id, real_jpeg())
     assert uploaded.status_code == 201, uploaded.text
     image = await client.get(f"/api/v1/dashboard/events/{event_id}/snapshot", headers=owner.headers)
     assert image.status_code == 200

@@ -7,6 +7,7 @@ deliver ``cfg/desired`` payloads as the broker would.
 from __future__ import annotations
 
 import threading
+from typing import TypeVar
 
 import msgspec
 
@@ -14,6 +15,8 @@ from aios.agent.transport.interface import ConfigHandler, TransportStats
 from aios.shared.codec import channel_for
 from aios.shared.messages import DetectionBatch, Event, Heartbeat, Message, PipelineReport
 from aios.shared.topics import Channel
+
+MessageT = TypeVar("MessageT")
 
 
 class MemoryTransport:
@@ -59,18 +62,19 @@ class MemoryTransport:
         )
 
     # -- views for assertions ------------------------------------------------------------------
-    def batches(self) -> list[DetectionBatch]:
+    def _sent_of(self, kind: type[MessageT]) -> list[MessageT]:
+        """The messages of type ``kind`` sent so far, in order."""
         with self._lock:
-            return [m for _, m in self.sent if isinstance(m, DetectionBatch)]
+            return [m for _, m in self.sent if isinstance(m, kind)]
+
+    def batches(self) -> list[DetectionBatch]:
+        return self._sent_of(DetectionBatch)
 
     def events(self) -> list[Event]:
-        with self._lock:
-            return [m for _, m in self.sent if isinstance(m, Event)]
+        return self._sent_of(Event)
 
     def heartbeats(self) -> list[Heartbeat]:
-        with self._lock:
-            return [m for _, m in self.sent if isinstance(m, Heartbeat)]
+        return self._sent_of(Heartbeat)
 
     def reports(self) -> list[PipelineReport]:
-        with self._lock:
-            return [m for _, m in self.sent if isinstance(m, PipelineReport)]
+        return self._sent_of(PipelineReport)

@@ -8,6 +8,7 @@ with its owner, login with rate limiting, and rotating refresh tokens with reuse
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from advanced_alchemy.exceptions import IntegrityError
@@ -242,20 +243,15 @@ class AuthService:
         )
 
     async def _issue(self, session: AsyncSession, user: User, *, family_id: str) -> TokenPair:
-        access, _ = self.codec.issue(
-            TokenType.ACCESS,
+        issue = partial(
+            self.codec.issue,
             user_id=user.id,
             org_id=user.org_id,
             role=user.role,
             family_id=family_id,
         )
-        refresh, claims = self.codec.issue(
-            TokenType.REFRESH,
-            user_id=user.id,
-            org_id=user.org_id,
-            role=user.role,
-            family_id=family_id,
-        )
+        access, _ = issue(TokenType.ACCESS)
+        refresh, claims = issue(TokenType.REFRESH)
         session.add(
             RefreshToken(
                 id=new_identifier(),

@@ -12,19 +12,17 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aios.controlplane.accounts.auth import CAN_OPERATE, CAN_READ, Caller
-from aios.controlplane.dashboard.queries import get_event
-from aios.controlplane.db.models import EventAcknowledgement, LiveMessageRecord, User
+from aios.controlplane.dashboard.params import EVENT
+from aios.controlplane.db.models import EventAcknowledgement, EventRecord, LiveMessageRecord, User
 from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.tenancy import OrgScope
 from aios.shared.live import EventAcknowledged
-
-OptionalIdent = Annotated[str | None, QueryParameter(max_length=64)]
 
 
 class AcknowledgementOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,18 +44,17 @@ class AcknowledgementController(Controller):
     @put(
         "/events/{event_id:str}/ack",
         guards=[CAN_OPERATE],
+        dependencies=EVENT,
         status_code=HTTP_200_OK,
         summary="Acknowledge an event (who and when; seen live by other operators)",
     )
     async def acknowledge(
         self,
-        event_id: FromPath[str],
+        event: NamedDependency[EventRecord],
         caller: NamedDependency[Caller],
         db_session: NamedDependency[AsyncSession],
-        org_scope: NamedDependency[OrgScope],
-        device_id: OptionalIdent = None,
     ) -> AcknowledgementOut:
-        event = await get_event(db_session, org_scope, event_id, device_id)
+        # the session is the one the event was read on, bound to the caller's organization
         existing = await db_session.get(EventAcknowledgement, (event.device_id, event.id))
         if existing is not None:
             return _out(existing)

@@ -11,7 +11,8 @@ from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_429_TOO_MANY_REQUESTS
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aios.controlplane.dashboard.queries import MAX_LIMIT, EventFilter, get_event, list_events
+from aios.controlplane.dashboard.params import EVENT, OptionalIdent
+from aios.controlplane.dashboard.queries import MAX_LIMIT, EventFilter, list_events
 from aios.controlplane.dashboard.queries import to_item as event_item
 from aios.controlplane.dashboard.schemas import EventItem, EventPage, SnapshotStored
 from aios.controlplane.dashboard.snapshots import (
@@ -23,6 +24,7 @@ from aios.controlplane.dashboard.snapshots import (
     check_jpeg,
     check_segment,
 )
+from aios.controlplane.db.models import EventRecord
 from aios.controlplane.db.scoped_session import bind_scope
 from aios.controlplane.error_handlers import ErrorBody
 from aios.controlplane.errors import AuthenticationError, NotFoundError
@@ -30,9 +32,6 @@ from aios.controlplane.fleet.device_logins import DeviceLoginGuard
 from aios.controlplane.settings import Settings
 from aios.controlplane.telemetry.queries import parse_time
 from aios.controlplane.tenancy import OrgScope, SystemScope
-
-# The limit sits outside the Optional so that Litestar enforces it, not only documents it.
-OptionalIdent = Annotated[str | None, QueryParameter(max_length=64)]
 
 
 async def provide_snapshot_store(settings: NamedDependency[Settings]) -> SnapshotStore:
@@ -68,30 +67,23 @@ class DashboardEventsController(Controller):
         )
         return await list_events(db_session, org_scope, filters, limit=limit, cursor=cursor)
 
-    @get("/{event_id:str}", summary="One event, with its snapshot URL")
+    @get("/{event_id:str}", dependencies=EVENT, summary="One event, with its snapshot URL")
     async def get_event(
-        self,
-        event_id: FromPath[str],
-        db_session: NamedDependency[AsyncSession],
-        org_scope: NamedDependency[OrgScope],
-        snapshot_store: NamedDependency[SnapshotStore],
-        device_id: OptionalIdent = None,
+        self, event: NamedDependency[EventRecord], snapshot_store: NamedDependency[SnapshotStore]
     ) -> EventItem:
-        row = await get_event(db_session, org_scope, event_id, device_id)
-        stored = await snapshot_store.exists(row.org_id, row.device_id, row.id)
-        return event_item(row, has_snapshot=stored)
+        stored = await snapshot_store.exists(event.org_id, event.device_id, event.id)
+        return event_item(event, has_snapshot=stored)
 
-    @get("/{event_id:str}/snapshot", media_type="image/jpeg", summary="The event's JPEG")
+    @get(
+        "/{event_id:str}/snapshot",
+        dependencies=EVENT,
+        media_type="image/jpeg",
+        summary="The event's JPEG",
+    )
     async def get_snapshot(
-        self,
-        event_id: FromPath[str],
-        db_session: NamedDependency[AsyncSession],
-        org_scope: NamedDependency[OrgScope],
-        snapshot_store: NamedDependency[SnapshotStore],
-        device_id: OptionalIdent = None,
+        self, event: NamedDependency[EventRecord], snapshot_store: NamedDependency[SnapshotStore]
     ) -> Response[bytes]:
-        row = await get_event(db_session, org_scope, event_id, device_id)
-        body = await snapshot_store.read(row.org_id, row.device_id, row.id)
+        body = await snapshot_store.read(event.org_id, event.device_id, event.id)
         if body is None:
             raise NotFoundError("this event has no snapshot")
         return Response(

@@ -31,9 +31,10 @@ from typing import Any
 
 import httpx
 import msgspec
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aios.controlplane.db.bulk import update_rows
 from aios.controlplane.db.models import Webhook, WebhookDelivery
 from aios.controlplane.notifications.egress import (
     DestinationRefusedError,
@@ -137,7 +138,7 @@ class WebhookDispatcher:
                 status, next_at, delivered = PENDING, done + timedelta(seconds=delay), None
             params.append(
                 {
-                    "b_id": row.id,
+                    "id": row.id,
                     "status": status,
                     "attempts": count,
                     "next_attempt_at": next_at,
@@ -147,20 +148,7 @@ class WebhookDispatcher:
                     "updated_at": done,
                 }
             )
-        await conn.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == bindparam("b_id"))
-            .values(
-                status=bindparam("status"),
-                attempts=bindparam("attempts"),
-                next_attempt_at=bindparam("next_attempt_at"),
-                last_status_code=bindparam("last_status_code"),
-                last_error=bindparam("last_error"),
-                delivered_at=bindparam("delivered_at"),
-                updated_at=bindparam("updated_at"),
-            ),
-            params,
-        )
+        await update_rows(conn, WebhookDelivery, ["id"], params)
         return len(rows)
 
     async def _send(self, row: Any) -> _Attempt:

@@ -32,9 +32,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aios.controlplane.db.bulk import update_rows
 from aios.controlplane.db.models import Device, DevicePresence, DeviceStatusChange
 from aios.controlplane.db.scoped_session import system_connection
 from aios.controlplane.db.storage.dialect import conflict_insert
@@ -274,9 +275,8 @@ class PresenceService:
                 for c in recorded
             ],
         )
-        await conn.execute(
-            update(Device).where(Device.id == bindparam("b_id")).values(status=bindparam("st")),
-            [{"b_id": c.device_id, "st": c.state} for c in recorded],
+        await update_rows(
+            conn, Device, ["id"], [{"id": c.device_id, "status": c.state} for c in recorded]
         )
         await enqueue(
             conn,

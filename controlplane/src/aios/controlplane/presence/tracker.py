@@ -103,14 +103,22 @@ class PresenceTracker:
         if published == ONLINE:
             self._schedule(device_id, d, d.last_seen + self.timeout_s)
 
+    def _entry(self, org_id: str, device_id: str, at: float) -> _Device | None:
+        """The device's entry (a new one heard at ``at`` if unknown); ``None`` (counted) when the
+        device is known under another organization."""
+        d = self._devices.get(device_id)
+        if d is None:
+            return self._new(org_id, device_id, at)
+        if d.org_id != org_id:
+            self.counters.wrong_tenant += 1
+            return None
+        return d
+
     def heartbeat(self, org_id: str, device_id: str, at: float) -> None:
         """A heartbeat received at ``at`` (Unix seconds)."""
         self.counters.heartbeats += 1
-        d = self._devices.get(device_id)
+        d = self._entry(org_id, device_id, at)
         if d is None:
-            d = self._new(org_id, device_id, at)
-        elif d.org_id != org_id:
-            self.counters.wrong_tenant += 1
             return
         if at > d.last_seen:
             d.last_seen = at
@@ -121,11 +129,8 @@ class PresenceTracker:
     def status(self, org_id: str, device_id: str, state: str, at: float, reason: str) -> None:
         """A status message (``online``, or ``offline``: the last will or a clean shutdown)."""
         self.counters.statuses += 1
-        d = self._devices.get(device_id)
+        d = self._entry(org_id, device_id, at)
         if d is None:
-            d = self._new(org_id, device_id, at)
-        elif d.org_id != org_id:
-            self.counters.wrong_tenant += 1
             return
         if state == ONLINE:
             d.last_seen = max(d.last_seen, at)

@@ -23,12 +23,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from aios.controlplane.db.models import Device, IngestAckState, IngestState
+from aios.controlplane.db.bulk import update_rows
+from aios.controlplane.db.models import Device, IngestAckState
 from aios.controlplane.db.scoped_session import system_transaction
+from aios.controlplane.telemetry.progress import stored_progress
 from aios.controlplane.telemetry.records import Accepted
 from aios.controlplane.telemetry.sequence import SeqProgress
 from aios.controlplane.tenancy import INGEST
@@ -157,26 +159,8 @@ class AckTracker:
                         t.agent_event_seq = max(t.agent_event_seq or 0, msg.last_event_seq)
                         t.agent_seq_at = now
             await self._save(conn, tracked, now)
-            batches = await conn.execute(
-                select(
-                    IngestState.device_id,
-                    IngestState.first_seq,
-                    IngestState.contiguous_seq,
-                    IngestState.max_seq,
-                    IngestState.received,
-                    IngestState.gaps,
-                ).where(IngestState.device_id.in_(devices))
-            )
-            det = {
-                r.device_id: SeqProgress(
-                    first_seq=r.first_seq,
-                    contiguous_seq=r.contiguous_seq,
-                    max_seq=r.max_seq,
-                    received=r.received,
-                    gaps=[list(g) for g in r.gaps],
-                )
-                for r in batches
-            }
+            batches = await conn.execute(stored_progress(devices))
+            det = {r.device_id: SeqProgress.stored(r) for r in batches}
         ts = time.time()
         return [
             (
@@ -202,14 +186,7 @@ class AckTracker:
         tracked = {
             s.device_id: _Tracked(
                 org_id=s.org_id,
-                events=SeqProgress(
-                    first_seq=s.event_first_seq,
-                    contiguous_seq=s.event_contiguous_seq,
-                    max_seq=s.event_max_seq,
-                    received=s.event_received,
-                    duplicates=s.event_duplicates,
-                    gaps=[list(g) for g in s.event_gaps],
-                ),
+                events=SeqProgress.stored(s, "event_"),
                 agent_seq=s.agent_seq,
                 agent_event_seq=s.agent_event_seq,
                 agent_seq_at=s.agent_seq_at,
@@ -253,12 +230,5 @@ class AckTracker:
         ]
         if new:
             await conn.execute(insert(IngestAckState), new)
-        old = [{"b_device_id": d, **values(d, t)} for d, t in sorted(tracked.items()) if not t.new]
-        if old:
-            columns = values("", next(t for t in tracked.values() if not t.new))
-            await conn.execute(
-                update(IngestAckState)
-                .where(IngestAckState.device_id == bindparam("b_device_id"))
-                .values({c: bindparam(c) for c in columns}),
-                old,
-            )
+        old = [{"device_id": d, **values(d, t)} for d, t in sorted(tracked.items()) if not t.new]
+        await update_rows(conn, IngestAckState, ["device_id"], old)

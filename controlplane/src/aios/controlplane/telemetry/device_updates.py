@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import msgspec
-from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aios.controlplane.db.bulk import update_rows
 from aios.controlplane.db.models import Device, DeviceState
 from aios.controlplane.telemetry.records import Accepted
 from aios.shared.messages import DeviceStatus, Heartbeat
@@ -31,39 +31,29 @@ async def update_devices(conn: AsyncConnection, accepted: Sequence[Accepted]) ->
         elif isinstance(a.message, DeviceStatus):
             states[a.device_id] = a
             statuses += 1
-    if beats:
-        await conn.execute(
-            update(Device)
-            .where(Device.id == bindparam("b_id"))
-            .values(
-                last_seen_at=bindparam("last_seen_at"),
-                last_heartbeat=bindparam("last_heartbeat"),
-                agent_version=bindparam("agent_version"),
-                status=DeviceState.ONLINE.value,
-            ),
-            [
-                {
-                    "b_id": d,
-                    "last_seen_at": a.received_at,
-                    "last_heartbeat": msgspec.to_builtins(a.message),
-                    "agent_version": getattr(a.message, "agent_version", None),
-                }
-                for d, a in beats.items()
-            ],
-        )
-    if states:
-        await conn.execute(
-            update(Device)
-            .where(Device.id == bindparam("b_id"))
-            .values(status=bindparam("status"), last_seen_at=bindparam("last_seen_at")),
-            [
-                {
-                    "b_id": d,
-                    "status": a.message.state,
-                    "last_seen_at": a.received_at,
-                }
-                for d, a in states.items()
-                if isinstance(a.message, DeviceStatus)
-            ],
-        )
+    await update_rows(
+        conn,
+        Device,
+        ["id"],
+        [
+            {
+                "id": d,
+                "last_seen_at": a.received_at,
+                "last_heartbeat": msgspec.to_builtins(a.message),
+                "agent_version": getattr(a.message, "agent_version", None),
+            }
+            for d, a in beats.items()
+        ],
+        status=DeviceState.ONLINE.value,
+    )
+    await update_rows(
+        conn,
+        Device,
+        ["id"],
+        [
+            {"id": d, "status": a.message.state, "last_seen_at": a.received_at}
+            for d, a in states.items()
+            if isinstance(a.message, DeviceStatus)
+        ],
+    )
     return heartbeats, statuses

@@ -23,9 +23,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy import RowMapping, delete, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aios.controlplane.db.bulk import update_rows
 from aios.controlplane.db.models import EventRecord, PipelineReportRecord
 from aios.controlplane.db.storage.dialect import conflict_insert, is_postgres
 from aios.controlplane.telemetry.records import Accepted
@@ -180,17 +181,7 @@ async def store_events(conn: AsyncConnection, events: Sequence[Accepted]) -> lis
         )
     if inserts:
         await conn.execute(insert(EventRecord), [r.as_params() for r in inserts])
-    if updates:
-        values: dict[str, Any] = {
-            f.name: bindparam(f.name) for f in fields(EventRow) if f.name not in ("device_id", "id")
-        }
-        await conn.execute(
-            update(EventRecord)
-            .where(EventRecord.device_id == bindparam("b_device_id"))
-            .where(EventRecord.id == bindparam("b_id"))
-            .values(values),
-            [{**u.as_params(), "b_device_id": u.device_id, "b_id": u.id} for u in updates],
-        )
+    await update_rows(conn, EventRecord, ["device_id", "id"], [u.as_params() for u in updates])
     return inserts + updates
 
 

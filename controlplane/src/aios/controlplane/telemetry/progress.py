@@ -10,12 +10,13 @@ The arithmetic is :class:`~aios.controlplane.telemetry.sequence.SeqProgress`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aios.controlplane.db.bulk import update_rows
 from aios.controlplane.db.models import IngestState
 from aios.controlplane.db.storage.dialect import conflict_insert
 from aios.controlplane.telemetry import pg_statements
@@ -49,21 +50,13 @@ async def track_progress(
     if driver is not None:
         await pg_statements.save_ingest_state(driver, progress, now)
         return
-    await conn.execute(
-        update(IngestState)
-        .where(IngestState.device_id == bindparam("b_device_id"))
-        .values(
-            first_seq=bindparam("first_seq"),
-            contiguous_seq=bindparam("contiguous_seq"),
-            max_seq=bindparam("max_seq"),
-            received=bindparam("received"),
-            duplicates=bindparam("duplicates"),
-            gaps=bindparam("gaps"),
-            updated_at=bindparam("updated_at"),
-        ),
+    await update_rows(
+        conn,
+        IngestState,
+        ["device_id"],
         [
             {
-                "b_device_id": d,
+                "device_id": d,
                 "first_seq": p.first_seq,
                 "contiguous_seq": p.contiguous_seq,
                 "max_seq": p.max_seq,
@@ -113,27 +106,21 @@ async def _lock_progress(
         ],
     )
     rows = await conn.execute(
-        select(
-            IngestState.device_id,
-            IngestState.first_seq,
-            IngestState.contiguous_seq,
-            IngestState.max_seq,
-            IngestState.received,
-            IngestState.duplicates,
-            IngestState.gaps,
-        )
-        .where(IngestState.device_id.in_(devices))
-        .order_by(IngestState.device_id)
-        .with_for_update()
+        stored_progress(devices).order_by(IngestState.device_id).with_for_update()
     )
-    return {
-        r.device_id: SeqProgress(
-            first_seq=r.first_seq,
-            contiguous_seq=r.contiguous_seq,
-            max_seq=r.max_seq,
-            received=r.received,
-            duplicates=r.duplicates,
-            gaps=[list(g) for g in r.gaps],
-        )
-        for r in rows
-    }
+    return {r.device_id: SeqProgress.stored(r) for r in rows}
+
+
+def stored_progress(
+    devices: Collection[str],
+) -> Select[str, int, int, int, int, int, list[list[int]]]:
+    """The device id and stored detection-sequence progress of each of ``devices``."""
+    return select(
+        IngestState.device_id,
+        IngestState.first_seq,
+        IngestState.contiguous_seq,
+        IngestState.max_seq,
+        IngestState.received,
+        IngestState.duplicates,
+        IngestState.gaps,
+    ).where(IngestState.device_id.in_(devices))

@@ -27,6 +27,18 @@ class SeqProgress:
     def empty(cls) -> SeqProgress:
         return cls(first_seq=-1, contiguous_seq=-1, max_seq=-1)
 
+    @classmethod
+    def stored(cls, row: object, prefix: str = "") -> SeqProgress:
+        """The progress stored in ``row``'s attributes named as the fields after ``prefix``
+        (the ``ingest_state`` columns, the ``event_`` ones of ``ingest_ack_state``)."""
+        values = {f: getattr(row, prefix + f) for f in ("first_seq", "contiguous_seq", "max_seq")}
+        return cls(
+            **values,
+            received=getattr(row, prefix + "received"),
+            duplicates=getattr(row, prefix + "duplicates"),
+            gaps=[list(g) for g in getattr(row, prefix + "gaps")],
+        )
+
     def add(self, seq: int) -> bool:
         """Record a newly stored ``seq``; ``False`` (counted as duplicate) if already known."""
         if self.received == 0:

@@ -100,7 +100,7 @@ class RuleRuntime:
 
     def zones(self, stream_id: str) -> tuple[PolygonZone, ...]:
         """The zones upstream of the rule as one stream sees them, drawn on its snapshots."""
-        return tuple(zone.zone(stream_id) for zone in self._zones)
+        return tuple(zone.region(stream_id) for zone in self._zones)
 
     async def start(self) -> None:
         self._rules.clear()
