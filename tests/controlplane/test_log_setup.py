@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
 from typing import Any, cast
 
 import structlog
@@ -111,3 +112,15 @@ async def _receive() -> Any:
 
 async def _send(message: Any) -> None:
     return None
+
+
+def test_the_app_keeps_the_configured_handler(log_output: io.StringIO, tmp_path: Path) -> None:
+    """Building the app does not replace the root handler (Litestar's default logging config
+    would install its own plain-text one): a line logged afterwards is still JSON."""
+    from aios.controlplane.app import create_app
+    from tests.controlplane.conftest import make_settings
+
+    log_setup.configure("INFO", "json", stream=log_output)
+    create_app(make_settings(tmp_path, AIOS_MQTT_URL="mqtt://127.0.0.1:1"))
+    logging.getLogger("aios.controlplane.test").info("after the app")
+    assert [line["event"] for line in _lines(log_output)] == ["after the app"]

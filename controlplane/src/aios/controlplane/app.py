@@ -196,6 +196,9 @@ def create_app(
         ],
         lifespan=lifespans,
         exception_handlers=EXCEPTION_HANDLERS,
+        # Logging is configured once by the CLI (log_setup): Litestar's default config would
+        # replace the root handler with its own plain-text queue handler.
+        logging_config=None,
         request_class=BoundedRequest,
         before_send=[nosniff],
         openapi_config=api_docs.openapi_config(),

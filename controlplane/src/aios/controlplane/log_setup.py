@@ -70,6 +70,7 @@ def configure(level: str, fmt: LogFormat, *, stream: Any = None) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.disabled = False  # a dictConfig run before (uvicorn's own) may have disabled it
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

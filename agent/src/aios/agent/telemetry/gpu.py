@@ -143,6 +143,8 @@ class TegrastatsProbe:
                 self._process.kill()
                 self._process.wait()
         self._thread.join(timeout=2)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
 
 def detect_gpu() -> GpuProbe | None:
