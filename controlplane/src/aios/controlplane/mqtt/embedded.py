@@ -40,6 +40,12 @@ from aios.shared.topics import device_client_id, parse_topic
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_TIMEOUT_S = 5.0
+"""How long the embedded broker may take to stop. amqtt's shutdown waits on its client
+sessions, and one with QoS 1 messages in flight (a device publishing as the control plane
+stops) can keep it waiting indefinitely; past this, the broker's remaining tasks are left to be
+cancelled with the event loop, so that ``aios serve`` still exits."""
+
 
 _INTERNALS = (
     "_publish_retained_messages_for_subscription",
@@ -173,7 +179,12 @@ class EmbeddedBroker:
         broker, self._broker = self._broker, None
         if broker is not None:
             try:
-                await broker.shutdown()
+                await asyncio.wait_for(broker.shutdown(), SHUTDOWN_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "embedded MQTT broker still closing sessions after %.0f s; stopping anyway",
+                    SHUTDOWN_TIMEOUT_S,
+                )
             except Exception:  # shutting down: log, never raise
                 log.exception("embedded MQTT broker did not shut down cleanly")
 
