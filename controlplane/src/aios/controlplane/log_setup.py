@@ -71,6 +71,7 @@ def configure(level: str, fmt: LogFormat, *, stream: Any = None) -> None:
         logger.handlers.clear()
         logger.propagate = True
         logger.disabled = False  # a dictConfig run before (uvicorn's own) may have disabled it
+        logger.setLevel(logging.NOTSET)  # the root's level, unless uvicorn's Config sets one
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
