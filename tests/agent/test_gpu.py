@@ -119,7 +119,11 @@ def test_no_tegrastats_no_probe(tmp_path: Path) -> None:
 
 
 def test_nvml_where_an_nvidia_driver_answers() -> None:
-    pytest.importorskip("pynvml", reason="nvidia-ml-py is in the agent's gpu extra only")
+    pytest.importorskip(
+        "pynvml",
+        reason="NVML is read with nvidia-ml-py, which only the agent's gpu extra installs; "
+        "the CPU test environment has no NVIDIA driver to read",
+    )
     probe = NvmlProbe.open()
     if probe is None:
         pytest.skip("no NVIDIA driver or GPU here")

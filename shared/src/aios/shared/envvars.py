@@ -204,6 +204,8 @@ def _decode(type_: type, obj: object) -> object:
         return Path(obj).expanduser()
     if type_ is Secret and isinstance(obj, str):
         return Secret(obj)
+    # msgspec's dec_hook protocol: "not a type this hook converts", reported by msgspec as a
+    # type error naming the field.
     raise NotImplementedError
 
 
